@@ -1,0 +1,116 @@
+"""Import tasks: read an async URL import, and wait for one to finish in a single task.
+
+Polling happens inside one task with its own deadline, not as a task run per poll: every task
+run is several state changes on the Prefect API, and thousands of polls would crowd it out.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from prefect_firework.blocks import FireworkCredentials, resolve_credentials
+from prefect_firework.client.errors import is_retryable
+from prefect_firework.models import VideoImport
+from prefect_firework.tasks._policy import (
+    RETRY_DELAYS,
+    RETRY_JITTER,
+    retry_condition,
+    with_rate_limit_wait,
+)
+
+__all__ = ["ImportFailedError", "ImportTimeoutError", "get_video_import", "wait_for_video_import"]
+
+logger = logging.getLogger("prefect_firework.tasks")
+
+
+class ImportFailedError(RuntimeError):
+    """An async import ended ``errored``."""
+
+    def __init__(self, video_import: VideoImport) -> None:
+        self.video_import = video_import
+        detail = f": {video_import.error}" if getattr(video_import, "error", None) else ""
+        super().__init__(f"video import {video_import.id} errored{detail}")
+
+    def __reduce__(self):  # picklable across processes (Dask, Ray, workers)
+        return (type(self), (self.video_import,))
+
+
+class ImportTimeoutError(TimeoutError):
+    """An async import did not finish before the deadline."""
+
+
+@task(
+    name="get_video_import",
+    cache_policy=NO_CACHE,
+    task_run_name="get-import-{import_id}",
+    retries=len(RETRY_DELAYS),
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
+    retry_condition_fn=retry_condition,
+)
+def get_video_import(
+    import_id: str, credentials: FireworkCredentials | str | None = None
+) -> VideoImport:
+    """Read an import job's status once (spec 9)."""
+    client = resolve_credentials(credentials).get_client()
+    return with_rate_limit_wait(lambda: client.get_video_import(import_id))
+
+
+def poll_video_import(
+    get: Callable[[], VideoImport],
+    *,
+    poll_interval: float = 5.0,
+    timeout: float = 3600.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> VideoImport:
+    """Poll until the import is ``completed``; raise on ``errored`` or at the deadline.
+
+    Transient read failures (429/5xx/transport) are absorbed while the deadline allows: the
+    import keeps running on Firework's side whatever happens to one poll.
+    """
+    deadline = clock() + timeout
+    while True:
+        try:
+            current = get()
+        except Exception as exc:
+            if not is_retryable(exc) or clock() + poll_interval > deadline:
+                raise
+            logger.info("Polling import failed transiently (%s); polling again", type(exc).__name__)
+        else:
+            if current.status == "completed":
+                return current
+            if current.status == "errored":
+                raise ImportFailedError(current)
+            if clock() + poll_interval > deadline:
+                raise ImportTimeoutError(
+                    f"video import {current.id} still {current.status} after {timeout:.0f} s"
+                )
+        sleep(poll_interval)
+
+
+@task(
+    name="wait_for_video_import",
+    cache_policy=NO_CACHE,
+    task_run_name="wait-for-import-{import_id}",
+)
+def wait_for_video_import(
+    import_id: str,
+    poll_interval: float = 5.0,
+    timeout: float = 3600.0,
+    credentials: FireworkCredentials | str | None = None,
+) -> VideoImport:
+    """Poll an import every ``poll_interval`` s (spec: 5-10 s) until it finishes.
+
+    Returns the completed import (with its ``video_id``); raises ``ImportFailedError`` when it
+    ends ``errored`` and ``ImportTimeoutError`` after ``timeout`` seconds.
+    """
+    client = resolve_credentials(credentials).get_client()
+    return poll_video_import(
+        lambda: client.get_video_import(import_id), poll_interval=poll_interval, timeout=timeout
+    )

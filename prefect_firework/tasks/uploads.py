@@ -1,0 +1,202 @@
+"""Upload tasks: presigned POST for single files, multipart initiate / part / complete.
+
+The multipart steps are resumable. ``create_multipart_upload`` is cached (across flow runs)
+for less than the presigned URLs' lifetime, keyed by the source's fingerprint; each
+``upload_part`` is cached by (upload id, part number, fingerprint); ``complete`` by upload id.
+A rerun within the window therefore uploads only the parts that are missing, and a changed
+source, whose fingerprint differs, never reuses old parts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from prefect_firework.blocks import FireworkCredentials, resolve_credentials
+from prefect_firework.models import CompletedPart, MultipartUpload, UploadSignature
+from prefect_firework.parts import PartRange
+from prefect_firework.tasks._policy import (
+    RETRY_DELAYS,
+    RETRY_JITTER,
+    ResumeKey,
+    retry_condition,
+    with_rate_limit_wait,
+)
+
+__all__ = [
+    "RESUME_WINDOW",
+    "complete_multipart_upload",
+    "create_multipart_upload",
+    "create_upload_signature",
+    "upload_part",
+    "upload_to_s3",
+]
+
+Source = str | os.PathLike[str]
+
+#: how long an initiated multipart upload is reused: under the spec's 60-minute URL lifetime,
+#: with room for the last parts to finish
+RESUME_WINDOW = dt.timedelta(minutes=45)
+
+_RETRYING: dict[str, Any] = {
+    "retries": len(RETRY_DELAYS),
+    "retry_delay_seconds": RETRY_DELAYS,
+    "retry_jitter_factor": RETRY_JITTER,
+    "retry_condition_fn": retry_condition,
+}
+
+
+def _name(parameters: Mapping[str, Any]) -> str:
+    return os.path.basename(str(parameters.get("filename") or parameters.get("source") or ""))
+
+
+@task(
+    name="create_upload_signature",
+    cache_policy=NO_CACHE,
+    persist_result=False,  # holds a presigned policy and signature
+    task_run_name=lambda parameters: f"upload-signature-{_name(parameters)}",
+    **_RETRYING,
+)
+def create_upload_signature(
+    filename: str,
+    mime_type: str,
+    channel_id: str,
+    credentials: FireworkCredentials | str | None = None,
+) -> UploadSignature:
+    """Get presigned POST credentials for a single-request upload (spec 4)."""
+    client = resolve_credentials(credentials).get_client()
+    return with_rate_limit_wait(
+        lambda: client.create_upload_signature(
+            filename=filename, mime_type=mime_type, channel_id=channel_id
+        )
+    )
+
+
+@task(
+    name="upload_to_s3",
+    cache_policy=NO_CACHE,
+    task_run_name=lambda parameters: f"upload-to-s3-{_name(parameters)}",
+    **_RETRYING,
+)
+def upload_to_s3(
+    signature: UploadSignature,
+    source: Source,
+    mime_type: str,
+    size: int | None = None,
+    transport_params: Mapping[str, Any] | None = None,
+    credentials: FireworkCredentials | str | None = None,
+) -> str:
+    """POST the whole file to S3 with the signature's form fields (streamed); return the key."""
+    client = resolve_credentials(credentials).get_client()
+    client.post_to_s3(
+        signature,
+        source,
+        mime_type=mime_type,
+        size=size,
+        transport_params=dict(transport_params) if transport_params else None,
+    )
+    return signature.key
+
+
+@task(
+    name="create_multipart_upload",
+    cache_policy=ResumeKey(),
+    cache_expiration=RESUME_WINDOW,
+    persist_result=True,
+    task_run_name=lambda parameters: (
+        f"multipart-initiate-{_name(parameters)}-{parameters.get('parts_count')}-parts"
+    ),
+    **_RETRYING,
+)
+def create_multipart_upload(
+    filename: str,
+    mime_type: str,
+    channel_id: str,
+    parts_count: int,
+    fingerprint: str,
+    credentials: FireworkCredentials | str | None = None,
+) -> MultipartUpload:
+    """Initiate a multipart upload (spec 5.1); cached per source fingerprint for resume.
+
+    ``fingerprint`` is not sent to the API: it keys the cache, so that only an unchanged source
+    resumes this upload. Pass ``refresh_cache=True`` through ``with_options`` to force a new
+    upload (the flow does this after a part URL expired).
+    """
+    client = resolve_credentials(credentials).get_client()
+    return with_rate_limit_wait(
+        lambda: client.create_multipart_upload(
+            filename=filename, mime_type=mime_type, channel_id=channel_id, parts_count=parts_count
+        )
+    )
+
+
+@task(
+    name="upload_part",
+    cache_policy=ResumeKey(
+        exclude=["credentials", "put_url", "transport_params", "parts_total", "verify_md5"]
+    ),
+    cache_expiration=RESUME_WINDOW,
+    persist_result=True,
+    task_run_name=lambda parameters: (
+        f"upload-part-{parameters['part'].number}/{parameters.get('parts_total') or '?'}"
+    ),
+    **_RETRYING,
+)
+def upload_part(
+    put_url: Any,
+    source: Source,
+    part: PartRange,
+    upload_id: str,
+    fingerprint: str,
+    parts_total: int | None = None,
+    verify_md5: bool = True,
+    transport_params: Mapping[str, Any] | None = None,
+    credentials: FireworkCredentials | str | None = None,
+) -> CompletedPart:
+    """Stream one byte range of ``source`` to its presigned URL; return the part's ETag.
+
+    Cached by (upload id, part, fingerprint): a rerun skips parts that already landed. The URL
+    is excluded from the key; it is a secret and is implied by the upload id.
+    """
+    client = resolve_credentials(credentials).get_client()
+    etag = client.upload_part(
+        put_url,
+        source,
+        part.offset,
+        part.length,
+        verify_md5=verify_md5,
+        transport_params=dict(transport_params) if transport_params else None,
+    )
+    return CompletedPart(part=part.number, etag=etag)
+
+
+@task(
+    name="complete_multipart_upload",
+    cache_policy=ResumeKey(exclude=["credentials", "parts"]),
+    cache_expiration=RESUME_WINDOW,
+    persist_result=True,
+    task_run_name=lambda parameters: f"multipart-complete-{parameters['upload_id'][:12]}",
+    **_RETRYING,
+)
+def complete_multipart_upload(
+    key: str,
+    upload_id: str,
+    parts: Sequence[CompletedPart],
+    credentials: FireworkCredentials | str | None = None,
+) -> str:
+    """Assemble the parts (spec 5.3), sorted by part number; return the S3 key.
+
+    Cached by upload id, so a rerun after a crash that follows a successful complete goes
+    straight on to creating the video instead of completing a finished upload again.
+    """
+    client = resolve_credentials(credentials).get_client()
+    ordered = sorted(parts, key=lambda p: p.part)
+    with_rate_limit_wait(
+        lambda: client.complete_multipart_upload(key=key, upload_id=upload_id, parts=ordered)
+    )
+    return key

@@ -1,0 +1,110 @@
+"""Video tasks: create (from file, URL sync/async, or S3 key), get, update."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from prefect_firework.blocks import FireworkCredentials, resolve_credentials
+from prefect_firework.models import Video, VideoImport, VideoMetadata, VideoUpdate
+from prefect_firework.tasks._policy import (
+    RETRY_DELAYS,
+    RETRY_JITTER,
+    retry_condition,
+    retry_create_condition,
+    with_rate_limit_wait,
+)
+
+__all__ = ["create_video", "get_video", "update_video"]
+
+_RETRY_TIMING: dict[str, Any] = {
+    "retries": len(RETRY_DELAYS),
+    "retry_delay_seconds": RETRY_DELAYS,
+    "retry_jitter_factor": RETRY_JITTER,
+}
+
+
+def _create_name(parameters: Mapping[str, Any]) -> str:
+    for kind in ("s3_key", "url", "source"):
+        value = parameters.get(kind)
+        if value:
+            mode = "url-async" if kind == "url" and parameters.get("asynchronous") else kind
+            return f"create-video-{mode}-{os.path.basename(str(value).split('?')[0])}"
+    return "create-video"
+
+
+@task(
+    name="create_video",
+    cache_policy=NO_CACHE,
+    task_run_name=_create_name,
+    retry_condition_fn=retry_create_condition,
+    **_RETRY_TIMING,
+)
+def create_video(
+    metadata: VideoMetadata,
+    *,
+    s3_key: str | None = None,
+    url: str | None = None,
+    asynchronous: bool = False,
+    source: str | os.PathLike[str] | None = None,
+    transport_params: Mapping[str, Any] | None = None,
+    credentials: FireworkCredentials | str | None = None,
+) -> Video | VideoImport:
+    """Create a video (spec 6) from exactly one of ``s3_key``, ``url`` or ``source``.
+
+    One task for the four ways the API creates a video, so flows and run names read the same
+    whichever way the bytes arrive. A ``url`` with ``asynchronous=True`` returns the
+    ``VideoImport`` job (202); every other way returns the ``Video`` (201). 429s are waited
+    out; only failures that cannot have created a video are retried (no duplicates).
+    """
+    given = [name for name, v in (("s3_key", s3_key), ("url", url), ("source", source)) if v]
+    if len(given) != 1:
+        raise ValueError(f"create_video needs exactly one of s3_key, url, source; got {given}")
+    client = resolve_credentials(credentials).get_client()
+    if s3_key:
+        return with_rate_limit_wait(lambda: client.create_video_from_s3_key(s3_key, metadata))
+    if url:
+        return with_rate_limit_wait(
+            lambda: client.create_video_from_url(url, metadata, asynchronous=asynchronous)
+        )
+    params = dict(transport_params) if transport_params else None
+    return with_rate_limit_wait(
+        lambda: client.create_video_from_file(source, metadata, transport_params=params)
+    )
+
+
+@task(
+    name="get_video",
+    cache_policy=NO_CACHE,
+    task_run_name="get-video-{video_id}",
+    retry_condition_fn=retry_condition,
+    **_RETRY_TIMING,
+)
+def get_video(video_id: str, credentials: FireworkCredentials | str | None = None) -> Video:
+    """Fetch one video (spec 8)."""
+    client = resolve_credentials(credentials).get_client()
+    return with_rate_limit_wait(lambda: client.get_video(video_id))
+
+
+@task(
+    name="update_video",
+    cache_policy=NO_CACHE,
+    task_run_name="update-video-{video_id}",
+    retry_condition_fn=retry_condition,
+    **_RETRY_TIMING,
+)
+def update_video(
+    video_id: str,
+    update: VideoUpdate,
+    credentials: FireworkCredentials | str | None = None,
+) -> Video:
+    """PATCH a video (spec 7). Only the fields set on ``update`` are sent.
+
+    A PATCH is idempotent (it sets fields to values), so every retryable failure is retried.
+    """
+    client = resolve_credentials(credentials).get_client()
+    return with_rate_limit_wait(lambda: client.update_video(video_id, update))
