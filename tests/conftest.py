@@ -1,0 +1,33 @@
+"""Suite-wide set-up: an isolated Prefect home and one Prefect test server per session.
+
+Tests that run flows or save blocks use the ``prefect_harness`` fixture (directory conftests
+make it autouse there); tests of the sandbox, client and sources never start Prefect.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+
+import pytest
+
+_home = tempfile.mkdtemp(prefix="prefect-firework-tests-")
+atexit.register(shutil.rmtree, _home, ignore_errors=True)
+os.environ["PREFECT_HOME"] = _home
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+# the suite must not pick up a developer's real Firework credentials
+for _name in list(os.environ):
+    if _name.startswith("FIREWORK_"):
+        del os.environ[_name]
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """A temporary Prefect API (SQLite) for the whole session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
