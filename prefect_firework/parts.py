@@ -1,0 +1,132 @@
+"""The multipart part planner: which byte ranges become which parts. Pure, no I/O.
+
+Planning is split from executing (as in s3transfer): the flow asks for a plan once, then maps
+one ``upload_part`` task over it; each task streams ``open_range(source, part.offset,
+part.length)`` into the part's presigned PUT.
+
+Hard rules (spec section 5, S3): at most ``limits.max_parts`` (100) parts; every part but the
+last at least ``limits.min_part_size`` (5 MiB); the parts cover ``[0, size)`` exactly once, in
+order, numbered from 1. S3 also caps a part at 5 GiB.
+
+How the part size is chosen (see :func:`plan_parts`) and why:
+
+* **Enough parts to keep every stream busy.** With ``concurrency`` parallel PUTs, a plan of
+  exactly ``concurrency`` parts leaves streams idle as soon as the first part finishes and the
+  upload waits on the slowest one. Aiming at ``4 x concurrency`` parts keeps every stream
+  fed until near the end and spreads a slow connection's cost.
+* **Parts reasonably large.** Each part costs a request, a TLS round-trip ramp-up and a row in
+  the resume ledger, so below ~16 MiB per part the overhead starts to show. When ``4 x
+  concurrency`` parts would be smaller than 16 MiB, the size is raised toward 16 MiB as long
+  as the plan still has at least ``2 x concurrency`` parts.
+* **Not too large.** Beyond 64 MiB a part gains no throughput, and a retried or resumed part
+  redoes more bytes; 64 MiB is the ceiling unless the 100-part cap forces more.
+* **Always legal.** The size is then raised to ``min_part_size`` and to what fits the file in
+  ``max_parts`` parts; these hard rules override every preference above.
+
+Sizes are rounded to whole MiB (only when ``min_part_size`` is at least 1 MiB, so sandboxes
+with tiny limits still get multi-part plans). Memory does not depend on the part size: parts
+stream through a small buffer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .limits import DEFAULT_LIMITS, MediaLimits
+
+__all__ = ["MAX_PART_SIZE", "PartRange", "plan_parts"]
+
+MiB = 1024 * 1024
+#: S3's largest part
+MAX_PART_SIZE = 5 * 1024**3
+
+_STREAM_FACTOR = 4  # aim for this many parts per concurrent stream
+_MIN_STREAM_FACTOR = 2  # and never trade below this many for bigger parts
+_PREFERRED_MIN = 16 * MiB
+_PREFERRED_MAX = 64 * MiB
+
+
+@dataclass(frozen=True)
+class PartRange:
+    """Part ``number`` (1-based) covers bytes ``[offset, offset + length)`` of the source."""
+
+    number: int
+    offset: int
+    length: int
+
+    @property
+    def end(self) -> int:
+        """One past the last byte of the part."""
+        return self.offset + self.length
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _round_up(n: int, unit: int) -> int:
+    return _ceil_div(n, unit) * unit
+
+
+def _round_down(n: int, unit: int) -> int:
+    return (n // unit) * unit
+
+
+def plan_parts(
+    size: int,
+    *,
+    concurrency: int = 8,
+    part_size: int | None = None,
+    limits: MediaLimits = DEFAULT_LIMITS,
+) -> list[PartRange]:
+    """Split ``size`` bytes into multipart upload parts (see the module docstring for why).
+
+    Automatic part size, with ``unit`` = 1 MiB (1 byte for sub-MiB sandbox limits)::
+
+        floor  = round_up(max(min_part_size, ceil(size / max_parts)), unit)   # hard rules
+        ideal  = round_up(size / (4 * concurrency), unit)                     # 4 parts/stream
+        if ideal < 16 MiB:                                                    # bigger parts,
+            ideal = min(16 MiB, max(ideal, round_down(size / (2 * concurrency), unit)))
+        part   = max(min(ideal, 64 MiB), floor)                               # cap, then rules
+
+    e.g. at concurrency 8: 25 MiB -> 5 x 5 MiB; 120 MiB -> 18 parts of 7 MiB (last 1 MiB);
+    1 GiB -> 32 x 32 MiB; 5 GiB -> 80 x 64 MiB; 5 GiB at concurrency 64 -> 99 x 52 MiB.
+
+    An explicit ``part_size`` is used as given, except that it is raised to ``min_part_size``
+    and to the smallest size that fits in ``max_parts`` parts (``floor`` above), and lowered
+    to S3's 5 GiB part maximum. A file no larger than the part size (in particular any file
+    under ``min_part_size``) is one part. The last part holds the remainder and may be small.
+
+    Raises ``ValueError`` for ``size <= 0``, a size beyond ``max_parts`` x 5 GiB (nothing can
+    upload it), ``concurrency < 1`` or ``part_size <= 0``.
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+        raise ValueError(f"size must be a positive int, got {size!r}")
+    if size > limits.max_parts * MAX_PART_SIZE:
+        raise ValueError(
+            f"size {size:,} exceeds {limits.max_parts} parts x 5 GiB; no plan can upload it"
+        )
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be at least 1, got {concurrency!r}")
+    if part_size is not None and part_size <= 0:
+        raise ValueError(f"part_size must be positive, got {part_size!r}")
+
+    unit = MiB if limits.min_part_size >= MiB else 1
+    floor = _round_up(max(limits.min_part_size, _ceil_div(size, limits.max_parts)), unit)
+
+    if part_size is not None:
+        chosen = max(part_size, floor)
+    else:
+        ideal = _round_up(_ceil_div(size, _STREAM_FACTOR * concurrency), unit)
+        if ideal < _PREFERRED_MIN:
+            relaxed = _round_down(size // (_MIN_STREAM_FACTOR * concurrency), unit)
+            ideal = min(_PREFERRED_MIN, max(ideal, relaxed))
+        chosen = max(min(ideal, _PREFERRED_MAX), floor)
+    chosen = min(chosen, MAX_PART_SIZE)
+
+    if size <= chosen:
+        return [PartRange(1, 0, size)]
+    return [
+        PartRange(number, offset, min(chosen, size - offset))
+        for number, offset in enumerate(range(0, size, chosen), start=1)
+    ]
