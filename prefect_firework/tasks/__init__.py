@@ -10,6 +10,7 @@ from prefect_firework.tasks.imports import (
     ImportTimeoutError,
     get_video_import,
     wait_for_video_import,
+    wait_for_video_imports,
 )
 from prefect_firework.tasks.uploads import (
     complete_multipart_upload,
@@ -34,4 +35,5 @@ __all__ = [
     "upload_part",
     "upload_to_s3",
     "wait_for_video_import",
+    "wait_for_video_imports",
 ]

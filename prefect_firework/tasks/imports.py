@@ -23,7 +23,14 @@ from prefect_firework.tasks._policy import (
     with_rate_limit_wait,
 )
 
-__all__ = ["ImportFailedError", "ImportTimeoutError", "get_video_import", "wait_for_video_import"]
+__all__ = [
+    "ImportFailedError",
+    "ImportTimeoutError",
+    "get_video_import",
+    "poll_video_import",
+    "wait_for_video_import",
+    "wait_for_video_imports",
+]
 
 logger = logging.getLogger("prefect_firework.tasks")
 
@@ -114,3 +121,49 @@ def wait_for_video_import(
     return poll_video_import(
         lambda: client.get_video_import(import_id), poll_interval=poll_interval, timeout=timeout
     )
+
+
+@task(
+    name="wait_for_video_imports",
+    cache_policy=NO_CACHE,
+    task_run_name=lambda parameters: f"wait-for-{len(parameters['import_ids'])}-imports",
+)
+def wait_for_video_imports(
+    import_ids: list[str],
+    poll_interval: float = 5.0,
+    timeout: float = 3600.0,
+    credentials: FireworkCredentials | str | None = None,
+) -> dict[str, VideoImport | str]:
+    """Poll many imports from one loop until each finishes or the deadline passes.
+
+    Returns ``import id -> final VideoImport`` for finished imports (``completed`` or
+    ``errored``) and ``import id -> error text`` for those that could not be read or did
+    not finish in time. One task for all of them: a task run per poll would flood the API.
+    """
+    client = resolve_credentials(credentials).get_client()
+    pending = list(dict.fromkeys(import_ids))
+    final: dict[str, VideoImport | str] = {}
+    deadline = time.monotonic() + timeout
+    while pending:
+        still: list[str] = []
+        for import_id in pending:
+            try:
+                current = client.get_video_import(import_id)
+            except Exception as exc:
+                if not is_retryable(exc):
+                    final[import_id] = f"{type(exc).__name__}: {exc}"
+                    continue
+                still.append(import_id)
+                continue
+            if current.status in ("completed", "errored"):
+                final[import_id] = current
+            else:
+                still.append(import_id)
+        pending = still
+        if pending and time.monotonic() + poll_interval > deadline:
+            for import_id in pending:
+                final[import_id] = f"import {import_id} did not finish within {timeout:.0f} s"
+            break
+        if pending:
+            time.sleep(poll_interval)
+    return final

@@ -1,0 +1,275 @@
+"""Run many row pipelines over one bounded task runner, from the flow's own thread.
+
+Each manifest row is a generator (a *pipeline*) that yields what it needs next: a task run
+(``Call``), several task runs at once (``Gather``) or a task run that must wait for the
+channel's create budget (``Paced``). The driver submits those task runs, never more than
+``max_tasks`` at a time, admits at most ``max_rows`` rows at once (so uploads run ahead of
+creates by a bounded amount), and resumes each pipeline with the results, or throws the
+task's exception into it. Every future is waited on; nothing runs outside Prefect's task
+runner, and no task blocks a worker thread waiting for another task (no pool deadlocks).
+"""
+
+from __future__ import annotations
+
+import collections
+import heapq
+import itertools
+import queue as queue_module
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from prefect.futures import PrefectFuture
+
+from prefect_firework.client.errors import RateLimitedError
+
+__all__ = [
+    "NO_PACING",
+    "Call",
+    "Gather",
+    "Paced",
+    "Pipeline",
+    "Sleep",
+    "SlotPacer",
+    "drive",
+    "run_pipeline",
+]
+
+
+@dataclass
+class Call:
+    """One task run: ``task.submit(**kwargs)``."""
+
+    task: Any
+    kwargs: dict[str, Any]
+
+
+@dataclass
+class Gather:
+    """Several task runs; the pipeline resumes with their results in order once all finish,
+    or with the first failure thrown in (after every one of them has finished)."""
+
+    calls: list[Call]
+
+
+@dataclass
+class Paced:
+    """A task run that may start only when the channel's create budget has a free slot."""
+
+    channel_id: str
+    call: Call
+
+
+@dataclass
+class Sleep:
+    """Resume the pipeline after ``seconds`` without holding a worker thread (e.g. to try a
+    lock again that another run holds)."""
+
+    seconds: float
+
+
+Pipeline = Generator[Call | Gather | Paced | Sleep, Any, dict[str, Any]]
+
+
+class SlotPacer(Protocol):
+    def try_acquire(self, channel_id: str) -> bool: ...
+    def release(self, channel_id: str) -> None: ...
+    def penalize(self, channel_id: str, retry_after: float) -> None: ...
+    def next_free_in(self, channel_id: str) -> float: ...
+
+
+class _NoPacing:
+    """For single-video flows: one create needs no budgeting."""
+
+    def try_acquire(self, channel_id: str) -> bool:
+        return True
+
+    def release(self, channel_id: str) -> None:
+        return None
+
+    def penalize(self, channel_id: str, retry_after: float) -> None:
+        return None
+
+    def next_free_in(self, channel_id: str) -> float:
+        return 0.0
+
+
+NO_PACING: SlotPacer = _NoPacing()
+
+
+@dataclass
+class _Row:
+    index: int
+    pipeline: Pipeline
+    results: list[Any] = field(default_factory=list)
+    errors: list[BaseException | None] = field(default_factory=list)
+    waiting: int = 0
+    single: bool = True
+
+
+@dataclass
+class _Pending:
+    row: _Row
+    slot: int
+    call: Call
+    channel_id: str | None = None
+
+
+def drive(
+    rows: Iterable[tuple[int, Pipeline]],
+    *,
+    max_tasks: int,
+    max_rows: int,
+    pacer: SlotPacer,
+    on_error: Callable[[int, BaseException], dict[str, Any]],
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(row index, result record)`` as rows finish, in completion order."""
+    source = iter(rows)
+    active = 0
+    queue: collections.deque[_Pending] = collections.deque()
+    paced: collections.deque[_Pending] = collections.deque()
+    in_flight: dict[PrefectFuture[Any], _Pending] = {}
+    finished: list[tuple[int, dict[str, Any]]] = []
+    done_futures: queue_module.SimpleQueue[PrefectFuture[Any]] = queue_module.SimpleQueue()
+    sleeping: list[tuple[float, int, _Row]] = []
+    tie = itertools.count()
+
+    def start(item: _Pending) -> None:
+        future = item.call.task.submit(**item.call.kwargs)
+        in_flight[future] = item
+        future.add_done_callback(done_futures.put)
+
+    def advance(row: _Row, value: Any = None, error: BaseException | None = None) -> None:
+        nonlocal active
+        try:
+            request = row.pipeline.throw(error) if error else row.pipeline.send(value)
+        except StopIteration as stop:
+            active -= 1
+            finished.append((row.index, stop.value))
+            return
+        except Exception as exc:  # the pipeline did not handle it: the row failed
+            active -= 1
+            finished.append((row.index, on_error(row.index, exc)))
+            return
+        if isinstance(request, Call):
+            _expect(row, 1, single=True)
+            queue.append(_Pending(row, 0, request))
+        elif isinstance(request, Gather):
+            if not request.calls:
+                advance(row, [])
+                return
+            _expect(row, len(request.calls), single=False)
+            queue.extend(_Pending(row, i, c) for i, c in enumerate(request.calls))
+        elif isinstance(request, Sleep):
+            heapq.heappush(sleeping, (time.monotonic() + request.seconds, next(tie), row))
+        elif isinstance(request, Paced):
+            _expect(row, 1, single=True)
+            paced.append(_Pending(row, 0, request.call, request.channel_id))
+        else:
+            raise TypeError(f"a pipeline yielded {request!r}")
+
+    def admit() -> None:
+        nonlocal active
+        while active < max_rows:
+            try:
+                index, pipeline = next(source)
+            except StopIteration:
+                return
+            active += 1
+            advance(_Row(index, pipeline))
+
+    def submit_ready() -> None:
+        # creates first: they are the bottleneck, and their slot is already reserved
+        for _ in range(len(paced)):
+            if len(in_flight) >= max_tasks:
+                return
+            item = paced.popleft()
+            if pacer.try_acquire(item.channel_id or ""):
+                start(item)
+            else:
+                paced.append(item)
+        while queue and len(in_flight) < max_tasks:
+            start(queue.popleft())
+
+    def complete(future: PrefectFuture[Any]) -> None:
+        item = in_flight.pop(future)
+        future.wait()  # already done: this only settles its final state
+        if item.channel_id is not None:
+            pacer.release(item.channel_id)
+        state = future.state
+        row = item.row
+        if state.is_completed():
+            row.results[item.slot] = future.result()
+        else:
+            exc = state.result(raise_on_failure=False)
+            if not isinstance(exc, BaseException):
+                exc = RuntimeError(f"task ended {state.type.value}: {state.message}")
+            if item.channel_id is not None and isinstance(exc, RateLimitedError):
+                pacer.penalize(item.channel_id, exc.retry_after or 0.0)
+            row.errors[item.slot] = exc
+        row.waiting -= 1
+        if row.waiting == 0:
+            failure = next((e for e in row.errors if e is not None), None)
+            if failure is not None:
+                advance(row, error=failure)
+            else:
+                advance(row, row.results[0] if row.single else list(row.results))
+
+    def wake_due() -> None:
+        now = time.monotonic()
+        while sleeping and sleeping[0][0] <= now:
+            advance(heapq.heappop(sleeping)[2])
+
+    def next_timer() -> float | None:
+        waits = [pacer.next_free_in(p.channel_id or "") for p in paced]
+        if sleeping:
+            waits.append(sleeping[0][0] - time.monotonic())
+        return max(0.01, min(waits)) if waits else None
+
+    admit()
+    while active or finished:
+        yield from finished
+        finished.clear()
+        wake_due()
+        admit()
+        submit_ready()
+        if finished:
+            continue
+        if not in_flight:
+            timer = next_timer()
+            if timer is None:
+                if active:
+                    raise RuntimeError(f"{active} row pipeline(s) stalled with nothing to wait on")
+                break
+            time.sleep(timer)
+            continue
+        try:
+            done = done_futures.get(timeout=next_timer())
+        except queue_module.Empty:
+            continue
+        complete(done)
+    yield from finished
+
+
+def _expect(row: _Row, count: int, *, single: bool) -> None:
+    row.results = [None] * count
+    row.errors = [None] * count
+    row.waiting = count
+    row.single = single
+
+
+def run_pipeline(pipeline: Pipeline, *, max_tasks: int, pacer: SlotPacer = NO_PACING) -> Any:
+    """Run one pipeline to its end; return its value or raise its exception."""
+    failure: list[BaseException] = []
+
+    def keep(index: int, exc: BaseException) -> dict[str, Any]:
+        failure.append(exc)
+        return {}
+
+    results = list(
+        drive([(0, pipeline)], max_tasks=max_tasks, max_rows=1, pacer=pacer, on_error=keep)
+    )
+    if failure:
+        raise failure[0]
+    return results[0][1]

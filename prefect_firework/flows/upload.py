@@ -1,0 +1,109 @@
+"""``upload_video``: one video from any storage into Firework, streamed, parallel, resumable.
+
+preflight -> (single presigned POST | multipart initiate -> parts in parallel -> complete)
+-> create the video from the S3 key. Every step is a task; this module only composes them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator, Mapping
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from prefect_firework.blocks import FireworkCredentials
+from prefect_firework.flows._driver import Call, run_pipeline
+from prefect_firework.flows._steps import (
+    MultipartUploadFailed,
+    Strategy,
+    choose_strategy,
+    upload_steps,
+)
+from prefect_firework.models import Video, VideoMetadata
+from prefect_firework.tasks import create_video
+from prefect_firework.tasks.sources import preflight_source
+
+__all__ = [
+    "MAX_WORKERS",
+    "MultipartUploadFailed",
+    "build_metadata",
+    "choose_strategy",
+    "upload_video",
+]
+
+#: threads in the flow's runner; ``max_concurrency`` bounds how many parts run at once
+MAX_WORKERS = 16
+
+
+def build_metadata(
+    channel_id: str, caption: str, metadata: Mapping[str, Any] | VideoMetadata | None
+) -> VideoMetadata:
+    """Validate the video's metadata up front, so bad input fails before any byte moves."""
+    if isinstance(metadata, VideoMetadata):
+        return metadata.model_copy(update={"channel_id": channel_id, "caption": caption})
+    return VideoMetadata(channel_id=channel_id, caption=caption, **dict(metadata or {}))
+
+
+@flow(name="upload_video", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS))
+def upload_video(
+    source: str,
+    channel_id: str,
+    caption: str,
+    *,
+    metadata: dict[str, Any] | None = None,
+    credentials: FireworkCredentials | str | None = None,
+    strategy: Strategy = "auto",
+    part_size: int | None = None,
+    max_concurrency: int = 8,
+    transport_params: dict[str, Any] | None = None,
+    verify_md5: bool = True,
+) -> Video:
+    """Upload one video from ``source`` (local path, s3://, gs://, azure://, http(s)://...).
+
+    The metadata and the source are checked (type, size, duration) before anything is sent;
+    at or below ~100 MB the file goes in one presigned POST, above it in parallel multipart
+    parts streamed straight from the source, ``max_concurrency`` at a time (up to the
+    runner's ``MAX_WORKERS`` threads; ``upload_video.with_options(task_runner=...)`` raises
+    that). A rerun within the upload window uploads only the parts still missing; a part
+    URL refused as expired restarts the multipart upload once.
+    """
+    logger = get_run_logger()
+    video_metadata = build_metadata(channel_id, caption, metadata)
+    source = os.fspath(source)
+    info = preflight_source(source, transport_params=transport_params)
+
+    def pipeline() -> Generator[Any, Any, Video]:
+        uploaded = yield from upload_steps(
+            source,
+            info,
+            channel_id=channel_id,
+            credentials=credentials,
+            strategy=strategy,
+            part_size=part_size,
+            max_concurrency=max_concurrency,
+            transport_params=transport_params,
+            verify_md5=verify_md5,
+        )
+        logger.info(
+            "Uploaded %s (%.1f MiB, %s, %d part(s)); creating the video",
+            info.filename,
+            info.size / 2**20,
+            uploaded.strategy,
+            uploaded.parts,
+        )
+        return (
+            yield Call(
+                create_video,
+                {
+                    "metadata": video_metadata,
+                    "s3_key": uploaded.s3_key,
+                    "credentials": credentials,
+                },
+            )
+        )
+
+    video = run_pipeline(pipeline(), max_tasks=max(1, max_concurrency))
+    logger.info("Created video %s from %s", video.id, info.filename)
+    return video
