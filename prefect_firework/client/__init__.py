@@ -1,0 +1,53 @@
+"""HTTP client for the Firework Video API: no Prefect imports, usable from any script.
+
+>>> from prefect_firework.client import FireworkClient
+>>> with FireworkClient(client_id, client_secret) as fw:  # doctest: +SKIP
+...     video = fw.get_video("abc123")
+"""
+
+from prefect_firework.client.auth import FireworkAuth, TokenManager
+from prefect_firework.client.client import (
+    DEFAULT_BASE_URL,
+    DEFAULT_SCOPES,
+    USER_AGENT,
+    FireworkClient,
+)
+from prefect_firework.client.errors import (
+    AuthenticationError,
+    FireworkError,
+    FireworkTransportError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RateLimitedError,
+    S3UploadError,
+    ServerError,
+    SourceChangedError,
+    ValidationError,
+    is_retryable,
+)
+from prefect_firework.client.redact import install_log_redaction, redact, redact_url
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_SCOPES",
+    "USER_AGENT",
+    "AuthenticationError",
+    "FireworkAuth",
+    "FireworkClient",
+    "FireworkError",
+    "FireworkTransportError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "S3UploadError",
+    "ServerError",
+    "SourceChangedError",
+    "TokenManager",
+    "ValidationError",
+    "install_log_redaction",
+    "is_retryable",
+    "redact",
+    "redact_url",
+]

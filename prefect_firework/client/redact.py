@@ -1,0 +1,174 @@
+"""Keep secrets out of URLs, messages and log records.
+
+Three kinds of secret pass through this client: the OAuth client secret, the bearer tokens it
+buys, and presigned S3 credentials (a POST's ``Policy``/``X-Amz-Signature``, a part URL's query
+string). Any of them in a log line or an exception string is a leak, because Prefect ships both to
+its API and UI. So every URL we print goes through :func:`redact_url`, every free text we print
+goes through :func:`redact`, and :func:`install_log_redaction` puts a filter on the ``httpx`` and
+``httpcore`` loggers, which otherwise log full presigned URLs at INFO.
+
+Redaction is pattern based (URL query strings, ``Bearer ...``, ``key=value`` and JSON pairs with
+sensitive names) and, as a second line of defence, value based: the client registers every secret
+it handles with :func:`register_secret` and :func:`redact` replaces those exact values anywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections import OrderedDict
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
+
+from pydantic import SecretStr
+
+__all__ = [
+    "REDACTED",
+    "RedactingFilter",
+    "install_log_redaction",
+    "redact",
+    "redact_url",
+    "register_secret",
+]
+
+REDACTED = "[REDACTED]"
+
+#: Query parameters whose values are safe (and useful) to keep in logs.
+_SAFE_QUERY_KEYS = frozenset({"partnumber", "uploadid", "part", "async"})
+#: Query parameter prefixes that are signing material as a whole: dropped, not just blanked.
+_SIGNING_PREFIXES = ("x-amz-", "x-goog-")
+
+_SENSITIVE_NAMES = (
+    r"access_token|refresh_token|id_token|client_secret|password|secret|token|"
+    r"policy|signature|put_url|post_url_signature|credential|authorization|"
+    r"x-amz-[a-z0-9-]+|x-goog-[a-z0-9-]+|awsaccesskeyid|sig"
+)
+# "name": "value" (JSON, or a Python repr with single quotes) and name=value / name: value
+# (forms, headers, query strings).
+_JSON_PAIR = re.compile(
+    r"""(?i)(["'](?:""" + _SENSITIVE_NAMES + r""")["']\s*:\s*)"""
+    r"""("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,}\]]+)"""
+)
+_KV_PAIR = re.compile(r"(?i)(?<![\w-])((?:" + _SENSITIVE_NAMES + r")\s*[=:]\s*)([^\s&,;\"'}\]]+)")
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*")
+_URL = re.compile(r"https?://[^\s\"'<>]+")
+
+_MIN_SECRET_LEN = 8
+_MAX_SECRETS = 2048
+_secrets: OrderedDict[str, None] = OrderedDict()
+_secrets_lock = threading.Lock()
+
+
+def register_secret(value: str | SecretStr | None) -> None:
+    """Remember a secret value so :func:`redact` scrubs it wherever it appears.
+
+    Short values are ignored (redacting every "abc" would mangle ordinary text). The registry is
+    bounded; the oldest entries (long-expired tokens, used signatures) fall out first.
+    """
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if not value or len(value) < _MIN_SECRET_LEN:
+        return
+    with _secrets_lock:
+        _secrets[value] = None
+        _secrets.move_to_end(value)
+        while len(_secrets) > _MAX_SECRETS:
+            _secrets.popitem(last=False)
+
+
+def redact_url(url: object) -> str:
+    """Return ``url`` safe to print: no password, no fragment, no signing query parameters.
+
+    ``partNumber`` and ``uploadId`` keep their values; ``X-Amz-*``/``X-Goog-*`` parameters are
+    dropped entirely (one ``[REDACTED]`` marks where they were); every other query value becomes
+    ``[REDACTED]``.
+    """
+    if isinstance(url, SecretStr):
+        url = url.get_secret_value()
+    text = str(url)
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return redact(text, _urls=False)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = netloc.rsplit("@", 1)[1]
+    kept: list[str] = []
+    dropped_signing = False
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        lowered = key.lower()
+        if lowered.startswith(_SIGNING_PREFIXES):
+            dropped_signing = True
+        elif lowered in _SAFE_QUERY_KEYS:
+            kept.append(f"{quote(key)}={quote(value)}")
+        else:
+            kept.append(f"{quote(key)}={REDACTED}")
+    if dropped_signing:
+        kept.append(REDACTED)
+    cleaned = urlunsplit((parts.scheme, netloc, parts.path, "&".join(kept), ""))
+    return _scrub_known(cleaned)
+
+
+def redact(text: object, *, _urls: bool = True) -> str:
+    """Return ``text`` with URLs, bearer tokens, sensitive pairs and known secrets scrubbed."""
+    if isinstance(text, SecretStr):
+        return REDACTED
+    out = str(text)
+    if _urls:
+        out = _URL.sub(lambda m: redact_url(m.group(0)), out)
+    out = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", out)
+    out = _JSON_PAIR.sub(lambda m: f"{m.group(1)}'{REDACTED}'", out)
+    out = _KV_PAIR.sub(lambda m: f"{m.group(1)}{REDACTED}", out)
+    return _scrub_known(out)
+
+
+def _scrub_known(text: str) -> str:
+    with _secrets_lock:
+        known = list(_secrets)
+    for secret in known:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that rewrites each record's message through :func:`redact`.
+
+    It formats the record once (``msg % args``), redacts the result and stores it back with no
+    args, so handlers further down see only the scrubbed text. It never drops a record.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record is the logging module's problem, not ours
+            return True
+        cleaned = redact(message)
+        if cleaned != message or record.args:
+            record.msg = cleaned
+            record.args = None
+        return True
+
+
+#: Loggers that may print request URLs or headers. Logger filters do not apply to child
+#: loggers' records, so httpcore's children are listed one by one.
+_REDACTED_LOGGERS = (
+    "httpx",
+    "httpcore",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+    "httpcore.socks",
+    "prefect_firework.client",
+)
+_install_lock = threading.Lock()
+
+
+def install_log_redaction() -> None:
+    """Attach one :class:`RedactingFilter` to each logger that can leak; safe to call repeatedly."""
+    with _install_lock:
+        for name in _REDACTED_LOGGERS:
+            logger = logging.getLogger(name)
+            if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+                logger.addFilter(RedactingFilter())

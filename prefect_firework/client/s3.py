@@ -1,0 +1,370 @@
+"""Streaming request bodies for S3 (and the API's file upload) and the two presigned operations.
+
+S3 rejects chunked transfer encoding on presigned POSTs and PUTs, and httpx falls back to chunked
+encoding for any body whose size it cannot learn. So the bodies here are ``httpx.SyncByteStream``
+objects that know their exact length in advance and are sent with an explicit ``Content-Length``;
+the bytes come from :func:`prefect_firework.sources.open_range` in ~1 MiB chunks, so memory stays
+at one chunk however large the file. Each body re-opens its source every time it is iterated,
+which lets a request be replayed (after a 401 on the API's file upload) without buffering.
+
+A body never sends fewer bytes than it declared: if the source runs dry early (truncated or
+replaced since it was sized) iteration raises :class:`SourceChangedError` before the body
+completes, so the server sees an aborted request rather than a short object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import secrets
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from prefect_firework.client.errors import (
+    FireworkTransportError,
+    S3UploadError,
+    SourceChangedError,
+    s3_error_from_response,
+)
+from prefect_firework.client.redact import redact_url, register_secret
+from prefect_firework.models.uploads import UploadSignature, validate_mime_type
+from prefect_firework.sources import SourceError, open_range
+
+__all__ = [
+    "CHUNK_SIZE",
+    "MultipartFormStream",
+    "SourceRangeStream",
+    "iter_source_range",
+    "post_to_s3",
+    "put_part",
+    "resolve_size",
+    "source_filename",
+]
+
+logger = logging.getLogger("prefect_firework.client")
+
+#: read and send size: big enough for throughput, small enough that memory does not matter
+CHUNK_SIZE = 1024 * 1024
+
+Source = str | os.PathLike[str]
+
+
+def iter_source_range(
+    source: Source,
+    offset: int,
+    length: int,
+    *,
+    chunk_size: int = CHUNK_SIZE,
+    transport_params: Mapping[str, Any] | None = None,
+) -> Iterator[bytes]:
+    """Yield exactly ``length`` bytes of ``source`` from ``offset``, in chunks of ``chunk_size``.
+
+    Raises :class:`SourceChangedError` if the source ends before ``length`` bytes (whether the
+    stream just runs dry or the sources layer reports it as ``SourceError(rule="truncated")``).
+    Other ``SourceError``s (unreadable, range unsupported) propagate unchanged.
+    """
+    remaining = length
+    with open_range(source, offset, length, transport_params=transport_params) as stream:
+        while remaining > 0:
+            detail = ""
+            try:
+                chunk = stream.read(min(chunk_size, remaining))
+            except SourceError as exc:
+                if exc.rule != "truncated":
+                    raise
+                chunk, detail = b"", f" ({exc.message})"
+            if not chunk:
+                raise SourceChangedError(
+                    f"source ended {remaining} bytes short of the {length}-byte range starting "
+                    f"at {offset}{detail}: it was truncated or replaced since it was sized; "
+                    "re-plan the upload from the source's current size",
+                    url=_source_label(source),
+                )
+            remaining -= len(chunk)
+            yield chunk
+
+
+def _source_label(source: Source) -> str:
+    return redact_url(os.fspath(source))
+
+
+class SourceRangeStream(httpx.SyncByteStream):
+    """``length`` bytes of a source from ``offset``, MD5-hashed as they pass.
+
+    ``md5_hexdigest`` and ``bytes_sent`` describe the latest complete iteration.
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        offset: int,
+        length: int,
+        *,
+        chunk_size: int = CHUNK_SIZE,
+        transport_params: Mapping[str, Any] | None = None,
+    ) -> None:
+        if offset < 0 or length < 0:
+            raise ValueError(f"offset and length must be >= 0, got {offset}, {length}")
+        self.source = source
+        self.offset = offset
+        self.length = length
+        self.chunk_size = chunk_size
+        self.transport_params = transport_params
+        self.md5_hexdigest: str | None = None
+        self.bytes_sent = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        digest = hashlib.md5(usedforsecurity=False)
+        sent = 0
+        self.md5_hexdigest = None
+        for chunk in iter_source_range(
+            self.source,
+            self.offset,
+            self.length,
+            chunk_size=self.chunk_size,
+            transport_params=self.transport_params,
+        ):
+            digest.update(chunk)
+            sent += len(chunk)
+            self.bytes_sent = sent
+            yield chunk
+        self.md5_hexdigest = digest.hexdigest()
+
+
+_PARAM_ESCAPES = {'"': "%22", "\\": "\\\\"}
+_PARAM_ESCAPE_RE = re.compile("|".join([re.escape(c) for c in _PARAM_ESCAPES] + ["[\x00-\x1f]"]))
+
+
+def _quote_param(value: str) -> str:
+    """Quote a form-data ``name``/``filename`` the way browsers (and httpx) do."""
+
+    def replace(match: re.Match[str]) -> str:
+        char = match.group(0)
+        return _PARAM_ESCAPES.get(char, f"%{ord(char):02X}")
+
+    return _PARAM_ESCAPE_RE.sub(replace, value)
+
+
+class MultipartFormStream(httpx.SyncByteStream):
+    """A ``multipart/form-data`` body: text fields in the given order, then one file, streamed.
+
+    The length is computed up front from the field bytes and the file's size, so the request
+    carries an exact ``Content-Length``. The order of ``fields`` is kept: S3 requires the
+    policy fields before ``file``, and ``file`` last.
+    """
+
+    def __init__(
+        self,
+        fields: Sequence[tuple[str, str]],
+        *,
+        file_field: str,
+        filename: str,
+        file_content_type: str,
+        source: Source,
+        size: int,
+        chunk_size: int = CHUNK_SIZE,
+        transport_params: Mapping[str, Any] | None = None,
+        boundary: str | None = None,
+    ) -> None:
+        if size < 0:
+            raise ValueError(f"size must be >= 0, got {size}")
+        self.boundary = boundary or secrets.token_hex(16)
+        self.source = source
+        self.size = size
+        self.chunk_size = chunk_size
+        self.transport_params = transport_params
+        delimiter = f"--{self.boundary}\r\n".encode()
+        head = bytearray()
+        for name, value in fields:
+            head += delimiter
+            head += f'Content-Disposition: form-data; name="{_quote_param(name)}"\r\n\r\n'.encode()
+            head += value.encode("utf-8")
+            head += b"\r\n"
+        head += delimiter
+        head += (
+            f'Content-Disposition: form-data; name="{_quote_param(file_field)}"; '
+            f'filename="{_quote_param(filename)}"\r\n'
+            f"Content-Type: {file_content_type}\r\n\r\n"
+        ).encode()
+        self._head = bytes(head)
+        self._tail = f"\r\n--{self.boundary}--\r\n".encode()
+
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.boundary}"
+
+    @property
+    def content_length(self) -> int:
+        return len(self._head) + self.size + len(self._tail)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Content-Type": self.content_type, "Content-Length": str(self.content_length)}
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self._head
+        if self.size:
+            yield from iter_source_range(
+                self.source,
+                0,
+                self.size,
+                chunk_size=self.chunk_size,
+                transport_params=self.transport_params,
+            )
+        yield self._tail
+
+
+def source_filename(source: Source) -> str:
+    """The last path segment of a local path or URI (query and fragment ignored)."""
+    text = os.fspath(source)
+    if "://" in text:
+        text = text.split("://", 1)[1]
+        text = text.split("?", 1)[0].split("#", 1)[0]
+        text = text.split("/", 1)[1] if "/" in text else ""
+    name = text.rstrip("/").rsplit("/", 1)[-1]
+    name = os.path.basename(name)
+    if not name:
+        raise ValueError(f"cannot derive a filename from {redact_url(os.fspath(source))!r}")
+    return name
+
+
+def _is_local(source: Source) -> bool:
+    text = os.fspath(source)
+    return "://" not in text or text.startswith("file://")
+
+
+def resolve_size(
+    source: Source,
+    size: int | None,
+    *,
+    transport_params: Mapping[str, Any] | None = None,
+) -> int:
+    """``size`` if given, else the local file's size, else ``stat_source`` of the sources."""
+    if size is not None:
+        if size < 0:
+            raise ValueError(f"size must be >= 0, got {size}")
+        return size
+    if _is_local(source):
+        text = os.fspath(source)
+        return os.path.getsize(text[len("file://") :] if text.startswith("file://") else text)
+    from prefect_firework import sources
+
+    stat_source = getattr(sources, "stat_source", None)
+    if stat_source is None:
+        raise ValueError(f"pass size= for the remote source {redact_url(os.fspath(source))!r}")
+    return int(stat_source(source, transport_params=transport_params).size)
+
+
+def _send(http: httpx.Client, request: httpx.Request) -> httpx.Response:
+    started = time.perf_counter()
+    try:
+        response = http.send(request)
+    except httpx.TransportError as exc:
+        raise FireworkTransportError.from_httpx(
+            exc, method=request.method, url=request.url
+        ) from exc
+    logger.debug(
+        "%s %s -> %s (%.0f ms)",
+        request.method,
+        redact_url(request.url),
+        response.status_code,
+        (time.perf_counter() - started) * 1000,
+    )
+    return response
+
+
+def post_to_s3(
+    http: httpx.Client,
+    signature: UploadSignature,
+    source: Source,
+    *,
+    mime_type: str,
+    size: int | None = None,
+    filename: str | None = None,
+    transport_params: Mapping[str, Any] | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> None:
+    """Upload ``source`` with a presigned POST (spec 4.6): fields in order, ``file`` last.
+
+    ``http`` must be a client without API auth. Raises :class:`S3UploadError` on S3's refusal
+    (403 for a bad or expired signature, 400 for a size outside the policy's limits).
+    """
+    validate_mime_type(mime_type)
+    register_secret(signature.policy)
+    register_secret(signature.signature)
+    total = resolve_size(source, size, transport_params=transport_params)
+    body = MultipartFormStream(
+        signature.form_fields(mime_type),
+        file_field="file",
+        filename=filename or source_filename(source),
+        file_content_type=mime_type,
+        source=source,
+        size=total,
+        chunk_size=chunk_size,
+        transport_params=transport_params,
+    )
+    request = http.build_request("POST", signature.post_url, content=body, headers=body.headers)
+    response = _send(http, request)
+    if not response.is_success:
+        raise s3_error_from_response(response)
+
+
+def put_part(
+    http: httpx.Client,
+    put_url: str | SecretStr,
+    source: Source,
+    offset: int,
+    length: int,
+    *,
+    verify_md5: bool = True,
+    transport_params: Mapping[str, Any] | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> str:
+    """PUT ``length`` bytes of ``source`` from ``offset`` to a presigned part URL.
+
+    Returns the ``ETag`` exactly as S3 sent it (quoted), ready for the complete call. With
+    ``verify_md5`` the ETag must equal the MD5 of the bytes sent (true for S3 parts unless the
+    bucket uses SSE-KMS); a difference raises ``S3UploadError(code="ETagMismatch")``.
+    """
+    url = put_url.get_secret_value() if isinstance(put_url, SecretStr) else put_url
+    if length <= 0:
+        raise ValueError(f"a part must have at least one byte, got length={length}")
+    body = SourceRangeStream(
+        source,
+        offset,
+        length,
+        chunk_size=chunk_size,
+        transport_params=transport_params,
+    )
+    request = http.build_request("PUT", url, content=body, headers={"Content-Length": str(length)})
+    response = _send(http, request)
+    if not response.is_success:
+        raise s3_error_from_response(response)
+    etag = response.headers.get("ETag")
+    if not etag:
+        raise S3UploadError(
+            "S3 accepted the part but returned no ETag",
+            status_code=response.status_code,
+            method="PUT",
+            url=url,
+            code="MissingETag",
+        )
+    if verify_md5:
+        sent = body.md5_hexdigest
+        returned = etag.strip().strip('"').lower()
+        if sent is None or returned != sent:
+            raise S3UploadError(
+                f"ETag {etag} does not match the MD5 of the {length} bytes sent ({sent}): "
+                "the part was corrupted in transit or the source changed",
+                status_code=response.status_code,
+                method="PUT",
+                url=url,
+                code="ETagMismatch",
+            )
+    return etag

@@ -1,0 +1,102 @@
+"""Creating a video from a URL or an S3 key (spec 6.3) and the async import job (spec 6.8.2, 9)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+
+from prefect_firework.models._base import RequestModel, ResponseModel
+from prefect_firework.models.video import VideoMetadata
+
+__all__ = [
+    "ImportStatus",
+    "VideoFromS3Key",
+    "VideoFromUrl",
+    "VideoImport",
+    "validate_import_url",
+]
+
+ImportStatus = Literal["running", "completed", "errored"]
+
+
+def validate_import_url(url: str) -> str:
+    """Check the URL rules the API enforces before it fetches anything (spec 6.3).
+
+    Raises ``ValueError`` naming the rule broken: http/https scheme, a hostname with at least one
+    dot, a non-empty path. (Content-Type, Content-Length, size and duration are the remote
+    server's and the API's business; they cannot be checked here.)
+    """
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError as exc:
+        raise ValueError(f"url is not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"url must use the http or https scheme, got {parts.scheme!r}")
+    if not hostname or "." not in hostname.strip("."):
+        raise ValueError(f"url must have a hostname with at least one dot, got {hostname!r}")
+    if parts.path in ("", "/"):
+        raise ValueError("url must have a path component (e.g. /videos/demo.mp4)")
+    return url
+
+
+class VideoFromUrl(RequestModel):
+    """Body of a URL import: ``url``, ``async`` and the metadata fields, all top level."""
+
+    url: str
+    asynchronous: bool = False
+    metadata: VideoMetadata
+
+    @field_validator("url")
+    @classmethod
+    def _url_rules(cls, value: str) -> str:
+        return validate_import_url(value)
+
+    def to_api(self) -> dict[str, Any]:
+        return {"url": self.url, "async": self.asynchronous, **self.metadata.to_api()}
+
+
+class VideoFromS3Key(RequestModel):
+    """Body of an S3-key create: ``s3_key`` and the metadata fields, all top level."""
+
+    s3_key: str = Field(min_length=1)
+    metadata: VideoMetadata
+
+    def to_api(self) -> dict[str, Any]:
+        return {"s3_key": self.s3_key, **self.metadata.to_api()}
+
+
+class VideoImport(ResponseModel):
+    """An async URL import job (spec 6.8.2, 9.3).
+
+    ``video_id`` may appear while ``status`` is still ``"running"``; the video is ready only when
+    the status is ``"completed"``. ``error`` holds the API's reason when it gives one.
+    """
+
+    id: str
+    status: ImportStatus
+    video_id: str | None = None
+    created_at: datetime | None = None
+    completed_at: datetime | None = None
+    error: str | None = None
+
+    @field_validator("error", mode="before")
+    @classmethod
+    def _error_text(cls, value: Any) -> Any:
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, dict) and isinstance(value.get("message"), str):
+            return value["message"]
+        return str(value)
+
+    @property
+    def done(self) -> bool:
+        """True once the job stopped running (completed or errored)."""
+        return self.status != "running"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "completed"
