@@ -1,24 +1,40 @@
-"""Video sources: any URI smart-open reads (placeholder: local files only, being built out)."""
+"""Video sources: any URI smart-open reads, checked before upload and read by byte range.
+
+* :func:`preflight` checks a source against the API's rules (type, size, duration) and returns
+  a :class:`SourceInfo` with its size, MIME type, duration and content fingerprint;
+* :func:`open_range` streams exactly one byte range (a part) of a source;
+* :func:`stat_source` returns size and ETag/mtime from one metadata request.
+
+Sources are local paths, ``file://``, ``s3://``, ``http(s)://`` (dedicated readers) and every
+other smart-open scheme (``gs://``, ``azure://``...), with smart-open's ``transport_params``.
+Plain library code: no Prefect imports.
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any, BinaryIO
+from .errors import PreflightError, SourceError
+from .fingerprint import fingerprint
+from .info import SourceInfo, SourceStat
+from .mp4 import ContainerError, probe_duration, read_duration
+from .preflight import preflight
+from .ranges import open_range
+from .reader import RangeReader
+from .stat import stat_source
+from .uri import parse_source, redact
 
-__all__ = ["open_range"]
-
-
-@contextmanager
-def open_range(
-    source: str | os.PathLike[str],
-    offset: int,
-    length: int,
-    *,
-    transport_params: Mapping[str, Any] | None = None,
-) -> Iterator[BinaryIO]:
-    """Yield a binary stream positioned at ``offset``; readers must stop after ``length`` bytes."""
-    with open(os.fspath(source), "rb") as fh:
-        fh.seek(offset)
-        yield fh
+__all__ = [
+    "ContainerError",
+    "PreflightError",
+    "RangeReader",
+    "SourceError",
+    "SourceInfo",
+    "SourceStat",
+    "fingerprint",
+    "open_range",
+    "parse_source",
+    "preflight",
+    "probe_duration",
+    "read_duration",
+    "redact",
+    "stat_source",
+]

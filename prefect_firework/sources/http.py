@@ -1,0 +1,243 @@
+"""HTTP(S) sources with httpx: HEAD for stat, bounded ``Range: bytes=a-b`` GETs for reads.
+
+smart-open's HTTP reader uses ``requests`` and starts with a full GET, then seeks by reading;
+for part N of a 5 GB file that downloads everything before it. Here each range is one GET with
+a closed ``Range`` header, streamed in chunks of :data:`HTTP_CHUNK`. A server that answers
+``200`` to a range request (it ignores ``Range``) is refused with rule ``"range_unsupported"``
+instead of silently reading the whole file per part.
+
+``transport_params`` (smart-open's HTTP names where they exist):
+``headers`` (dict), ``user`` + ``password`` (basic auth), ``timeout`` (seconds),
+``cert`` (client certificate path or ``(cert, key)``), ``client`` (an ``httpx.Client`` to use
+instead of the shared one). smart-open's ``session``/``kerberos``/``buffer_size`` do not apply.
+
+One ``httpx.Client`` (connection pool, thread-safe) is shared per process and per ``cert``;
+like the S3 client cache it is dropped in a forked child.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+import httpx
+
+from .errors import SourceError
+from .info import SourceStat
+from .reader import RangeReader
+from .uri import ParsedSource
+
+__all__ = ["HTTP_CHUNK", "open_http_range", "shared_http_client", "stat_http"]
+
+#: bytes per chunk pulled from a response body
+HTTP_CHUNK = 64 * 1024
+
+_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
+_UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$", re.IGNORECASE)
+
+_lock = threading.Lock()
+_clients: dict[str, httpx.Client] = {}
+_pid = os.getpid()
+
+
+def _reset_after_fork() -> None:
+    global _pid, _lock
+    _clients.clear()  # do not close: the sockets belong to the parent
+    _lock = threading.Lock()
+    _pid = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def shared_http_client(cert: Any = None) -> httpx.Client:
+    """This process's pooled ``httpx.Client`` (per client certificate), built on first use."""
+    if os.getpid() != _pid:
+        _reset_after_fork()
+    key = repr(cert)
+    with _lock:
+        client = _clients.get(key)
+        if client is None or client.is_closed:
+            client = httpx.Client(
+                follow_redirects=True,
+                timeout=httpx.Timeout(60.0, connect=15.0),
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+                cert=cert,
+            )
+            _clients[key] = client
+        return client
+
+
+def _request_options(tp: Mapping[str, Any]) -> tuple[httpx.Client, dict[str, Any]]:
+    client = tp.get("client") or shared_http_client(tp.get("cert"))
+    options: dict[str, Any] = {"headers": dict(tp.get("headers") or {})}
+    if tp.get("user") is not None:
+        options["auth"] = httpx.BasicAuth(tp["user"], tp.get("password") or "")
+    if tp.get("timeout") is not None:
+        options["timeout"] = tp["timeout"]
+    return client, options
+
+
+def _status_error(parsed: ParsedSource, response: httpx.Response, what: str) -> SourceError:
+    return SourceError(
+        parsed.display,
+        "unreadable",
+        f"{what} answered HTTP {response.status_code} {response.reason_phrase}".rstrip(),
+    )
+
+
+def _transport_error(parsed: ParsedSource, exc: httpx.HTTPError) -> SourceError:
+    # httpx messages can quote the URL; say what failed without it.
+    return SourceError(parsed.display, "unreadable", f"HTTP request failed: {type(exc).__name__}")
+
+
+def _validators(response: httpx.Response) -> tuple[str | None, float | None]:
+    etag = response.headers.get("etag")
+    if etag:
+        weak = etag.startswith("W/")
+        etag = ("W/" if weak else "") + etag.removeprefix("W/").strip('"')
+    mtime = None
+    modified = response.headers.get("last-modified")
+    if modified:
+        try:
+            mtime = email.utils.parsedate_to_datetime(modified).timestamp()
+        except (TypeError, ValueError):
+            mtime = None
+    return etag or None, mtime
+
+
+def stat_http(parsed: ParsedSource, tp: Mapping[str, Any]) -> SourceStat:
+    """HEAD for ``Content-Length``/``ETag``/``Last-Modified``; fall back to a ``bytes=0-0`` GET.
+
+    The fallback covers servers that omit ``Content-Length`` on HEAD and presigned GET URLs,
+    which refuse HEAD (the signature covers the method): the total size is then read from the
+    ``Content-Range`` of a one-byte range response, without downloading the body.
+    """
+    client, options = _request_options(tp)
+    try:
+        head = client.head(parsed.uri, **options)
+    except httpx.HTTPError as exc:
+        raise _transport_error(parsed, exc) from exc
+    if head.status_code in (404, 410):
+        raise _status_error(parsed, head, "HEAD")
+    length = head.headers.get("content-length")
+    if head.is_success and length is not None and length.isdigit():
+        etag, mtime = _validators(head)
+        return SourceStat(parsed.uri, int(length), etag, mtime)
+
+    headers = {**options["headers"], "Range": "bytes=0-0", "Accept-Encoding": "identity"}
+    try:
+        with client.stream("GET", parsed.uri, **{**options, "headers": headers}) as response:
+            size = _total_size(response)
+            if size is None:
+                if not response.is_success and response.status_code != 416:
+                    raise _status_error(parsed, response, "GET")
+                raise SourceError(
+                    parsed.display,
+                    "unreadable",
+                    "the server reports no size (no Content-Length on HEAD, no Content-Range "
+                    "on a range request)",
+                )
+            etag, mtime = _validators(response)
+    except httpx.HTTPError as exc:
+        raise _transport_error(parsed, exc) from exc
+    return SourceStat(parsed.uri, size, etag, mtime)
+
+
+def _total_size(response: httpx.Response) -> int | None:
+    """The representation's full size from a response to ``Range: bytes=0-0``, if it says."""
+    content_range = response.headers.get("content-range", "")
+    if response.status_code == 206:
+        match = _CONTENT_RANGE.match(content_range)
+        if match and match.group(3) != "*":
+            return int(match.group(3))
+    elif response.status_code == 416:
+        match = _UNSATISFIED_RANGE.match(content_range)
+        if match:
+            return int(match.group(1))  # "bytes */0": an empty file
+    elif response.status_code == 200:
+        length = response.headers.get("content-length")
+        if length is not None and length.isdigit():
+            return int(length)
+    return None
+
+
+@contextmanager
+def open_http_range(
+    parsed: ParsedSource, offset: int, length: int, tp: Mapping[str, Any]
+) -> Iterator[RangeReader]:
+    """Yield a reader over ``[offset, offset + length)`` streamed from one bounded range GET."""
+    client, options = _request_options(tp)
+    headers = {**options["headers"], "Range": f"bytes={offset}-{offset + length - 1}"}
+    headers["Accept-Encoding"] = "identity"  # ranges address the raw bytes, not a gzip stream
+    with ExitStack() as stack:
+        try:
+            response = stack.enter_context(
+                client.stream("GET", parsed.uri, **{**options, "headers": headers})
+            )
+        except httpx.HTTPError as exc:
+            raise _transport_error(parsed, exc) from exc
+        _check_range_response(parsed, response, offset, length)
+        chunks = response.iter_raw(HTTP_CHUNK)
+        leftover = b""
+
+        def pull(n: int) -> bytes:
+            nonlocal leftover
+            if not leftover:
+                try:
+                    leftover = next(chunks, b"")
+                except httpx.HTTPError as exc:
+                    raise _transport_error(parsed, exc) from exc
+            data, leftover = leftover[:n], leftover[n:]
+            return data
+
+        # Not wrapped in try/except: errors raised by the caller's block (e.g. its own httpx
+        # upload failing) must pass through unchanged, not be reported as a source error.
+        yield stack.enter_context(RangeReader(pull, length, display=parsed.display, offset=offset))
+
+
+def _check_range_response(
+    parsed: ParsedSource, response: httpx.Response, offset: int, length: int
+) -> None:
+    """Accept a 206 for our range (or a 200 that IS the range: offset 0, whole file)."""
+    status = response.status_code
+    if status == 206:
+        match = _CONTENT_RANGE.match(response.headers.get("content-range", ""))
+        if match is None or int(match.group(1)) != offset:
+            raise SourceError(
+                parsed.display,
+                "range_unsupported",
+                f"the server answered the range request for bytes {offset}-"
+                f"{offset + length - 1} with a different range "
+                f"({response.headers.get('content-range', 'no Content-Range')!r})",
+            )
+    elif status == 200:
+        total = response.headers.get("content-length")
+        if not (offset == 0 and total is not None and total.isdigit() and int(total) == length):
+            raise SourceError(
+                parsed.display,
+                "range_unsupported",
+                "the server ignores HTTP Range requests (it answered 200 with the whole file "
+                "instead of 206 Partial Content); ranged reads need byte-range support",
+            )
+    elif status == 416:
+        raise SourceError(
+            parsed.display,
+            "truncated",
+            f"bytes {offset}-{offset + length - 1} lie beyond the end of the source (HTTP 416)",
+        )
+    else:
+        raise _status_error(parsed, response, "GET")
+    encoding = response.headers.get("content-encoding", "identity").lower()
+    if encoding not in ("identity", ""):
+        raise SourceError(
+            parsed.display,
+            "range_unsupported",
+            f"the server sent a {encoding}-encoded body for a range request",
+        )

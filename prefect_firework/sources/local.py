@@ -1,0 +1,63 @@
+"""Local files (plain paths and ``file://``): ``os.stat`` and ``open`` + ``seek``.
+
+No smart-open here: the OS already gives random access, and going through smart-open would only
+add a layer of buffering.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as stat_module
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from .errors import SourceError
+from .info import SourceStat
+from .reader import RangeReader
+from .uri import ParsedSource
+
+__all__ = ["open_local_range", "stat_local"]
+
+
+def _unreadable(parsed: ParsedSource, exc: OSError) -> SourceError:
+    reason = {
+        FileNotFoundError: "no such file",
+        PermissionError: "permission denied",
+        IsADirectoryError: "is a directory, not a file",
+    }.get(type(exc), exc.strerror or type(exc).__name__)
+    return SourceError(parsed.display, "unreadable", reason)
+
+
+def _path(parsed: ParsedSource) -> str:
+    assert parsed.local_path is not None  # a local ParsedSource always has one
+    return parsed.local_path
+
+
+def stat_local(parsed: ParsedSource) -> SourceStat:
+    """``os.stat`` the file; directories, sockets and the like are unreadable sources."""
+    try:
+        st = os.stat(_path(parsed))
+    except OSError as exc:
+        raise _unreadable(parsed, exc) from exc
+    if not stat_module.S_ISREG(st.st_mode):
+        raise SourceError(parsed.display, "unreadable", "not a regular file")
+    return SourceStat(parsed.uri, st.st_size, None, st.st_mtime)
+
+
+@contextmanager
+def open_local_range(parsed: ParsedSource, offset: int, length: int) -> Iterator[RangeReader]:
+    """Open the file, seek to ``offset``, and yield a reader bounded to ``length`` bytes."""
+    try:
+        fh = open(_path(parsed), "rb")  # noqa: SIM115 - closed by the reader's on_close
+    except OSError as exc:
+        raise _unreadable(parsed, exc) from exc
+    try:
+        fh.seek(offset)
+        reader = RangeReader(
+            fh.read, length, display=parsed.display, offset=offset, on_close=fh.close
+        )
+    except BaseException:
+        fh.close()
+        raise
+    with reader:
+        yield reader
