@@ -1,0 +1,584 @@
+"""Batch flows fed from pandas: upload, import, update and fetch thousands of videos.
+
+Every input row ends as exactly one result row (``RESULT_COLUMNS``): invalid rows are refused
+before any request, valid rows go on whatever happens to their neighbours, and a rerun of the
+same manifest skips the rows the ledger records as done, so no video is created twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Generator, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from prefect import flow, get_run_logger
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from prefect_firework.blocks import FireworkCredentials
+from prefect_firework.client.errors import FireworkError
+from prefect_firework.flows._driver import Call, Paced, Pipeline, Sleep, SlotPacer, drive
+from prefect_firework.flows._progress import BatchProgress
+from prefect_firework.flows._steps import MultipartUploadFailed, upload_steps
+from prefect_firework.ledger import Ledger, LedgerEntry
+from prefect_firework.manifest import (
+    InvalidRow,
+    UpdateRow,
+    UploadRow,
+    parse_update_rows,
+    parse_upload_rows,
+    parse_video_ids,
+    read_manifest,
+    results_frame,
+    upload_row_key,
+    write_results,
+)
+from prefect_firework.pacing import make_pacer
+from prefect_firework.settings import FireworkSettings
+from prefect_firework.sources import PreflightError
+from prefect_firework.tasks import (
+    create_video,
+    get_video,
+    update_video,
+    wait_for_video_imports,
+)
+from prefect_firework.tasks._policy import is_safe_to_retry_create
+from prefect_firework.tasks.sources import preflight_source
+
+__all__ = ["RowErrorsFound", "get_videos", "import_videos", "update_videos", "upload_videos"]
+
+#: threads in each batch flow's runner; ``max_concurrency`` bounds the task runs in flight
+MAX_WORKERS = 16
+
+Manifest = pd.DataFrame | str | os.PathLike[str]
+
+_DONE = ("created", "imported")
+
+
+class RowErrorsFound(RuntimeError):
+    """Raised at the end of a batch when ``fail_on_row_errors=True`` and a row did not succeed."""
+
+
+@dataclass
+class _Batch:
+    """What every row pipeline of one batch run shares (all small and picklable but the
+    ledger's lock handles, which stay in the flow's process)."""
+
+    credentials: FireworkCredentials | str | None
+    transport_params: Mapping[str, Any] | None
+    ledger: Ledger
+    max_concurrency: int
+    verify_md5: bool
+    recreate_uncertain: bool
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _record(row: int, key: str | None, **fields: Any) -> dict[str, Any]:
+    return {"row": row, "key": key, **fields}
+
+
+def _invalid(row: InvalidRow) -> dict[str, Any]:
+    return _record(row.row, row.key, status="invalid", error=row.error)
+
+
+def _claim(ledger: Ledger, key: str) -> Generator[Any, Any, None]:
+    """Take the row's lock without blocking the driver: another run may hold it for a while,
+    and blocking here would stall this run's other rows (and could deadlock two runs)."""
+    delay = 0.2
+    while not ledger.try_acquire(key):
+        yield Sleep(delay)
+        delay = min(delay * 2, 5.0)
+
+
+def _uncertain(key: str, entry: LedgerEntry) -> str:
+    return (
+        f"an earlier run sent the create for key {key!r} at {entry.updated_at:%Y-%m-%d %H:%M:%S} "
+        "UTC and stopped before recording its outcome, so the video may already exist in "
+        "Firework (the API cannot be searched for it). Check, then rerun with "
+        "recreate_uncertain=True to create it again"
+    )
+
+
+def _create_steps(
+    b: _Batch,
+    row: UploadRow,
+    key: str,
+    rec: dict[str, Any],
+    call: Call,
+    *,
+    s3_key: str | None = None,
+    upload_id: str | None = None,
+) -> Generator[Any, Any, Any]:
+    """Create under the row's lock, paced, bracketed by ledger records (see README)."""
+    yield from _claim(b.ledger, key)
+    try:
+        entry = b.ledger.get(key)
+        if entry is not None and entry.status in _DONE:  # a concurrent run finished it
+            rec.update(status="skipped", video_id=entry.video_id, import_id=entry.import_id)
+            return None
+        if entry is not None and entry.status in ("creating", "importing"):
+            if entry.status == "importing" and entry.import_id:
+                rec.update(status="importing", import_id=entry.import_id)
+                return None
+            if not b.recreate_uncertain:
+                raise RuntimeError(_uncertain(key, entry))
+        b.ledger.put(
+            LedgerEntry(
+                key=key, status="creating", s3_key=s3_key, upload_id=upload_id, updated_at=_now()
+            )
+        )
+        try:
+            created = yield Paced(row.metadata.channel_id, call)
+        except Exception as exc:
+            if is_safe_to_retry_create(exc) or (
+                isinstance(exc, FireworkError) and exc.status_code and exc.status_code < 500
+            ):  # certainly not created: the row may simply be retried by a rerun
+                b.ledger.put(
+                    LedgerEntry(key=key, status="failed", error=_describe(exc), updated_at=_now())
+                )
+            raise
+        if getattr(created, "status", None) == "running":  # an async import job
+            b.ledger.put(
+                LedgerEntry(key=key, status="importing", import_id=created.id, updated_at=_now())
+            )
+            rec.update(status="importing", import_id=created.id, video_id=created.video_id)
+        else:
+            status = "created" if row.kind == "file" else "imported"
+            b.ledger.put(
+                LedgerEntry(
+                    key=key, status=status, video_id=created.id, s3_key=s3_key, updated_at=_now()
+                )
+            )
+            rec.update(status=status, video_id=created.id)
+        return created
+    finally:
+        b.ledger.release(key)
+
+
+def _file_pipeline(b: _Batch, row: UploadRow) -> Pipeline:
+    started = time.perf_counter()
+    rec = _record(row.row, row.key)
+    try:
+        try:
+            info = yield Call(
+                preflight_source, {"source": row.source, "transport_params": b.transport_params}
+            )
+        except PreflightError as exc:
+            rec.update(status="invalid", error=f"row {row.row}, column 'source': {exc}")
+            return rec
+        key = rec["key"] = upload_row_key(row, info.fingerprint)
+        rec["bytes"] = info.size
+        entry = b.ledger.get(key)
+        if entry is not None and entry.status in _DONE:
+            rec.update(status="skipped", video_id=entry.video_id)
+            return rec
+        uploaded = yield from upload_steps(
+            str(row.source),
+            info,
+            channel_id=row.metadata.channel_id,
+            credentials=b.credentials,
+            max_concurrency=b.max_concurrency,
+            transport_params=b.transport_params,
+            verify_md5=b.verify_md5,
+        )
+        rec["strategy"] = uploaded.strategy
+        call = Call(
+            create_video,
+            {"metadata": row.metadata, "s3_key": uploaded.s3_key, "credentials": b.credentials},
+        )
+        yield from _create_steps(
+            b, row, key, rec, call, s3_key=uploaded.s3_key, upload_id=uploaded.upload_id
+        )
+    except MultipartUploadFailed as exc:
+        rec.update(status="failed", error=_describe(exc), upload_id=exc.upload_id)
+    except Exception as exc:
+        rec.update(status="failed", error=_describe(exc))
+    rec["seconds"] = round(time.perf_counter() - started, 3)
+    return rec
+
+
+def _url_pipeline(b: _Batch, row: UploadRow) -> Pipeline:
+    started = time.perf_counter()
+    key = upload_row_key(row, None)
+    rec = _record(row.row, key, strategy="url-async" if row.asynchronous else "url-sync")
+    try:
+        entry = b.ledger.get(key)
+        if entry is not None and entry.status in _DONE:
+            rec.update(status="skipped", video_id=entry.video_id, import_id=entry.import_id)
+            return rec
+        call = Call(
+            create_video,
+            {
+                "metadata": row.metadata,
+                "url": row.url,
+                "asynchronous": row.asynchronous,
+                "credentials": b.credentials,
+            },
+        )
+        yield from _create_steps(b, row, key, rec, call)
+    except Exception as exc:
+        rec.update(status="failed", error=_describe(exc))
+    rec["seconds"] = round(time.perf_counter() - started, 3)
+    return rec
+
+
+def _finish_imports(
+    b: _Batch, records: list[dict[str, Any]], poll_interval: float, timeout: float
+) -> None:
+    """Poll every import this run started (or found running) from one loop, in one task."""
+    waiting = [r for r in records if r.get("status") == "importing"]
+    if not waiting:
+        return
+    final = wait_for_video_imports(
+        [r["import_id"] for r in waiting],
+        poll_interval=poll_interval,
+        timeout=timeout,
+        credentials=b.credentials,
+    )
+    for rec in waiting:
+        outcome = final.get(rec["import_id"])
+        if isinstance(outcome, str) or outcome is None:
+            rec.update(status="failed", error=outcome or "import was not polled")
+            continue  # the ledger keeps "importing": a rerun polls it again, never re-creates
+        if outcome.status == "completed":
+            rec.update(status="imported", video_id=outcome.video_id)
+            b.ledger.put(
+                LedgerEntry(
+                    key=rec["key"],
+                    status="imported",
+                    import_id=outcome.id,
+                    video_id=outcome.video_id,
+                    updated_at=_now(),
+                )
+            )
+        else:
+            error = f"import {outcome.id} errored" + (
+                f": {outcome.error}" if getattr(outcome, "error", None) else ""
+            )
+            rec.update(status="failed", video_id=outcome.video_id, error=error)
+            b.ledger.put(
+                LedgerEntry(
+                    key=rec["key"],
+                    status="failed",
+                    import_id=outcome.id,
+                    error=error,
+                    updated_at=_now(),
+                )
+            )
+
+
+def _run_upload_rows(
+    rows: list[UploadRow | InvalidRow],
+    b: _Batch,
+    *,
+    pacer: SlotPacer,
+    max_uploads_in_flight: int,
+    poll_interval: float,
+    import_timeout: float,
+    progress: BatchProgress,
+) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    for row in rows:
+        if isinstance(row, InvalidRow):
+            records.append(_invalid(row))
+            progress.row_done(records[-1])
+
+    def pipelines() -> Iterator[tuple[int, Pipeline]]:
+        for row in rows:
+            if isinstance(row, UploadRow):
+                make = _file_pipeline if row.kind == "file" else _url_pipeline
+                yield row.row, make(b, row)
+
+    def crashed(index: int, exc: BaseException) -> dict[str, Any]:
+        return _record(index, None, status="failed", error=_describe(exc))
+
+    for _, rec in drive(
+        pipelines(),
+        max_tasks=b.max_concurrency,
+        max_rows=max_uploads_in_flight,
+        pacer=pacer,
+        on_error=crashed,
+    ):
+        records.append(rec)
+        if rec.get("status") != "importing":
+            progress.row_done(rec)
+    _finish_imports(b, records, poll_interval, import_timeout)
+    for rec in records:
+        if rec.get("import_id") and rec.get("status") in ("imported", "failed"):
+            progress.row_done(rec, count=False)
+    return records
+
+
+def _finish(
+    records: list[dict[str, Any]],
+    *,
+    title: str,
+    output: str | os.PathLike[str] | None,
+    transport_params: Mapping[str, Any] | None,
+    fail_on_row_errors: bool,
+    progress: BatchProgress,
+) -> pd.DataFrame:
+    frame = results_frame(records)
+    progress.close(frame, title=title)
+    if output is not None:
+        write_results(frame, output, transport_params=dict(transport_params or {}) or None)
+        get_run_logger().info("Wrote %d result rows to %s", len(frame), output)
+    bad = frame[frame["status"].isin(["failed", "invalid"])]
+    if fail_on_row_errors and len(bad):
+        raise RowErrorsFound(f"{len(bad)} of {len(frame)} rows did not succeed; see the results")
+    return frame
+
+
+def _batch(
+    credentials: FireworkCredentials | str | None,
+    transport_params: Mapping[str, Any] | None,
+    ledger: Ledger | None,
+    max_concurrency: int,
+    verify_md5: bool,
+    recreate_uncertain: bool,
+) -> _Batch:
+    if max_concurrency < 1:
+        raise ValueError("max_concurrency must be at least 1")
+    return _Batch(
+        credentials=credentials,
+        transport_params=transport_params,
+        ledger=ledger or Ledger(),
+        max_concurrency=max_concurrency,
+        verify_md5=verify_md5,
+        recreate_uncertain=recreate_uncertain,
+    )
+
+
+@flow(name="upload_videos", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS))
+def upload_videos(
+    manifest: Manifest,
+    *,
+    credentials: FireworkCredentials | str | None = None,
+    max_concurrency: int = 8,
+    max_uploads_in_flight: int = 8,
+    output: str | None = None,
+    ledger: Ledger | None = None,
+    shared_rate_limit: bool = False,
+    transport_params: dict[str, Any] | None = None,
+    verify_md5: bool = True,
+    recreate_uncertain: bool = False,
+    fail_on_row_errors: bool = False,
+) -> pd.DataFrame:
+    """Upload (``source`` rows) and import (``url`` rows) every video of a manifest.
+
+    ``manifest`` is a DataFrame or a CSV / Parquet / JSON Lines file on any storage. File
+    rows go preflight -> single or multipart upload -> create; URL rows go create (sync, or
+    async then polled with the others from one loop). Uploads run ahead (at most
+    ``max_uploads_in_flight`` rows at once, ``max_concurrency`` task runs at once) while a
+    per-channel pacer releases creates as Firework's 20-per-5-minutes budget frees up
+    (``shared_rate_limit=True`` shares that budget across processes through a Prefect global
+    concurrency limit). Returns one result row per input row; ``output=`` also writes them.
+    Rows recorded as done in the ledger are ``skipped`` on a rerun.
+    """
+    settings = FireworkSettings()
+    b = _batch(
+        credentials, transport_params, ledger, max_concurrency, verify_md5, recreate_uncertain
+    )
+    frame = read_manifest(manifest, transport_params=transport_params)
+    rows = parse_upload_rows(frame)
+    progress = BatchProgress("upload_videos", total=len(rows))
+    records = _run_upload_rows(
+        rows,
+        b,
+        pacer=make_pacer(shared=shared_rate_limit, settings=settings),
+        max_uploads_in_flight=max(1, max_uploads_in_flight),
+        poll_interval=settings.poll_interval,
+        import_timeout=settings.import_timeout,
+        progress=progress,
+    )
+    return _finish(
+        records,
+        title="upload_videos results",
+        output=output,
+        transport_params=transport_params,
+        fail_on_row_errors=fail_on_row_errors,
+        progress=progress,
+    )
+
+
+@flow(name="import_videos", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS))
+def import_videos(
+    manifest: Manifest,
+    *,
+    credentials: FireworkCredentials | str | None = None,
+    asynchronous: bool | None = True,
+    max_concurrency: int = 8,
+    poll_interval: float | None = None,
+    import_timeout: float | None = None,
+    output: str | None = None,
+    ledger: Ledger | None = None,
+    shared_rate_limit: bool = False,
+    transport_params: dict[str, Any] | None = None,
+    recreate_uncertain: bool = False,
+    fail_on_row_errors: bool = False,
+) -> pd.DataFrame:
+    """Import every ``url`` row of a manifest; ``source`` rows are refused as ``invalid``.
+
+    Imports are async by default (``asynchronous=None`` follows each row's ``async`` column)
+    and are all polled from one loop, in one task, every ``poll_interval`` seconds (default
+    ``FIREWORK_POLL_INTERVAL``, 5 s). Each row ends ``imported`` or ``failed`` with the
+    import's error.
+    """
+    settings = FireworkSettings()
+    b = _batch(credentials, transport_params, ledger, max_concurrency, True, recreate_uncertain)
+    frame = read_manifest(manifest, transport_params=transport_params)
+    rows: list[UploadRow | InvalidRow] = []
+    for row in parse_upload_rows(frame):
+        if isinstance(row, UploadRow) and row.kind == "file":
+            row = InvalidRow(
+                row=row.row,
+                key=row.key,
+                column="source",
+                rule="url_rows_only",
+                error=f"row {row.row}, column 'source': import_videos takes url rows only; "
+                "use upload_videos for files",
+            )
+        elif isinstance(row, UploadRow) and asynchronous is not None:
+            row = row.model_copy(update={"asynchronous": asynchronous})
+        rows.append(row)
+    progress = BatchProgress("import_videos", total=len(rows))
+    records = _run_upload_rows(
+        rows,
+        b,
+        pacer=make_pacer(shared=shared_rate_limit, settings=settings),
+        max_uploads_in_flight=max(1, max_concurrency),
+        poll_interval=poll_interval or settings.poll_interval,
+        import_timeout=import_timeout or settings.import_timeout,
+        progress=progress,
+    )
+    return _finish(
+        records,
+        title="import_videos results",
+        output=output,
+        transport_params=transport_params,
+        fail_on_row_errors=fail_on_row_errors,
+        progress=progress,
+    )
+
+
+def _update_pipeline(b: _Batch, row: UpdateRow) -> Pipeline:
+    started = time.perf_counter()
+    rec = _record(row.row, row.key, video_id=row.video_id)
+    try:
+        yield Call(
+            update_video,
+            {"video_id": row.video_id, "update": row.update, "credentials": b.credentials},
+        )
+        rec["status"] = "updated"
+    except Exception as exc:
+        rec.update(status="failed", error=_describe(exc))
+    rec["seconds"] = round(time.perf_counter() - started, 3)
+    return rec
+
+
+def _run_simple(
+    rows: Iterable[tuple[int, Pipeline]], b: _Batch, progress: BatchProgress
+) -> list[dict[str, Any]]:
+    from prefect_firework.flows._driver import NO_PACING
+
+    records = []
+    for _, rec in drive(
+        rows,
+        max_tasks=b.max_concurrency,
+        max_rows=b.max_concurrency,
+        pacer=NO_PACING,
+        on_error=lambda i, exc: _record(i, None, status="failed", error=_describe(exc)),
+    ):
+        records.append(rec)
+        progress.row_done(rec)
+    return records
+
+
+@flow(name="update_videos", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS))
+def update_videos(
+    manifest: Manifest,
+    *,
+    credentials: FireworkCredentials | str | None = None,
+    max_concurrency: int = 8,
+    output: str | None = None,
+    transport_params: dict[str, Any] | None = None,
+    fail_on_row_errors: bool = False,
+) -> pd.DataFrame:
+    """PATCH each ``video_id`` row with the fields it sets (spec 7).
+
+    An empty cell leaves the field as it is (not sent); ``null`` / ``""`` in ``poster_url``
+    removes the poster; ``[]`` in ``product_ids`` untags all; ``{}`` in ``custom_fields``
+    clears them; ``video_hidden`` alone bulk-updates the video's product listings.
+    """
+    b = _batch(credentials, transport_params, None, max_concurrency, True, False)
+    frame = read_manifest(manifest, transport_params=transport_params)
+    parsed = parse_update_rows(frame)
+    progress = BatchProgress("update_videos", total=len(parsed))
+    records = [_invalid(r) for r in parsed if isinstance(r, InvalidRow)]
+    records += _run_simple(
+        ((r.row, _update_pipeline(b, r)) for r in parsed if isinstance(r, UpdateRow)), b, progress
+    )
+    return _finish(
+        records,
+        title="update_videos results",
+        output=output,
+        transport_params=transport_params,
+        fail_on_row_errors=fail_on_row_errors,
+        progress=progress,
+    )
+
+
+VIDEO_COLUMNS = [
+    "video_id",
+    "caption",
+    "description",
+    "access",
+    "archived_at",
+    "audio_disabled",
+    "hashtags",
+    "product_ids",
+    "custom_fields",
+    "display_social_attributions",
+    "external_media",
+    "thumbnail_url",
+    "video_posters",
+    "error",
+]
+
+
+def _get_pipeline(b: _Batch, index: int, video_id: str) -> Pipeline:
+    try:
+        video = yield Call(get_video, {"video_id": video_id, "credentials": b.credentials})
+    except Exception as exc:
+        return {"row": index, "video_id": video_id, "error": _describe(exc)}
+    data = video.model_dump(mode="json")
+    data["video_id"] = data.pop("id")
+    return {"row": index, **data}
+
+
+@flow(name="get_videos", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS))
+def get_videos(
+    video_ids: Iterable[str] | pd.Series | pd.DataFrame,
+    *,
+    credentials: FireworkCredentials | str | None = None,
+    max_concurrency: int = 8,
+) -> pd.DataFrame:
+    """Fetch each video's metadata: one row per id (``error`` set when it could not be read),
+    for data teams to join against their catalogue and audit."""
+    b = _batch(credentials, None, None, max_concurrency, True, False)
+    ids = parse_video_ids(video_ids)
+    progress = BatchProgress("get_videos", total=len(ids))
+    records = _run_simple(((i, _get_pipeline(b, i, v)) for i, v in enumerate(ids)), b, progress)
+    progress.close(None, title=None)
+    frame = pd.DataFrame(sorted(records, key=lambda r: r["row"]))
+    return frame.reindex(columns=VIDEO_COLUMNS)
