@@ -164,7 +164,10 @@ class FireworkTransportError(FireworkError):
     """No HTTP response: connection refused or reset, DNS failure, timeout. Safe to retry.
 
     ``cause`` names the httpx exception type (``ConnectError``, ``ReadTimeout``, ...); the
-    original is chained as ``__cause__`` in the process that raised it.
+    original is chained as ``__cause__`` in the process that raised it (``__cause__`` does not
+    survive pickling; ``cause`` and ``maybe_sent`` do). ``maybe_sent`` is False only when the
+    request certainly never reached the server (connect failure or timeout, pool timeout), which
+    is what decides whether a non-idempotent create may be repeated.
     """
 
     def __init__(
@@ -175,9 +178,11 @@ class FireworkTransportError(FireworkError):
         method: str | None = None,
         url: str | None = None,
         cause: str | None = None,
+        maybe_sent: bool = True,
     ) -> None:
         super().__init__(message, status_code=status_code, method=method, url=url)
         self.cause = cause
+        self.maybe_sent = maybe_sent
 
     @classmethod
     def from_httpx(
@@ -190,8 +195,12 @@ class FireworkTransportError(FireworkError):
             method=method,
             url=str(url),
             cause=type(exc).__name__,
+            maybe_sent=not isinstance(exc, _NOT_SENT),
         )
 
+
+#: transport failures that happen before any byte of the request reached the server
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 _STATUS_ERRORS: dict[int, type[FireworkError]] = {
     400: ValidationError,

@@ -221,7 +221,11 @@ def test_transport_error_is_wrapped_and_redacted() -> None:
     ):
         fw.get_access_token()
     exc = info.value
-    assert is_retryable(exc) and exc.cause == "ConnectError"
+    assert is_retryable(exc) and exc.cause == "ConnectError" and exc.maybe_sent is False
     assert "/oauth/token" in str(exc)
     restored = pickle.loads(pickle.dumps(exc))
-    assert restored.cause == "ConnectError"
+    assert restored.cause == "ConnectError" and restored.maybe_sent is False
+    read_timeout = FireworkTransportError.from_httpx(
+        httpx.ReadTimeout("slow"), method="POST", url=f"{API}/api/v1/videos"
+    )
+    assert read_timeout.maybe_sent is True
