@@ -28,7 +28,7 @@ from prefect_firework.client.errors import (
     FireworkTransportError,
     error_from_response,
 )
-from prefect_firework.client.redact import register_secret
+from prefect_firework.client.redact import redact_url, register_secret
 from prefect_firework.models.token import AccessToken
 
 __all__ = ["FireworkAuth", "TokenManager"]
@@ -130,7 +130,10 @@ class TokenManager:
             raise FireworkTransportError.from_httpx(exc, method="POST", url=self.token_url) from exc
         elapsed_ms = (time.perf_counter() - started) * 1000
         logger.debug(
-            "POST %s -> %s (%.0f ms) [token]", self.token_url, response.status_code, elapsed_ms
+            "POST %s -> %s (%.0f ms) [token]",
+            redact_url(self.token_url),
+            response.status_code,
+            elapsed_ms,
         )
         if response.status_code in (400, 401):
             # OAuth reports bad client credentials or scopes as 400 or 401.
@@ -144,12 +147,22 @@ class TokenManager:
         if response.is_error:
             raise error_from_response(response)
         try:
-            payload = response.json()
-            token = AccessToken.model_validate(payload)
-        except (ValueError, PydanticValidationError) as exc:
-            detail = exc.errors(include_input=False) if hasattr(exc, "errors") else type(exc)
+            token = AccessToken.model_validate(response.json())
+        except PydanticValidationError as exc:
+            # Never echo the body: it may hold a token. Field names and reasons only.
+            fields = ", ".join(
+                f"{'.'.join(map(str, e['loc'])) or '<body>'}: {e['msg']}"
+                for e in exc.errors(include_input=False, include_url=False)
+            )
             raise FireworkError(
-                f"token endpoint returned an unexpected body: {detail}",
+                f"token endpoint returned an unexpected body ({fields})",
+                status_code=response.status_code,
+                method="POST",
+                url=self.token_url,
+            ) from None
+        except ValueError:
+            raise FireworkError(
+                "token endpoint returned a body that is not JSON",
                 status_code=response.status_code,
                 method="POST",
                 url=self.token_url,

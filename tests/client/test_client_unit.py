@@ -39,6 +39,7 @@ from prefect_firework.client import (
     FireworkError,
     NotFoundError,
     S3UploadError,
+    ServerError,
     SourceChangedError,
     TokenManager,
 )
@@ -489,3 +490,23 @@ def test_no_secret_in_logs(
 def test_repr_has_no_secret(client: FireworkClient) -> None:
     assert CLIENT_SECRET not in repr(client)
     assert CLIENT_SECRET not in repr(client.token_manager)
+
+
+@pytest.mark.parametrize(
+    ("response", "cls", "text"),
+    [
+        (httpx.Response(200, json={"token": "tok-SECRETSECRET"}), FireworkError, "access_token"),
+        (httpx.Response(200, text="tok-SECRETSECRET"), FireworkError, "not JSON"),
+        (httpx.Response(503, json={"error": "down"}), ServerError, "down"),
+        (httpx.Response(400, json={"error": "invalid_scope"}), AuthenticationError, "scope"),
+    ],
+)
+def test_token_endpoint_failures(response: httpx.Response, cls: type, text: str) -> None:
+    with (
+        FireworkClient(
+            CLIENT_ID, CLIENT_SECRET, base_url=API, transport=FakeTransport(lambda r: response)
+        ) as fw,
+        pytest.raises(cls, match=text) as info,
+    ):
+        fw.get_access_token()
+    assert "tok-SECRETSECRET" not in str(info.value)
