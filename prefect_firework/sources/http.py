@@ -20,6 +20,7 @@ from __future__ import annotations
 import email.utils
 import os
 import re
+import ssl
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -64,11 +65,18 @@ def shared_http_client(cert: Any = None) -> httpx.Client:
     with _lock:
         client = _clients.get(key)
         if client is None or client.is_closed:
+            verify: ssl.SSLContext | bool = True
+            if cert:  # httpx 0.28 wants client certificates in an SSL context
+                verify = ssl.create_default_context()
+                if isinstance(cert, str):
+                    verify.load_cert_chain(cert)
+                else:
+                    verify.load_cert_chain(*cert)
             client = httpx.Client(
                 follow_redirects=True,
                 timeout=httpx.Timeout(60.0, connect=15.0),
                 limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
-                cert=cert,
+                verify=verify,
             )
             _clients[key] = client
         return client

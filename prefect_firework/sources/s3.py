@@ -103,7 +103,11 @@ def _location(parsed: ParsedSource, tp: Mapping[str, Any]) -> tuple[str, str, st
     """Return (bucket, key, version_id, client) for an S3 source and its transport params."""
     import smart_open.s3
 
+    if "/" not in parsed.display.split("://", 1)[1].strip("/"):
+        raise SourceError(parsed.display, "unreadable", "an S3 source needs s3://bucket/key")
     uri = smart_open.s3.parse_uri(parsed.uri)
+    if not uri["bucket_id"] or not uri["key_id"]:
+        raise SourceError(parsed.display, "unreadable", "an S3 source needs s3://bucket/key")
     version_id = tp.get("version_id") or uri["version_id"]
     client = tp.get("client")
     if client is None:
@@ -112,8 +116,6 @@ def _location(parsed: ParsedSource, tp: Mapping[str, Any]) -> tuple[str, str, st
             init["aws_access_key_id"] = uri["access_id"]
             init["aws_secret_access_key"] = uri["access_secret"]
         client = shared_client(init)
-    if not uri["bucket_id"] or not uri["key_id"]:
-        raise SourceError(parsed.display, "unreadable", "an S3 source needs s3://bucket/key")
     return uri["bucket_id"], uri["key_id"], version_id, client
 
 
@@ -123,13 +125,12 @@ def _describe(exc: BaseException) -> str:
     if isinstance(response, dict):
         error = response.get("Error", {})
         status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        code = error.get("Code") or status
+        code = str(error.get("Code") or status)
         text = error.get("Message") or ""
-        return (
-            f"S3 error {code}"
-            + (f" (HTTP {status})" if status and status != code else "")
-            + (f": {text}" if text else "")
-        )
+        reason = f"S3 error {code}"
+        if status is not None and str(status) != code:
+            reason += f" (HTTP {status})"
+        return f"{reason}: {text}" if text else reason
     backend = getattr(exc, "backend_error", None)  # smart-open wraps ClientError in OSError
     if backend is not None:
         return _describe(backend)

@@ -123,3 +123,19 @@ def test_big_file_over_http_reads_a_few_hundred_bytes(media: Media, http: FileSe
     assert len(spans) <= 8
     assert sum(last - first + 1 for first, last in spans) <= 1024
     assert max(first for first, _ in spans) > 100_000_000  # moov was read where it is
+
+
+def test_big_local_file_probe_reads_are_tiny(media: Media, monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefect_firework.sources import mp4
+
+    reads: list[tuple[int, int]] = []
+    real = mp4.open_range
+
+    def spy(source, offset, length, **kwargs):  # type: ignore[no-untyped-def]
+        reads.append((offset, length))
+        return real(source, offset, length, **kwargs)
+
+    monkeypatch.setattr(mp4, "open_range", spy)
+    assert probe_duration(media.big, BIG_SIZE) == 5.0
+    assert len(reads) <= 8
+    assert sum(n for _, n in reads) <= 1024

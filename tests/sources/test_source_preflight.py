@@ -135,7 +135,10 @@ def test_s3(s3: S3, media: Media, s3_log: GetObjectLog) -> None:
     info = preflight(uri, transport_params=s3.transport_params)
     assert (info.size, info.duration, info.mime_type) == (100_000, 5.0, "video/mp4")
     assert info.etag
-    s3_log.bounded()  # every GET was bounded
+    spans = s3_log.bounded()  # every GET was bounded
+    probe = [(first, last) for first, last in spans if last - first < 1000]
+    assert 1 <= len(probe) <= 8  # the duration: a few header-sized GETs
+    assert len(spans) - len(probe) == 2  # the fingerprint's two edge reads
     short = s3.put("pre/short.mp4", media.short)
     error = refusal(short, transport_params=s3.transport_params)
     assert str(error) == f"{short}: duration 2.0 s is below the 3 s minimum (rule: min_duration)"

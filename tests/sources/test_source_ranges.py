@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import random
 from pathlib import Path
@@ -298,6 +299,18 @@ def test_s3_client_is_shared_per_process(s3: S3) -> None:
         assert s3_module.shared_client(s3.init_kwargs) is not first
     finally:
         s3_module._pid = real_pid
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_s3_client_cache_is_dropped_in_a_forked_child(s3: S3) -> None:
+    s3_module.shared_client(s3.init_kwargs)
+    assert s3_module._clients
+    pid = os.fork()
+    if pid == 0:  # child: the parent's clients must be gone
+        os._exit(0 if not s3_module._clients and s3_module._pid == os.getpid() else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert s3_module._clients  # the parent keeps its own
 
 
 def test_s3_missing_key_and_bucket(s3: S3) -> None:

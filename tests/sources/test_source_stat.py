@@ -141,3 +141,10 @@ def test_other_scheme_via_smart_open(media: Media, monkeypatch: pytest.MonkeyPat
         stat_source("gs://bucket/ok.mp4?token=zzz")
     assert info.value.rule == "unreadable"
     assert "zzz" not in str(info.value)
+
+
+@pytest.mark.parametrize("uri", ["s3://media", "s3://media/", "s3://K:se/cret@media"])
+def test_s3_needs_a_key(s3: S3, uri: str) -> None:
+    with pytest.raises(SourceError, match="needs s3://bucket/key") as info:
+        stat_source(uri, transport_params=s3.transport_params)
+    assert "cret" not in str(info.value)
