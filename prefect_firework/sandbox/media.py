@@ -13,7 +13,7 @@ import struct
 from fractions import Fraction
 from pathlib import Path
 
-__all__ = ["make_mp4", "set_mp4_duration", "pad_to_size"]
+__all__ = ["make_mp4", "pad_to_size", "set_mp4_duration"]
 
 _FPS = 4
 _WIDTH = 64

@@ -1,0 +1,172 @@
+"""OAuth 2.0 client credentials (RFC 6749 4.4) and bearer checks for ``/api/v1``.
+
+Tokens are opaque random strings held in memory; ``expire_tokens`` marks every one issued so
+far as expired, so a client's refresh-on-401 path can be tested without waiting an hour.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import urllib.parse
+from dataclasses import dataclass
+
+from prefect_firework.sandbox.config import SandboxConfig
+from prefect_firework.sandbox.errors import ApiError
+from prefect_firework.sandbox.ids import new_secret
+from prefect_firework.sandbox.state import Channel, State, Token
+
+__all__ = ["OAuthError", "Principal", "authenticate", "expire_all", "issue_token"]
+
+_REALM = 'realm="firework"'
+
+
+class OAuthError(Exception):
+    """An RFC 6749 5.2 error: ``{"error": code, "error_description": ...}``."""
+
+    def __init__(
+        self, status: int, code: str, description: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(description)
+        self.status = status
+        self.code = code
+        self.description = description
+        self.headers = headers or {}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the client, its business and the scopes of its token."""
+
+    client_id: str
+    business_id: str
+    scopes: frozenset[str]
+
+    def require(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise ApiError(403, f"Insufficient scope: {scope} required")
+
+    def channel(self, state: State, channel_id: str) -> Channel:
+        """The channel, if it exists (404) and belongs to the caller's business (403)."""
+        with state.locked():
+            channel = state.channels.get(channel_id)
+        if channel is None:
+            raise ApiError(404, "Channel not found")
+        if channel.business_id != self.business_id:
+            raise ApiError(403, "Insufficient permissions to access this channel")
+        return channel
+
+
+def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
+    if not authorization:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise OAuthError(401, "invalid_client", "Malformed HTTP Basic credentials") from exc
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        raise OAuthError(401, "invalid_client", "Malformed HTTP Basic credentials")
+    return urllib.parse.unquote_plus(client_id), urllib.parse.unquote_plus(secret)
+
+
+def issue_token(
+    state: State,
+    config: SandboxConfig,
+    *,
+    content_type: str,
+    body: bytes,
+    authorization: str | None,
+) -> dict[str, object]:
+    """Answer ``POST /oauth/token`` or raise ``OAuthError``."""
+    if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        raise OAuthError(400, "invalid_request", "Use application/x-www-form-urlencoded")
+    try:
+        pairs = urllib.parse.parse_qsl(
+            body.decode(), keep_blank_values=True, strict_parsing=bool(body)
+        )
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise OAuthError(400, "invalid_request", "Malformed form body") from exc
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        if name in form:
+            raise OAuthError(400, "invalid_request", f"Parameter {name} repeated")
+        form[name] = value
+
+    grant_type = form.get("grant_type")
+    if not grant_type:
+        raise OAuthError(400, "invalid_request", "grant_type is required")
+    if grant_type != "client_credentials":
+        raise OAuthError(400, "unsupported_grant_type", "Only client_credentials is supported")
+
+    basic = _basic_credentials(authorization)
+    if basic is not None and "client_secret" in form:
+        raise OAuthError(400, "invalid_request", "Use one client authentication method")
+    if basic is not None:
+        client_id, secret = basic
+    else:
+        client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+    challenge = {"WWW-Authenticate": f"Basic {_REALM}"} if basic is not None else {}
+    with state.locked():
+        client = state.clients.get(client_id)
+    if client is None or not secret or secret != client.client_secret:
+        raise OAuthError(401, "invalid_client", "Client authentication failed", challenge)
+
+    scopes = client.scopes
+    requested = form.get("scope")
+    if requested is not None and requested.strip():
+        wanted = frozenset(requested.split())
+        if not wanted <= client.scopes:
+            raise OAuthError(400, "invalid_scope", "Requested scope exceeds the client's scopes")
+        scopes = wanted
+
+    token = Token(
+        value=new_secret(32),
+        client_id=client.client_id,
+        business_id=client.business_id,
+        scopes=scopes,
+        expires_at=state.now() + config.token_lifetime,
+    )
+    with state.locked():
+        state.tokens[token.value] = token
+    return {
+        "access_token": token.value,
+        "token_type": "Bearer",
+        "expires_in": config.token_lifetime,
+        "scope": " ".join(sorted(scopes)),
+    }
+
+
+def _unauthorized(message: str, *, invalid: bool) -> ApiError:
+    challenge = f"Bearer {_REALM}"
+    if invalid:
+        challenge += f', error="invalid_token", error_description="{message}"'
+    return ApiError(401, message, {"WWW-Authenticate": challenge})
+
+
+def authenticate(state: State, authorization: str | None) -> Principal:
+    """The caller behind a ``Bearer`` header, or a 401."""
+    if not authorization:
+        raise _unauthorized("Missing authentication token", invalid=False)
+    scheme, _, value = authorization.strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or not value:
+        raise _unauthorized("Invalid authentication token", invalid=True)
+    with state.locked():
+        token = state.tokens.get(value)
+    if token is None:
+        raise _unauthorized("Invalid authentication token", invalid=True)
+    if token.revoked or state.now() >= token.expires_at:
+        raise _unauthorized("Authentication token expired", invalid=True)
+    return Principal(token.client_id, token.business_id, token.scopes)
+
+
+def expire_all(state: State) -> int:
+    """Expire every token issued so far; returns how many."""
+    with state.locked():
+        for token in state.tokens.values():
+            token.revoked = True
+        return len(state.tokens)

@@ -1,0 +1,116 @@
+"""``SandboxConfig``: every limit of the Firework spec, as the sandbox reads it, in one place.
+
+The sandbox is an independent reading of the spec, so these constants deliberately repeat the
+ones the client keeps elsewhere: if both sides shared them, a misreading would pass every test.
+
+Units: the spec's "25 KB" and "5 GB" are read as binary units, as AWS does for S3:
+25 KB = 25,600 bytes and 5 GB = 5,368,709,120 bytes. "100 MB" (the single-upload hint) is
+104,857,600 bytes. The part minimum is given in bytes by the spec (5,242,880).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["SandboxConfig", "human_size"]
+
+KIB = 1024
+MIB = 1024**2
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """How a sandbox behaves; the defaults are the spec's values.
+
+    Every limit is configurable so tests reach each rule with small files and short clocks,
+    e.g. ``SandboxConfig(min_part_size=64 * 1024, max_file_size=1024 * 1024)``.
+    """
+
+    #: interface to bind; anything but loopback also needs ``allow_remote=True``
+    host: str = "127.0.0.1"
+    #: API port; 0 picks a free one
+    port: int = 0
+    #: strict S3 front port; 0 picks a free one
+    s3_port: int = 0
+    #: required to bind a non-loopback interface (the sandbox has no real security)
+    allow_remote: bool = False
+
+    #: smallest accepted file, bytes (spec 4.3: 25 KB)
+    min_file_size: int = 25 * KIB
+    #: largest accepted file, bytes (spec 4.3: 5 GB)
+    max_file_size: int = 5 * GIB
+    #: shortest accepted video, seconds, inclusive (spec 4.3)
+    min_duration: float = 3.0
+    #: longest accepted video, seconds, inclusive (spec 4.3: 1 hour)
+    max_duration: float = 3600.0
+    #: most parts of a multipart upload (spec 5.1.2)
+    max_parts: int = 100
+    #: every part but the last must be at least this big (spec 5: 5,242,880 bytes)
+    min_part_size: int = 5_242_880
+    #: above this size the spec recommends multipart; informational only (spec 4)
+    single_upload_hint: int = 100 * MIB
+
+    #: creates allowed per channel within ``rate_limit_window`` (spec 6: 20 per 5 minutes)
+    rate_limit_count: int = 20
+    #: sliding window of the per-channel create limit, seconds
+    rate_limit_window: float = 300.0
+
+    #: lifetime of upload policies and presigned part URLs, seconds (spec 4.6: 60 min)
+    signature_lifetime: int = 3600
+    #: lifetime of access tokens, seconds (``expires_in``)
+    token_lifetime: int = 3600
+    #: time from video creation until "transcoding" finishes (imports complete, thumbnails show)
+    transcoding_delay: float = 0.5
+    #: timeout of each network step when the sandbox downloads a URL (imports, posters)
+    import_download_timeout: float = 30.0
+    #: largest poster image the sandbox downloads, bytes
+    max_poster_size: int = 10 * MIB
+    #: longest caption; the spec names "caption too long" but no number, so this is our pick
+    max_caption_length: int = 200
+    #: longest custom field value (spec 10)
+    max_custom_field_length: int = 1024
+    #: threads that run async URL imports
+    import_workers: int = 2
+
+    #: name of the bucket behind the S3 front
+    bucket: str = "firework-sandbox-uploads"
+    #: region used in credential scopes and signatures
+    region: str = "us-east-1"
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        if not 0 <= self.min_file_size <= self.max_file_size:
+            problems.append("need 0 <= min_file_size <= max_file_size")
+        if not 0 <= self.min_duration <= self.max_duration:
+            problems.append("need 0 <= min_duration <= max_duration")
+        if self.max_parts < 1 or self.min_part_size < 1:
+            problems.append("max_parts and min_part_size must be positive")
+        if self.rate_limit_count < 1 or self.rate_limit_window <= 0:
+            problems.append("rate limit count and window must be positive")
+        if self.signature_lifetime < 1 or self.token_lifetime < 1:
+            problems.append("signature_lifetime and token_lifetime must be >= 1 second")
+        if self.transcoding_delay < 0 or self.import_download_timeout <= 0:
+            problems.append("transcoding_delay must be >= 0 and import_download_timeout > 0")
+        if self.import_workers < 1:
+            problems.append("import_workers must be >= 1")
+        if problems:
+            raise ValueError("invalid SandboxConfig: " + "; ".join(problems))
+
+    def replace(self, **changes: Any) -> SandboxConfig:
+        """A copy with ``changes`` applied (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-able view, served at ``GET /_sandbox/info``."""
+        return dataclasses.asdict(self)
+
+
+def human_size(n: int) -> str:
+    """Format a limit the way the spec's messages do: 25600 -> "25KB", 5 GiB -> "5GB"."""
+    for unit, scale in (("GB", GIB), ("MB", MIB), ("KB", KIB)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale}{unit}"
+    return f"{n}B"

@@ -1,0 +1,47 @@
+"""``Core``: the parts of a running sandbox that its handlers share.
+
+The API app, the S3 front and the import workers each get the same ``Core``; none of them
+knows about ``Sandbox``, which only starts, stops and exposes it.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import httpx
+
+from prefect_firework.sandbox.config import SandboxConfig
+from prefect_firework.sandbox.faults import Faults
+from prefect_firework.sandbox.s3backend import MotoS3
+from prefect_firework.sandbox.seeds import Seeds
+from prefect_firework.sandbox.sigv4 import SigningIdentity
+from prefect_firework.sandbox.state import State
+
+__all__ = ["Core"]
+
+
+@dataclass
+class Core:
+    config: SandboxConfig
+    state: State
+    faults: Faults
+    s3: MotoS3
+    identity: SigningIdentity
+    seeds: Seeds
+    base_url: str
+    s3_url: str
+    #: used for the sandbox's own downloads (imports, posters)
+    http: httpx.Client
+    executor: ThreadPoolExecutor
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def s3_host(self) -> str:
+        """``host:port`` of the S3 front, as clients send it in ``Host`` (signed header)."""
+        return self.s3_url.split("://", 1)[1]
+
+    def cdn_url(self, path: str) -> str:
+        """URL of an image on the sandbox's pretend CDN (served under ``/_sandbox/cdn``)."""
+        return f"{self.base_url}/_sandbox/cdn/{path}"

@@ -1,0 +1,126 @@
+"""``POST /api/v1/videos`` in its four modes (spec 6): file, URL sync, URL async, S3 key.
+
+Order of checks: scope, ``channel_id`` (400/404/403), the per-channel rate limit (429), the
+metadata (400/422), the mode's own rules, then the file. Every create that reaches an
+authorised channel counts against the rate limit, whatever its outcome; refused 429s do not.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import IO, Any
+
+from prefect_firework.sandbox.auth import Principal
+from prefect_firework.sandbox.core import Core
+from prefect_firework.sandbox.errors import ApiError
+from prefect_firework.sandbox.fetch import download_video
+from prefect_firework.sandbox.ids import new_id
+from prefect_firework.sandbox.imports import start_import
+from prefect_firework.sandbox.ingest import StoredMedia, from_download, from_file, from_s3_key
+from prefect_firework.sandbox.tagging import check_store
+from prefect_firework.sandbox.validation import (
+    check_import_url,
+    parse_metadata,
+    require_social_media,
+)
+from prefect_firework.sandbox.videos import fetch_poster, new_video
+from prefect_firework.sandbox.views import import_body, video_body
+
+__all__ = ["UploadedFile", "create_video"]
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """The ``file`` part of a multipart/form-data create, already spooled by the server."""
+
+    file: IO[bytes]
+    filename: str
+    content_type: str
+
+
+def _rate_limit(core: Core, channel_id: str) -> None:
+    cfg = core.config
+    wait = core.state.take_create_slot(channel_id, cfg.rate_limit_count, cfg.rate_limit_window)
+    if wait is not None:
+        seconds = max(1, math.ceil(wait))
+        raise ApiError(
+            429,
+            f"Rate limit exceeded: {cfg.rate_limit_count} videos per "
+            f"{cfg.rate_limit_window:g} seconds per channel",
+            {"Retry-After": str(seconds)},
+        )
+
+
+def create_video(
+    core: Core, principal: Principal, data: dict[str, Any], upload: UploadedFile | None = None
+) -> tuple[int, dict[str, Any]]:
+    """Handle one create; return ``(status, body)``: 201 with a video or 202 with an import."""
+    principal.require("videos:write")
+    channel_id = data.get("channel_id")
+    if not isinstance(channel_id, str) or not channel_id:
+        raise ApiError(400, "channel_id is required")
+    channel = principal.channel(core.state, channel_id)
+    _rate_limit(core, channel.id)
+
+    meta = parse_metadata(data, core.config, creating=True)
+    require_social_media(meta.get("display_social_attributions", False), meta.get("external_media"))
+    store_id = check_store(core.state, principal, meta.get("business_store_id"))
+    run_async = data.get("async", False)
+    if not isinstance(run_async, bool):
+        raise ApiError(400, "async must be a boolean")
+
+    if upload is None:
+        has_url, has_key = "url" in data, "s3_key" in data
+        if has_url and has_key:
+            raise ApiError(400, "Provide either url or s3_key, not both")
+        if not has_url and not has_key:
+            raise ApiError(400, "Provide a file (multipart/form-data), a url or an s3_key")
+        if has_url:
+            url = check_import_url(data["url"])
+            if run_async:
+                job = start_import(
+                    core, principal, channel_id=channel.id, url=url, meta=meta, store_id=store_id
+                )
+                return 202, import_body(job)
+
+    video_id = new_id()
+    media: StoredMedia
+    source: str
+    if upload is not None:
+        poster = fetch_poster(core, meta)
+        media = from_file(
+            core,
+            upload.file,
+            filename=upload.filename,
+            content_type=upload.content_type,
+            channel_id=channel.id,
+            video_id=video_id,
+        )
+        source = "file"
+    elif "s3_key" in data:
+        media = from_s3_key(core, principal, data["s3_key"])
+        poster = fetch_poster(core, meta)
+        source = "s3_key"
+    else:
+        url = data["url"]
+        download = download_video(core.http, url, core.config)
+        try:
+            poster = fetch_poster(core, meta)
+            media = from_download(core, download, url=url, channel_id=channel.id, video_id=video_id)
+        finally:
+            download.file.close()
+        source = "url"
+
+    video = new_video(
+        core,
+        principal,
+        video_id=video_id,
+        channel_id=channel.id,
+        meta=meta,
+        store_id=store_id,
+        media=media,
+        poster=poster,
+        source=source,
+    )
+    return 201, video_body(video)

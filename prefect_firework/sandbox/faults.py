@@ -1,0 +1,178 @@
+"""Injectable faults: what a client must survive, switched on per endpoint and per count.
+
+Three kinds, consumed in the order they were added:
+
+* ``inject(endpoint, status=503, times=2, retry_after=7)`` answers with an error status;
+* ``reset_connection(endpoint)`` drops the connection mid-exchange (the client sees a transport
+  error, not a status): the sandbox reads part of the request, starts a response that promises
+  more bytes than it sends, and closes the socket;
+* ``delay(endpoint, seconds)`` holds the request before it is handled.
+
+``times=None`` means "until ``clear()``". Delays combine with a status or reset fault on the
+same request. Faulted requests never reach the handlers, so they change no state.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["ENDPOINTS", "FaultPlan", "FaultRule", "Faults"]
+
+#: every endpoint name a fault can target
+ENDPOINTS: frozenset[str] = frozenset(
+    {
+        "token",
+        "upload_signature",
+        "multipart_signatures",
+        "multipart_complete",
+        "create_video",
+        "get_import",
+        "get_video",
+        "update_video",
+        "s3_post",
+        "s3_part",
+    }
+)
+
+
+@dataclass
+class FaultRule:
+    """One armed fault; ``remaining`` counts down, None never does."""
+
+    kind: str  # "status" | "reset" | "delay"
+    endpoint: str
+    remaining: int | None
+    status: int | None = None
+    retry_after: int | str | None = None
+    body: Any = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    """What to do to one request: wait ``delay`` seconds, then ``action`` (or handle it)."""
+
+    delay: float = 0.0
+    action: FaultRule | None = None
+
+
+def _check_endpoint(endpoint: str) -> None:
+    if endpoint not in ENDPOINTS:
+        raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {sorted(ENDPOINTS)}")
+
+
+def _check_times(times: int | None) -> None:
+    if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
+        raise ValueError("times must be a positive integer or None (forever)")
+
+
+class Faults:
+    """The fault registry of one sandbox (``sb.faults``); thread-safe."""
+
+    def __init__(self) -> None:
+        self._rules: list[FaultRule] = []
+        self._lock = threading.Lock()
+
+    def inject(
+        self,
+        endpoint: str,
+        status: int = 500,
+        *,
+        times: int | None = 1,
+        retry_after: int | str | None = None,
+        body: Any = None,
+    ) -> None:
+        """Answer the next ``times`` requests to ``endpoint`` with ``status``.
+
+        ``retry_after`` adds a ``Retry-After`` header; ``body`` replaces the default error body
+        (a dict is sent as JSON, a str or bytes as is).
+        """
+        _check_endpoint(endpoint)
+        _check_times(times)
+        if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+            raise ValueError("status must be an error status (400..599)")
+        self._add(FaultRule("status", endpoint, times, status, retry_after, body))
+
+    def reset_connection(self, endpoint: str, *, times: int | None = 1) -> None:
+        """Drop the connection of the next ``times`` requests to ``endpoint`` mid-exchange."""
+        _check_endpoint(endpoint)
+        _check_times(times)
+        self._add(FaultRule("reset", endpoint, times))
+
+    def delay(self, endpoint: str, seconds: float, *, times: int | None = None) -> None:
+        """Hold requests to ``endpoint`` for ``seconds`` before handling them."""
+        _check_endpoint(endpoint)
+        _check_times(times)
+        if seconds < 0:
+            raise ValueError("seconds must be >= 0")
+        self._add(FaultRule("delay", endpoint, times, seconds=float(seconds)))
+
+    def clear(self) -> None:
+        """Disarm every fault."""
+        with self._lock:
+            self._rules.clear()
+
+    def active(self) -> list[dict[str, Any]]:
+        """The armed faults, oldest first (as dicts)."""
+        with self._lock:
+            return [rule.as_dict() for rule in self._rules]
+
+    def apply(self, spec: dict[str, Any]) -> None:
+        """Arm a fault from its JSON form (``POST /_sandbox/faults``).
+
+        ``{"kind": "status", "endpoint": "create_video", "status": 503, "times": 1,
+        "retry_after": 2, "body": ...}``, ``{"kind": "reset", "endpoint": ..., "times": 1}`` or
+        ``{"kind": "delay", "endpoint": ..., "seconds": 1.5, "times": null}``.
+        """
+        kind = spec.get("kind", "status")
+        endpoint = spec.get("endpoint")
+        if not isinstance(endpoint, str):
+            raise ValueError("endpoint is required")
+        if kind == "status":
+            self.inject(
+                endpoint,
+                spec.get("status", 500),
+                times=spec.get("times", 1),
+                retry_after=spec.get("retry_after"),
+                body=spec.get("body"),
+            )
+        elif kind == "reset":
+            self.reset_connection(endpoint, times=spec.get("times", 1))
+        elif kind == "delay":
+            seconds = spec.get("seconds")
+            if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+                raise ValueError("seconds must be a number")
+            self.delay(endpoint, seconds, times=spec.get("times"))
+        else:
+            raise ValueError("kind must be one of: status, reset, delay")
+
+    def take(self, endpoint: str | None) -> FaultPlan:
+        """Consume the faults that apply to one request to ``endpoint``."""
+        if endpoint is None:
+            return FaultPlan()
+        delay = 0.0
+        action: FaultRule | None = None
+        with self._lock:
+            for rule in list(self._rules):
+                if rule.endpoint != endpoint:
+                    continue
+                if rule.kind == "delay":
+                    delay += rule.seconds
+                elif action is None:
+                    action = rule
+                else:
+                    continue
+                if rule.remaining is not None:
+                    rule.remaining -= 1
+                    if rule.remaining <= 0:
+                        self._rules.remove(rule)
+        return FaultPlan(delay, action)
+
+    def _add(self, rule: FaultRule) -> None:
+        with self._lock:
+            self._rules.append(rule)

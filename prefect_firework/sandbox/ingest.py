@@ -1,0 +1,117 @@
+"""Turning bytes into a stored, checked video file, for each way a video can arrive.
+
+Every path ends the same way: the duration is read from the container (spec 4.3: 3 s .. 1 h,
+inclusive, else 422), non-MP4/QuickTime bytes are refused (400) and the file sits in the
+sandbox's bucket. Size rules: the maximum applies everywhere (400 "File too large"); the
+minimum (25 KB) is checked where the spec puts it - upload policies, multipart completion and
+objects named by ``s3_key`` - not on direct file uploads or URL imports, where the spec is silent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import IO
+
+from prefect_firework.sandbox.auth import Principal
+from prefect_firework.sandbox.config import SandboxConfig, human_size
+from prefect_firework.sandbox.core import Core
+from prefect_firework.sandbox.errors import ApiError
+from prefect_firework.sandbox.fetch import VIDEO_EXTENSIONS, Download
+from prefect_firework.sandbox.probe import NotAVideoError, mp4_duration
+from prefect_firework.sandbox.uploads import safe_filename
+
+__all__ = ["StoredMedia", "from_download", "from_file", "from_s3_key"]
+
+_FILE_TYPES = ("video/mp4", "video/quicktime", "application/octet-stream")
+
+
+@dataclass(frozen=True)
+class StoredMedia:
+    key: str
+    size: int
+    duration: float
+
+
+def _duration(fileobj: IO[bytes], config: SandboxConfig) -> float:
+    try:
+        duration = mp4_duration(fileobj)
+    except NotAVideoError as exc:
+        raise ApiError(400, "Unsupported file type: not an MP4 or QuickTime video") from exc
+    if not config.min_duration <= duration <= config.max_duration:
+        raise ApiError(
+            422,
+            f"Video duration must be between {config.min_duration:g} and "
+            f"{config.max_duration:g} seconds (got {duration:.3f})",
+        )
+    return duration
+
+
+def _too_large(size: int, config: SandboxConfig) -> None:
+    if size > config.max_file_size:
+        raise ApiError(400, f"File too large (max {human_size(config.max_file_size)})")
+
+
+def _store(core: Core, fileobj: IO[bytes], size: int, key: str, content_type: str) -> StoredMedia:
+    duration = _duration(fileobj, core.config)
+    stored_type = content_type if content_type in ("video/mp4", "video/quicktime") else "video/mp4"
+    core.s3.put_object(key, fileobj, size, stored_type)
+    return StoredMedia(key=key, size=size, duration=duration)
+
+
+def video_key(channel_id: str, video_id: str, filename: str) -> str:
+    return f"videos/{channel_id}/{video_id}/{safe_filename(filename)}"
+
+
+def from_file(
+    core: Core,
+    fileobj: IO[bytes],
+    *,
+    filename: str,
+    content_type: str,
+    channel_id: str,
+    video_id: str,
+) -> StoredMedia:
+    """A ``file`` part of a multipart/form-data create (spec 6.3 option 1)."""
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type not in _FILE_TYPES:
+        raise ApiError(
+            400, f"Unsupported file type {media_type!r}: use video/mp4 or video/quicktime"
+        )
+    if filename and not filename.lower().endswith(VIDEO_EXTENSIONS):
+        raise ApiError(400, "Unsupported file extension: use .mp4 or .mov")
+    fileobj.seek(0, 2)
+    size = fileobj.tell()
+    _too_large(size, core.config)
+    key = video_key(channel_id, video_id, filename or "video.mp4")
+    return _store(core, fileobj, size, key, media_type)
+
+
+def from_download(
+    core: Core, download: Download, *, url: str, channel_id: str, video_id: str
+) -> StoredMedia:
+    """A downloaded import URL (spec 6.3 option 2)."""
+    _too_large(download.size, core.config)
+    name = url.rsplit("/", 1)[-1].split("?", 1)[0] or "video.mp4"
+    key = video_key(channel_id, video_id, name)
+    return _store(core, download.file, download.size, key, download.content_type)
+
+
+def from_s3_key(core: Core, principal: Principal, key: object) -> StoredMedia:
+    """An object already in the bucket (spec 6.3 option 3): exists, in size, a real video."""
+    if not isinstance(key, str) or not key:
+        raise ApiError(400, "s3_key must be a non-empty string")
+    with core.state.locked() as state:
+        owner = state.key_owner.get(key)
+    if owner is not None and owner != principal.business_id:
+        raise ApiError(403, "Insufficient permissions for this s3_key")
+    head = core.s3.head(key)
+    if head is None:
+        raise ApiError(400, "s3_key not found: upload the file first")
+    size = int(head["ContentLength"])
+    cfg = core.config
+    if size < cfg.min_file_size:
+        raise ApiError(400, f"File too small (min {human_size(cfg.min_file_size)})")
+    _too_large(size, cfg)
+    with core.s3.reader(key, size) as reader:
+        duration = _duration(reader, cfg)  # type: ignore[arg-type]
+    return StoredMedia(key=key, size=size, duration=duration)

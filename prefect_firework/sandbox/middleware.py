@@ -1,0 +1,158 @@
+"""ASGI middleware shared by the API and the S3 front: the request log and fault injection.
+
+It sits outermost, so it sees every request before routing: it names the endpoint, applies
+armed faults, and records ``(method, path, endpoint, status, time)`` in the sandbox's log
+(never the query string, headers or body, which carry tokens and signatures). Requests under
+the private prefix ``/_sandbox`` are neither logged nor faulted.
+
+Dropping a connection on purpose: the middleware starts a response that promises more bytes
+than it sends and returns; uvicorn then closes the socket, and the client sees a transport
+error. uvicorn logs that as an error, so a logging filter silences exactly that message for
+exactly the requests dropped on purpose (a context variable marks them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from prefect_firework.sandbox.faults import FaultRule, Faults
+from prefect_firework.sandbox.state import RequestRecord, State
+
+__all__ = ["PRIVATE_PREFIX", "Instrument", "drain", "install_log_filter"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+#: (method, path) -> endpoint name or None
+Classifier = Callable[[str, str], "str | None"]
+#: fault rule -> (content type, body) for an injected error status
+FaultBody = Callable[[FaultRule], "tuple[str, bytes]"]
+
+PRIVATE_PREFIX = "/_sandbox"
+#: scope key a handler sets when it could not answer (e.g. the client vanished mid-body)
+STATUS_KEY = "sandbox.status"
+
+_DROPPING: contextvars.ContextVar[bool] = contextvars.ContextVar("sandbox_dropping", default=False)
+_UNFINISHED = "ASGI callable returned without completing response"
+
+
+class _QuietDrops(logging.Filter):
+    """Hide uvicorn's complaint about the responses we cut short on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_DROPPING.get() and str(record.msg).startswith(_UNFINISHED))
+
+
+_FILTER = _QuietDrops()
+
+
+def install_log_filter() -> None:
+    """Attach the filter to uvicorn's error logger (idempotent)."""
+    logger = logging.getLogger("uvicorn.error")
+    if _FILTER not in logger.filters:
+        logger.addFilter(_FILTER)
+
+
+async def drain(receive: Receive) -> None:
+    """Read and discard the request body so an early answer still reaches the client."""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+
+
+class Instrument:
+    """Wrap an ASGI app with the request log and the fault registry."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        state: State,
+        faults: Faults,
+        classify: Classifier,
+        fault_body: FaultBody,
+    ) -> None:
+        self.app = app
+        self.state = state
+        self.faults = faults
+        self.classify = classify
+        self.fault_body = fault_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(PRIVATE_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        method: str = scope["method"]
+        path: str = scope["path"]
+        endpoint = self.classify(method, path)
+        plan = self.faults.take(endpoint)
+        started = self.state.now()
+        status: int | None = None
+        fault: str | None = "delay" if plan.delay else None
+
+        async def send_and_watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            if plan.delay:
+                await asyncio.sleep(plan.delay)
+            action = plan.action
+            if action is None:
+                await self.app(scope, receive, send_and_watch)
+            elif action.kind == "reset":
+                fault = "reset"
+                await self._drop(receive, send)
+            else:
+                fault = "status"
+                await drain(receive)
+                await self._fail(action, send_and_watch)
+        finally:
+            if STATUS_KEY in scope:
+                status = scope[STATUS_KEY]
+            self.state.record(
+                RequestRecord(
+                    method=method,
+                    path=path,
+                    endpoint=endpoint,
+                    status=None if fault == "reset" else status,
+                    time=started,
+                    duration=self.state.now() - started,
+                    fault=fault,
+                )
+            )
+
+    async def _fail(self, rule: FaultRule, send: Send) -> None:
+        content_type, body = self.fault_body(rule)
+        headers = [
+            (b"content-type", content_type.encode()),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        if rule.retry_after is not None:
+            headers.append((b"retry-after", str(rule.retry_after).encode()))
+        await send({"type": "http.response.start", "status": rule.status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _drop(self, receive: Receive, send: Send) -> None:
+        _DROPPING.set(True)
+        await receive()  # take the first piece of the request body, if any, then hang up
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/octet-stream"),
+                    (b"content-length", b"1048576"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"\0" * 16, "more_body": True})

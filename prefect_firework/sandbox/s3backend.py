@@ -1,0 +1,285 @@
+"""moto's S3, run as a real HTTP server on loopback, and the few calls the sandbox makes to it.
+
+moto stores the bytes; the strict front (``s3front``) decides what may reach it. Tests can talk
+to moto directly at ``sb.moto_url`` with boto3 to create buckets and objects for S3 *sources*;
+moto accepts any access key and secret there.
+
+moto enforces S3's 5 MiB part minimum itself at completion, but the sandbox enforces its own,
+configurable minimum from recorded part sizes, so moto's is lowered (``S3_UPLOAD_PART_MIN_SIZE``)
+before moto is imported, or patched down if moto was imported earlier in the process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import threading
+from typing import IO, Any
+
+__all__ = ["MotoS3", "RangeReader"]
+
+_PART_MIN_ENV = "S3_UPLOAD_PART_MIN_SIZE"
+_BUFFER_ENV = "MOTO_S3_DEFAULT_KEY_BUFFER_SIZE"
+
+
+def _prepare_moto(min_part_size: int) -> None:
+    """Make moto accept parts as small as ``min_part_size`` (the sandbox checks sizes itself)."""
+    os.environ.setdefault(_PART_MIN_ENV, str(min_part_size))
+    # moto keeps objects up to this size in memory and spills the rest to disk
+    os.environ.setdefault(_BUFFER_ENV, str(1024 * 1024))
+    import moto.s3.models as models
+
+    if min_part_size < models.S3_UPLOAD_PART_MIN_SIZE:
+        models.S3_UPLOAD_PART_MIN_SIZE = min_part_size
+
+
+def _quiet_moto_server(host: str) -> Any:
+    """moto's ``ThreadedMotoServer`` on an ephemeral port, without a log line per request."""
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from werkzeug.serving import make_server
+
+    class QuietHandler(MotoRequestHandler):
+        def log(self, type: str, message: str, *args: Any) -> None:
+            if type != "info":
+                super().log(type, message, *args)
+
+    class QuietMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = DomainDispatcherApplication(create_backend_app)
+            self._server = make_server(
+                self._ip_address, self._port, app, True, request_handler=QuietHandler
+            )
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return QuietMotoServer(ip_address=host, port=0, verbose=False)
+
+
+class MotoS3:
+    """A ``ThreadedMotoServer`` plus one boto3 client for it."""
+
+    def __init__(self, *, host: str, bucket: str, region: str, min_part_size: int) -> None:
+        self.host = host
+        self.bucket = bucket
+        self.region = region
+        self.min_part_size = min_part_size
+        self.url = ""
+        self._server: Any = None
+        self._client: Any = None
+        self._md5_cache: dict[tuple[str, str], str] = {}
+        self._lock = threading.Lock()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        _prepare_moto(self.min_part_size)
+        import boto3
+        from botocore.config import Config
+
+        self._server = _quiet_moto_server(self.host)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        self.url = f"http://{shown}:{port}"
+        self._client = boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            region_name=self.region,
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",
+            config=Config(
+                s3={"addressing_style": "path"},
+                retries={"max_attempts": 1},
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+                max_pool_connections=32,
+            ),
+        )
+        self.ensure_bucket()
+
+    def stop(self) -> None:
+        client, server = self._client, self._server
+        self._client = self._server = None
+        if client is not None:
+            client.close()
+        if server is not None:
+            server.stop()
+            inner = getattr(server, "_server", None)
+            if inner is not None:
+                inner.server_close()
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            raise RuntimeError("moto is not running")
+        return self._client
+
+    # -- bucket and objects ------------------------------------------------------------------
+
+    def ensure_bucket(self) -> None:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError:
+            self.client.create_bucket(Bucket=self.bucket)
+
+    def put_object(self, key: str, body: IO[bytes], size: int, content_type: str) -> str:
+        """Store ``size`` bytes read from ``body``; return the unquoted ETag."""
+        body.seek(0)
+        resp = self.client.put_object(
+            Bucket=self.bucket, Key=key, Body=body, ContentLength=size, ContentType=content_type
+        )
+        return str(resp["ETag"]).strip('"')
+
+    def head(self, key: str) -> dict[str, Any] | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return dict(self.client.head_object(Bucket=self.bucket, Key=key))
+        except ClientError:
+            return None
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def list_objects(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket):
+            out.extend(page.get("Contents", []))
+        return out
+
+    def md5(self, key: str, etag: str) -> str:
+        """MD5 of an object's bytes (a multipart ETag is not one), cached per ETag."""
+        with self._lock:
+            cached = self._md5_cache.get((key, etag))
+        if cached is not None:
+            return cached
+        digest = hashlib.md5()
+        body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        for chunk in iter(lambda: body.read(1024 * 1024), b""):
+            digest.update(chunk)
+        body.close()
+        value = digest.hexdigest()
+        with self._lock:
+            self._md5_cache[(key, etag)] = value
+        return value
+
+    def reader(self, key: str, size: int) -> RangeReader:
+        return RangeReader(self.client, self.bucket, key, size)
+
+    def clear(self) -> None:
+        """Delete every object and abort every multipart upload of the sandbox's bucket."""
+        self.ensure_bucket()
+        for obj in self.list_objects():
+            self.delete(obj["Key"])
+        resp = self.client.list_multipart_uploads(Bucket=self.bucket)
+        for upload in resp.get("Uploads", []):
+            self.client.abort_multipart_upload(
+                Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+            )
+        with self._lock:
+            self._md5_cache.clear()
+
+    # -- multipart ---------------------------------------------------------------------------
+
+    def create_multipart(self, key: str, content_type: str) -> str:
+        resp = self.client.create_multipart_upload(
+            Bucket=self.bucket, Key=key, ContentType=content_type
+        )
+        return str(resp["UploadId"])
+
+    def upload_part(self, key: str, upload_id: str, part: int, body: IO[bytes], size: int) -> str:
+        body.seek(0)
+        resp = self.client.upload_part(
+            Bucket=self.bucket,
+            Key=key,
+            UploadId=upload_id,
+            PartNumber=part,
+            Body=body,
+            ContentLength=size,
+        )
+        return str(resp["ETag"]).strip('"')
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
+        self.client.complete_multipart_upload(
+            Bucket=self.bucket,
+            Key=key,
+            UploadId=upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": f'"{e}"'} for n, e in parts]},
+        )
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        from botocore.exceptions import ClientError
+
+        with contextlib.suppress(ClientError):
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+
+
+class RangeReader(io.RawIOBase):
+    """A seekable read-only file over ranged GETs, so mutagen can find ``moov`` in a big
+    object without the sandbox downloading it. Reads ahead a little to keep requests few."""
+
+    _READ_AHEAD = 256 * 1024
+
+    def __init__(self, client: Any, bucket: str, key: str, size: int) -> None:
+        super().__init__()
+        self._client = client
+        self._bucket = bucket
+        self._key = key
+        self._size = size
+        self._pos = 0
+        self._buf_start = 0
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if whence == io.SEEK_SET:
+            self._pos = offset
+        elif whence == io.SEEK_CUR:
+            self._pos += offset
+        else:
+            self._pos = self._size + offset
+        self._pos = max(0, self._pos)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def read(self, n: int | None = -1) -> bytes:
+        if n is None or n < 0:
+            n = self._size - self._pos
+        n = min(n, self._size - self._pos)
+        if n <= 0:
+            return b""
+        start, end = self._pos, self._pos + n
+        buf_end = self._buf_start + len(self._buf)
+        if not (self._buf_start <= start and end <= buf_end):
+            fetch_end = min(self._size, max(end, start + self._READ_AHEAD)) - 1
+            resp = self._client.get_object(
+                Bucket=self._bucket, Key=self._key, Range=f"bytes={start}-{fetch_end}"
+            )
+            self._buf = resp["Body"].read()
+            self._buf_start = start
+        offset = start - self._buf_start
+        data = self._buf[offset : offset + n]
+        self._pos += len(data)
+        return data

@@ -1,0 +1,562 @@
+"""The strict S3 front: checks uploads the way AWS does, then hands the bytes to moto.
+
+moto accepts presigned POSTs without checking the policy, signature, expiry or fields, and
+accepts chunked or expired part PUTs. This front refuses them with S3-style XML errors:
+
+POST ``/{bucket}`` (spec 4.6), answered only after the whole form is read:
+  * fields must be exactly ``key, acl, X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, Policy,
+    X-Amz-Signature, Content-Type, file`` in that order - a missing field, an extra one or a
+    field after ``file`` is refused (400 ``InvalidArgument``; unknown fields 403, as on AWS);
+  * the signature must be the SigV4 HMAC of the policy with the sandbox's secret and the policy
+    one the sandbox issued (403 ``SignatureDoesNotMatch`` / ``AccessDenied``), not expired
+    (403), with key, acl, Content-Type and x-amz-* equal to its conditions (403);
+  * the file size must be inside ``content-length-range`` (400 ``EntityTooSmall`` /
+    ``EntityTooLarge``). Success is 204 with the object's ETag.
+
+PUT ``/{bucket}/{key}?partNumber=..&uploadId=..&X-Amz-...`` (spec 5.2):
+  * ``Transfer-Encoding: chunked`` -> 501 ``NotImplemented``; no ``Content-Length`` -> 411
+    ``MissingContentLength``; a body shorter than ``Content-Length`` -> 400 ``IncompleteBody``
+    (a longer one cannot reach the app: HTTP/1.1 framing ends the body at Content-Length);
+  * a URL the sandbox did not sign, or signed for another host, path or query -> 403
+    ``SignatureDoesNotMatch``; past ``X-Amz-Date + X-Amz-Expires`` -> 403 ``AccessDenied``;
+  * an unknown or finished upload -> 404 ``NoSuchUpload``. Success is 200 with the quoted MD5.
+
+Bodies are spooled to disk past 1 MB, never held whole in memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import tempfile
+import urllib.parse
+from datetime import datetime, timezone
+from typing import IO, Any
+from xml.sax.saxutils import escape
+
+from starlette.concurrency import run_in_threadpool
+
+from prefect_firework.sandbox.core import Core
+from prefect_firework.sandbox.faults import FaultRule
+from prefect_firework.sandbox.ids import new_id
+from prefect_firework.sandbox.middleware import STATUS_KEY, Receive, Scope, Send, drain
+from prefect_firework.sandbox.sigv4 import ALGORITHM, parse_amz_date, presigned_signature
+from prefect_firework.sandbox.state import PartRecord
+
+__all__ = ["FORM_ORDER", "S3Front", "classify_s3", "s3_fault_body"]
+
+#: the field order of spec 4.6, lower-cased (S3 field names are case-insensitive)
+FORM_ORDER = (
+    "key",
+    "acl",
+    "x-amz-algorithm",
+    "x-amz-credential",
+    "x-amz-date",
+    "policy",
+    "x-amz-signature",
+    "content-type",
+    "file",
+)
+_SPOOL = 1024 * 1024
+_MAX_FIELD = 64 * 1024
+_PRESIGN_PARAMS = (
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Date",
+    "X-Amz-Expires",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Signature",
+)
+_STATUS_CODES = {
+    400: "BadRequest",
+    403: "AccessDenied",
+    404: "NoSuchKey",
+    409: "OperationAborted",
+    500: "InternalError",
+    501: "NotImplemented",
+    503: "SlowDown",
+}
+
+
+class S3Error(Exception):
+    """An S3 error response: status, ``<Code>``, ``<Message>`` and extra elements."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
+def _xml_error(code: str, message: str, **extra: Any) -> bytes:
+    items = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in extra.items())
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message>{items}"
+        f"<RequestId>{new_id(16)}</RequestId></Error>"
+    ).encode()
+
+
+def s3_fault_body(rule: FaultRule) -> tuple[str, bytes]:
+    """Body of an injected fault on an S3 endpoint (XML unless the test gave its own)."""
+    if rule.body is not None:
+        if isinstance(rule.body, bytes):
+            return "application/octet-stream", rule.body
+        if isinstance(rule.body, str):
+            return "application/xml", rule.body.encode()
+        return "application/json", json.dumps(rule.body).encode()
+    status = rule.status or 500
+    code = _STATUS_CODES.get(status, "InternalError")
+    return "application/xml", _xml_error(code, f"Injected fault: HTTP {status}")
+
+
+def classify_s3(method: str, path: str) -> str | None:
+    """Endpoint names of the S3 front, for faults and the request log."""
+    return {"POST": "s3_post", "PUT": "s3_part"}.get(method)
+
+
+async def _send(
+    send: Send, status: int, headers: dict[str, str] | None = None, body: bytes = b""
+) -> None:
+    raw = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    raw.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_error(send: Send, error: S3Error) -> None:
+    body = _xml_error(error.code, error.message, **error.extra)
+    await _send(send, error.status, {"Content-Type": "application/xml"}, body)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class _Spool:
+    """A body being received: spooled to disk past 1 MB, counted and MD5-summed on the way."""
+
+    def __init__(self) -> None:
+        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL)  # noqa: SIM115
+        self.size = 0
+        self._md5 = hashlib.md5()
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+        self.size += len(data)
+        self._md5.update(data)
+
+    @property
+    def md5(self) -> str:
+        return self._md5.hexdigest()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class _FormReader:
+    """Streams a multipart/form-data body, keeping field order; the ``file`` field is spooled."""
+
+    def __init__(self, boundary: bytes) -> None:
+        from python_multipart.multipart import MultipartParser
+
+        self.fields: list[tuple[str, bytes | None]] = []  # None marks the file field
+        self.file: _Spool | None = None
+        self.error: str | None = None
+        self._name = ""
+        self._header_field = bytearray()
+        self._header_value = bytearray()
+        self._headers: dict[str, bytes] = {}
+        self._value = bytearray()
+        self._in_file = False
+        self._parser = MultipartParser(
+            boundary,
+            {
+                "on_part_begin": self._part_begin,
+                "on_header_field": self._header_field_data,
+                "on_header_value": self._header_value_data,
+                "on_header_end": self._header_end,
+                "on_headers_finished": self._headers_finished,
+                "on_part_data": self._part_data,
+                "on_part_end": self._part_end,
+            },
+        )
+
+    def write(self, data: bytes) -> None:
+        self._parser.write(data)
+
+    def finalize(self) -> None:
+        self._parser.finalize()
+
+    def _part_begin(self) -> None:
+        self._headers = {}
+        self._value = bytearray()
+        self._in_file = False
+
+    def _header_field_data(self, data: bytes, start: int, end: int) -> None:
+        self._header_field += data[start:end]
+
+    def _header_value_data(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def _header_end(self) -> None:
+        self._headers[bytes(self._header_field).decode("latin-1").lower()] = bytes(
+            self._header_value
+        )
+        self._header_field = bytearray()
+        self._header_value = bytearray()
+
+    def _headers_finished(self) -> None:
+        from python_multipart.multipart import parse_options_header
+
+        _, options = parse_options_header(self._headers.get("content-disposition", b""))
+        self._name = options.get(b"name", b"").decode("utf-8", "replace")
+        if self._name.lower() == "file" and self.file is None:
+            self._in_file = True
+            self.file = _Spool()
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._in_file and self.file is not None:
+            self.file.write(data[start:end])
+            return
+        if len(self._value) + (end - start) > _MAX_FIELD:
+            self.error = f"Form field {self._name!r} is too large"
+            return
+        self._value += data[start:end]
+
+    def _part_end(self) -> None:
+        self.fields.append((self._name, None if self._in_file else bytes(self._value)))
+        self._in_file = False
+
+
+class S3Front:
+    """The ASGI app at ``sb.s3_url``."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        try:
+            if scope["method"] == "POST":
+                await self._post(scope, receive, send)
+            elif scope["method"] == "PUT":
+                await self._put(scope, receive, send)
+            else:
+                await drain(receive)
+                raise S3Error(405, "MethodNotAllowed", "This front accepts POST and PUT only")
+        except S3Error as error:
+            await _send_error(send, error)
+
+    # -- POST upload (spec 4.6) ----------------------------------------------------------------
+
+    async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
+        cfg = self.core.config
+        bucket = scope["path"].strip("/")
+        content_type = _header(scope, b"content-type") or ""
+        boundary = self._boundary(content_type)
+        if boundary is None:
+            await drain(receive)
+            raise S3Error(
+                400,
+                "MalformedPOSTRequest",
+                "The body of your POST request is not well-formed multipart/form-data.",
+            )
+        form = _FormReader(boundary)
+        try:
+            if not await self._read_form(form, receive):
+                scope[STATUS_KEY] = 400
+                return
+            if bucket != cfg.bucket:
+                raise S3Error(404, "NoSuchBucket", "The specified bucket does not exist")
+            fields = self._check_form(form)
+            self._check_policy(fields, bucket, form.file.size if form.file else 0)
+            assert form.file is not None
+            upload = form.file
+            await run_in_threadpool(
+                self.core.s3.put_object,
+                fields["key"],
+                upload.file,
+                upload.size,
+                fields["content-type"],
+            )
+            headers = {
+                "ETag": f'"{upload.md5}"',
+                "Location": f"{self.core.s3_url}/{bucket}/{urllib.parse.quote(fields['key'])}",
+            }
+            await _send(send, 204, headers)
+        finally:
+            if form.file is not None:
+                form.file.close()
+
+    @staticmethod
+    def _boundary(content_type: str) -> bytes | None:
+        from python_multipart.multipart import parse_options_header
+
+        kind, options = parse_options_header(content_type)
+        if kind != b"multipart/form-data" or not options.get(b"boundary"):
+            return None
+        return bytes(options[b"boundary"])
+
+    @staticmethod
+    async def _read_form(form: _FormReader, receive: Receive) -> bool:
+        """Feed the whole body to the parser; False if the client went away."""
+        from python_multipart.exceptions import MultipartParseError
+
+        parse_error: str | None = None
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return False
+            chunk = message.get("body", b"")
+            if chunk and parse_error is None:
+                try:
+                    form.write(chunk)
+                except MultipartParseError as exc:
+                    parse_error = str(exc)
+            if not message.get("more_body", False):
+                break
+        if parse_error is None:
+            try:
+                form.finalize()
+            except MultipartParseError as exc:
+                parse_error = str(exc)
+        if parse_error is not None or form.error is not None:
+            raise S3Error(
+                400,
+                "MalformedPOSTRequest",
+                "The body of your POST request is not well-formed multipart/form-data.",
+            )
+        return True
+
+    @staticmethod
+    def _check_form(form: _FormReader) -> dict[str, str]:
+        names = [name.lower() for name, _ in form.fields]
+        if "file" not in names:
+            raise S3Error(
+                400, "InvalidArgument", "POST requires exactly one file upload per request."
+            )
+        if names.index("file") != len(names) - 1:
+            raise S3Error(
+                400,
+                "InvalidArgument",
+                "The file field must be the last field of the form; found "
+                + ", ".join(names[names.index("file") + 1 :])
+                + " after it.",
+            )
+        if len(set(names)) != len(names):
+            raise S3Error(400, "InvalidArgument", "Each form field may appear only once.")
+        for name in names:
+            if name not in FORM_ORDER:
+                raise S3Error(
+                    403, "AccessDenied", f"Invalid according to Policy: Extra input fields: {name}"
+                )
+        for name in FORM_ORDER:
+            if name not in names:
+                raise S3Error(
+                    400, "InvalidArgument", f"Bucket POST must contain a field named '{name}'."
+                )
+        if tuple(names) != FORM_ORDER:
+            raise S3Error(
+                400,
+                "InvalidArgument",
+                "Form fields must be sent in this order: key, acl, X-Amz-Algorithm, "
+                "X-Amz-Credential, X-Amz-Date, Policy, X-Amz-Signature, Content-Type, file.",
+            )
+        return {
+            name.lower(): value.decode("utf-8", "replace")
+            for name, value in form.fields
+            if value is not None
+        }
+
+    def _check_policy(self, fields: dict[str, str], bucket: str, size: int) -> None:
+        core = self.core
+        if fields["x-amz-algorithm"] != ALGORITHM:
+            raise S3Error(400, "InvalidArgument", "X-Amz-Algorithm must be AWS4-HMAC-SHA256")
+        date8 = core.identity.owns_credential(fields["x-amz-credential"])
+        if date8 is None:
+            raise S3Error(
+                403,
+                "InvalidAccessKeyId",
+                "The AWS Access Key Id you provided does not exist in our records.",
+            )
+        policy = fields["policy"]
+        expected = core.identity.sign_policy(policy, date8)
+        if not hmac.compare_digest(expected, fields["x-amz-signature"]):
+            raise S3Error(
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided.",
+            )
+        with core.state.locked() as state:
+            issued = state.posts.get(policy)
+        if issued is None:
+            raise S3Error(403, "AccessDenied", "Invalid according to Policy: Policy not issued.")
+        try:
+            document = json.loads(base64.b64decode(policy, validate=True))
+            expiration = datetime.fromisoformat(document["expiration"].replace("Z", "+00:00"))
+            conditions = document["conditions"]
+        except (binascii.Error, ValueError, KeyError, TypeError) as exc:
+            raise S3Error(400, "InvalidPolicyDocument", "Invalid Policy: malformed") from exc
+        if core.state.now() > expiration.astimezone(timezone.utc).timestamp():
+            raise S3Error(403, "AccessDenied", "Invalid according to Policy: Policy expired.")
+        values = {**fields, "bucket": bucket}
+        for condition in conditions:
+            if isinstance(condition, dict):
+                for name, wanted in condition.items():
+                    if values.get(name.lower()) != wanted:
+                        raise S3Error(
+                            403,
+                            "AccessDenied",
+                            "Invalid according to Policy: Policy Condition failed: "
+                            f'["eq", "${name}", "{wanted}"]',
+                        )
+            elif isinstance(condition, list) and condition[:1] == ["content-length-range"]:
+                low, high = int(condition[1]), int(condition[2])
+                if size < low:
+                    raise S3Error(
+                        400,
+                        "EntityTooSmall",
+                        "Your proposed upload is smaller than the minimum allowed size",
+                        ProposedSize=size,
+                        MinSizeAllowed=low,
+                    )
+                if size > high:
+                    raise S3Error(
+                        400,
+                        "EntityTooLarge",
+                        "Your proposed upload exceeds the maximum allowed size",
+                        ProposedSize=size,
+                        MaxSizeAllowed=high,
+                    )
+
+    # -- PUT part (spec 5.2) -------------------------------------------------------------------
+
+    async def _put(self, scope: Scope, receive: Receive, send: Send) -> None:
+        core = self.core
+        transfer_encoding = (_header(scope, b"transfer-encoding") or "").lower()
+        if "chunked" in transfer_encoding:
+            await drain(receive)
+            raise S3Error(
+                501,
+                "NotImplemented",
+                "A header you provided implies functionality that is not implemented",
+                Header="Transfer-Encoding",
+            )
+        length_header = _header(scope, b"content-length")
+        if length_header is None:
+            await drain(receive)
+            raise S3Error(
+                411, "MissingContentLength", "You must provide the Content-Length HTTP header."
+            )
+        declared = int(length_header)
+        try:
+            key, upload_id, part = self._check_presigned(scope)
+            with core.state.locked() as state:
+                upload = state.uploads.get(upload_id)
+                if upload is None or upload.key != key or upload.status != "open":
+                    raise S3Error(
+                        404,
+                        "NoSuchUpload",
+                        "The specified upload does not exist. The upload ID may be invalid, or "
+                        "the upload may have been aborted or completed.",
+                    )
+        except S3Error:
+            await drain(receive)
+            raise
+
+        spool = _Spool()
+        try:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    scope[STATUS_KEY] = 400  # IncompleteBody: nobody is left to tell
+                    return
+                spool.write(message.get("body", b""))
+                if spool.size > declared:
+                    break
+                if not message.get("more_body", False):
+                    break
+            if spool.size != declared:
+                raise S3Error(
+                    400,
+                    "IncompleteBody",
+                    "You did not provide the number of bytes specified by the Content-Length "
+                    "HTTP header.",
+                )
+            etag = await run_in_threadpool(
+                core.s3.upload_part, key, upload_id, part, spool.file, spool.size
+            )
+            if etag != spool.md5:
+                raise S3Error(500, "InternalError", "Stored part does not match what was sent")
+            with core.state.locked() as state:
+                upload.parts[part] = PartRecord(part, spool.size, etag, state.now())
+            await _send(send, 200, {"ETag": f'"{etag}"'})
+        finally:
+            spool.close()
+
+    def _check_presigned(self, scope: Scope) -> tuple[str, str, int]:
+        """Verify a presigned part URL; return ``(key, upload id, part number)``."""
+        core = self.core
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        raw_path_str = raw_path.decode("latin-1").split("?", 1)[0]
+        bucket, _, key = urllib.parse.unquote(raw_path_str).lstrip("/").partition("/")
+        pairs = urllib.parse.parse_qsl(
+            scope["query_string"].decode("latin-1"), keep_blank_values=True
+        )
+        params = dict(pairs)
+        denied = S3Error(
+            403,
+            "AccessDenied",
+            "Query-string authentication requires the X-Amz-Algorithm, X-Amz-Credential, "
+            "X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature parameters.",
+        )
+        if len(params) != len(pairs) or any(p not in params for p in _PRESIGN_PARAMS):
+            raise denied
+        if params["X-Amz-Algorithm"] != ALGORITHM or params["X-Amz-SignedHeaders"] != "host":
+            raise denied
+        date8 = core.identity.owns_credential(params["X-Amz-Credential"])
+        if date8 is None:
+            raise S3Error(
+                403,
+                "InvalidAccessKeyId",
+                "The AWS Access Key Id you provided does not exist in our records.",
+            )
+        signature = params.pop("X-Amz-Signature")
+        expected = presigned_signature(
+            core.identity,
+            method="PUT",
+            host=_header(scope, b"host") or "",
+            raw_path=raw_path_str,
+            params=params,
+            stamp=params["X-Amz-Date"],
+        )
+        if not hmac.compare_digest(expected, signature):
+            raise S3Error(
+                403,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you provided.",
+            )
+        signed_at = parse_amz_date(params["X-Amz-Date"])
+        try:
+            expires = int(params["X-Amz-Expires"])
+        except ValueError:
+            raise denied from None
+        if signed_at is None or core.state.now() > signed_at + expires:
+            raise S3Error(403, "AccessDenied", "Request has expired")
+        if bucket != core.config.bucket:
+            raise S3Error(404, "NoSuchBucket", "The specified bucket does not exist")
+        try:
+            part = int(params["partNumber"])
+            upload_id = params["uploadId"]
+        except (KeyError, ValueError):
+            raise denied from None
+        return key, upload_id, part

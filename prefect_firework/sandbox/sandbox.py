@@ -1,0 +1,338 @@
+"""``Sandbox``: start, expose and stop a local Firework API plus a strict S3, on loopback.
+
+    with Sandbox(config=SandboxConfig(min_part_size=64 * 1024)) as sb:
+        token = httpx.post(sb.token_url, data={"grant_type": "client_credentials",
+                           "client_id": sb.client_id, "client_secret": sb.client_secret})
+
+Three servers run on threads of this process: the API (uvicorn), the S3 front (uvicorn) and
+moto (werkzeug), plus a small pool for async imports. ``stop()`` ends all of them and closes
+every socket; nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from prefect_firework.sandbox.config import SandboxConfig
+from prefect_firework.sandbox.faults import Faults
+from prefect_firework.sandbox.ids import new_id, new_secret
+from prefect_firework.sandbox.state import Clock, Product, RequestRecord, State
+
+__all__ = ["Sandbox"]
+
+
+class Sandbox:
+    """A running (once started) Firework sandbox; see the module docstring."""
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self.faults = Faults()
+        self._state = State(Clock())
+        self._core: Any = None
+        self._inspector: Any = None
+        self._servers: list[Any] = []
+        self._moto: Any = None
+        self._file_servers: list[Any] = []
+        self._lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        """Bind, start every server and seed the world; returns ``self``."""
+        with self._lock:
+            if self._core is not None:
+                return self
+            try:
+                self._start()
+            except BaseException:
+                self._stop()
+                raise
+        return self
+
+    def _start(self) -> None:
+        import httpx
+
+        from prefect_firework.sandbox.api import api_fault_body, classify_api, create_api
+        from prefect_firework.sandbox.core import Core
+        from prefect_firework.sandbox.inspection import Inspector
+        from prefect_firework.sandbox.middleware import Instrument, install_log_filter
+        from prefect_firework.sandbox.s3backend import MotoS3
+        from prefect_firework.sandbox.s3front import S3Front, classify_s3, s3_fault_body
+        from prefect_firework.sandbox.seeds import seed
+        from prefect_firework.sandbox.server import ServerThread, bind_socket, url_host
+        from prefect_firework.sandbox.sigv4 import SigningIdentity
+
+        cfg = self.config
+        self._state = State(Clock())
+        api_sock = bind_socket(cfg.host, cfg.port, allow_remote=cfg.allow_remote)
+        try:
+            s3_sock = bind_socket(cfg.host, cfg.s3_port, allow_remote=cfg.allow_remote)
+        except BaseException:
+            api_sock.close()
+            raise
+        host = url_host(cfg.host)
+        base_url = f"http://{host}:{api_sock.getsockname()[1]}"
+        s3_url = f"http://{host}:{s3_sock.getsockname()[1]}"
+
+        self._moto = MotoS3(
+            host=cfg.host if cfg.allow_remote else "127.0.0.1",
+            bucket=cfg.bucket,
+            region=cfg.region,
+            min_part_size=cfg.min_part_size,
+        )
+        try:
+            self._moto.start()
+        except BaseException:
+            api_sock.close()
+            s3_sock.close()
+            raise
+        core = Core(
+            config=cfg,
+            state=self._state,
+            faults=self.faults,
+            s3=self._moto,
+            identity=SigningIdentity(
+                access_key=f"AKIASANDBOX{new_id(9).upper()}",
+                secret_key=new_secret(30),
+                region=cfg.region,
+            ),
+            seeds=seed(self._state),
+            base_url=base_url,
+            s3_url=s3_url,
+            http=httpx.Client(follow_redirects=True, timeout=cfg.import_download_timeout),
+            executor=ThreadPoolExecutor(
+                max_workers=cfg.import_workers, thread_name_prefix="sandbox-import"
+            ),
+        )
+        self._core = core
+        self._inspector = Inspector(core)
+        install_log_filter()
+        api = Instrument(
+            create_api(core, self._inspector, self.reset),
+            state=self._state,
+            faults=self.faults,
+            classify=classify_api,
+            fault_body=api_fault_body,
+        )
+        front = Instrument(
+            S3Front(core),
+            state=self._state,
+            faults=self.faults,
+            classify=classify_s3,
+            fault_body=s3_fault_body,
+        )
+        for app, sock, name in ((api, api_sock, "sandbox-api"), (front, s3_sock, "sandbox-s3")):
+            server = ServerThread(app, sock, name=name)
+            self._servers.append(server)
+            server.start()
+
+    def stop(self) -> None:
+        """Stop every server and thread and close every socket. Idempotent."""
+        with self._lock:
+            self._stop()
+
+    def _stop(self) -> None:
+        core, self._core = self._core, None
+        if core is not None:
+            core.stopping.set()
+        for server in self._servers:
+            server.stop()
+        self._servers.clear()
+        for files in self._file_servers:
+            files.stop()
+        self._file_servers.clear()
+        if core is not None:
+            core.executor.shutdown(wait=True, cancel_futures=True)
+            core.http.close()
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._core is not None
+
+    def _need(self) -> Any:
+        if self._core is None:
+            raise RuntimeError("the sandbox is not running; call start() or use it in a `with`")
+        return self._core
+
+    # -- addresses and seeded world ---------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """API root, e.g. ``http://127.0.0.1:54321``; endpoints live under ``/api/v1``."""
+        return str(self._need().base_url)
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.base_url}/oauth/token"
+
+    @property
+    def s3_url(self) -> str:
+        """The strict S3 front that upload signatures and part URLs point at."""
+        return str(self._need().s3_url)
+
+    @property
+    def moto_url(self) -> str:
+        """moto itself, for tests that create buckets and objects (any key and secret work)."""
+        self._need()
+        return str(self._moto.url)
+
+    @property
+    def bucket(self) -> str:
+        return self.config.bucket
+
+    @property
+    def client_id(self) -> str:
+        return str(self._need().seeds.client.client_id)
+
+    @property
+    def client_secret(self) -> str:
+        return str(self._need().seeds.client.client_secret)
+
+    @property
+    def read_only_client_id(self) -> str:
+        return str(self._need().seeds.read_only_client.client_id)
+
+    @property
+    def read_only_client_secret(self) -> str:
+        return str(self._need().seeds.read_only_client.client_secret)
+
+    @property
+    def other_business_client_id(self) -> str:
+        return str(self._need().seeds.other_business_client.client_id)
+
+    @property
+    def other_business_client_secret(self) -> str:
+        return str(self._need().seeds.other_business_client.client_secret)
+
+    @property
+    def other_business_channel_id(self) -> str:
+        return str(self._need().seeds.other_business_channel_id)
+
+    @property
+    def channel_id(self) -> str:
+        """The default channel (the first of ``channel_ids``)."""
+        return self.channel_ids[0]
+
+    @property
+    def channel_ids(self) -> list[str]:
+        return list(self._need().seeds.channel_ids)
+
+    @property
+    def business_store_ids(self) -> list[str]:
+        """The main business's stores; the first is used when ``business_store_id`` is absent."""
+        return list(self._need().seeds.business_store_ids)
+
+    @property
+    def products(self) -> list[Product]:
+        """Seeded products (``id``, ``store_id``, ``external_id``, ``units`` with ``external_id``,
+        ``gtin``, ``sku``, ``mpn``) of the main business, across its stores."""
+        return list(self._need().seeds.products)
+
+    # -- faults, clock -----------------------------------------------------------------------------
+
+    def expire_tokens(self) -> int:
+        """Make every token issued so far answer 401; returns how many."""
+        from prefect_firework.sandbox.auth import expire_all
+
+        return expire_all(self._state)
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the sandbox's clock forward: tokens, signatures and rate windows age at once."""
+        self._state.clock.advance(seconds)
+
+    # -- inspection --------------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Every request so far: method, path (no query), endpoint, status, time, fault."""
+        self._need()
+        return list(self._inspector.requests())
+
+    def videos(self) -> list[dict[str, Any]]:
+        self._need()
+        return list(self._inspector.videos())
+
+    def video(self, video_id: str) -> dict[str, Any]:
+        """One video with API fields and internals; ``KeyError`` if unknown."""
+        self._need()
+        return dict(self._inspector.video(video_id))
+
+    def objects(self) -> list[dict[str, Any]]:
+        """Objects in the bucket: ``key``, ``size``, ``md5``, ``etag``, ``last_modified``."""
+        self._need()
+        return list(self._inspector.objects())
+
+    def imports(self) -> list[dict[str, Any]]:
+        self._need()
+        return list(self._inspector.imports())
+
+    def multipart_uploads(self) -> list[dict[str, Any]]:
+        """Multipart uploads (open / completed / aborted) with the parts the front accepted."""
+        self._need()
+        return list(self._inspector.multipart_uploads())
+
+    def product_listings(self, video_id: str) -> list[dict[str, Any]]:
+        """A video's listings: ``product_id``, ``order`` (1-based) and ``hidden`` (PDP flag)."""
+        self._need()
+        return list(self._inspector.product_listings(video_id))
+
+    def reset(self) -> None:
+        """Forget videos, imports, uploads, objects, requests, faults, rate windows and file
+        servers; keep the seeded world, the credentials and issued tokens."""
+        self._need()
+        self._inspector.reset()
+        for files in self._file_servers:
+            files.stop()
+        self._file_servers.clear()
+
+    # -- static files for URL imports ------------------------------------------------------------
+
+    def serve_files(self, directory: str | os.PathLike[str], **behaviour: Any) -> str:
+        """Serve ``directory`` over HTTP on loopback and return its base URL.
+
+        ``behaviour`` (``content_type``, ``content_length``, ``ignore_range``, ``status``) is
+        applied to every file present now; use ``sb.file_server(url).set_behavior(name, ...)``
+        for one file. The server stops with the sandbox (or at ``reset()``).
+        """
+        from prefect_firework.sandbox.files import FileServer
+
+        self._need()
+        server = FileServer(directory).start()
+        self._file_servers.append(server)
+        if behaviour:
+            for name in _files_below(Path(directory)):
+                server.set_behavior(name, **behaviour)
+        return str(server.url)
+
+    def file_server(self, url: str) -> Any:
+        """The ``FileServer`` behind a URL returned by ``serve_files``."""
+        for server in self._file_servers:
+            if url.startswith(server.url):
+                return server
+        raise KeyError(url)
+
+
+def _files_below(root: Path) -> Iterable[str]:
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            yield path.relative_to(root).as_posix()

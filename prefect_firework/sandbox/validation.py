@@ -1,0 +1,198 @@
+"""Validation of video metadata (spec 6.4-6.7, 7.3, 10) and of import URLs (spec 6.3).
+
+Status codes, as the sandbox reads spec 6.9 / 7.5:
+
+* **400** - the request is malformed: unparsable JSON, a body that is not an object, a field of
+  the wrong JSON type, a missing request parameter (``channel_id``, ``url`` / ``s3_key`` /
+  ``file``), an import URL that breaks the format rules of 6.3.
+* **422** - the video fails validation: caption missing, blank or too long, ``access`` not
+  ``public``/``private``, ``archived_at`` not ISO 8601, a custom field key or value breaking
+  ``^[a-z0-9_]{1,255}$`` / 1024 characters, social attribution without ``external_media``
+  (with ``source`` and ``url``), a ``poster_url`` that is not an http(s) ``.jpg``/``.png`` URL.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from datetime import datetime, timezone
+from typing import Any
+
+from prefect_firework.sandbox.config import SandboxConfig
+from prefect_firework.sandbox.errors import ApiError
+
+__all__ = ["ACCESS_VALUES", "check_import_url", "parse_metadata", "require_social_media"]
+
+ACCESS_VALUES = ("public", "private")
+_CUSTOM_KEY = re.compile(r"^[a-z0-9_]{1,255}$")
+_POSTER_EXTENSIONS = (".jpg", ".png")
+
+
+def _bad_type(field: str, expected: str) -> ApiError:
+    return ApiError(400, f"{field} must be {expected}")
+
+
+def _invalid(message: str) -> ApiError:
+    return ApiError(422, message)
+
+
+def _is_http_url(value: str) -> bool:
+    parts = urllib.parse.urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _iso8601(value: str) -> str:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise _invalid("archived_at must be an ISO 8601 timestamp") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _string_list(field: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _bad_type(field, "an array of strings")
+    return list(value)
+
+
+def _bool(field: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _bad_type(field, "a boolean")
+    return value
+
+
+def _caption(value: Any, config: SandboxConfig) -> str:
+    if value is None:
+        raise _invalid("caption can't be blank")
+    if not isinstance(value, str):
+        raise _bad_type("caption", "a string")
+    if not value.strip():
+        raise _invalid("caption can't be blank")
+    if len(value) > config.max_caption_length:
+        raise _invalid(f"caption is too long (maximum is {config.max_caption_length} characters)")
+    return value
+
+
+def _custom_fields(value: Any, config: SandboxConfig) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise _bad_type("custom_fields", "an object")
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        if not _CUSTOM_KEY.match(key):
+            raise _invalid(f"custom_fields key {key!r} must match ^[a-z0-9_]{{1,255}}$")
+        if not isinstance(item, str):
+            raise _invalid(f"custom_fields value of {key!r} must be a string")
+        if len(item) > config.max_custom_field_length:
+            raise _invalid(
+                f"custom_fields value of {key!r} is too long "
+                f"(maximum is {config.max_custom_field_length} characters)"
+            )
+        out[key] = item
+    return out
+
+
+def _external_media(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _bad_type("external_media", "an object")
+    out: dict[str, Any] = {}
+    for field in ("source", "url"):
+        item = value.get(field)
+        if item is not None and not isinstance(item, str):
+            raise _bad_type(f"external_media.{field}", "a string")
+        if not item or not item.strip():
+            raise _invalid(f"external_media.{field} can't be blank")
+        out[field] = item
+    if not _is_http_url(out["url"]):
+        raise _invalid("external_media.url must be an http(s) URL")
+    username = value.get("username")
+    if username is not None and not isinstance(username, str):
+        raise _bad_type("external_media.username", "a string")
+    out["username"] = username
+    navigation = value.get("navigation_enabled", True)
+    out["navigation_enabled"] = _bool("external_media.navigation_enabled", navigation)
+    return out
+
+
+def _poster_url(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _bad_type("poster_url", "a string")
+    path = urllib.parse.urlsplit(value).path.lower()
+    if not _is_http_url(value) or not path.endswith(_POSTER_EXTENSIONS):
+        raise _invalid("poster_url must be an http(s) URL of a .jpg or .png image")
+    return value
+
+
+def parse_metadata(
+    data: dict[str, Any], config: SandboxConfig, *, creating: bool
+) -> dict[str, Any]:
+    """The metadata fields present in ``data``, checked and normalised.
+
+    Absent fields stay absent (PATCH preserves them); on create the caller fills defaults.
+    ``poster_url`` is ``None`` for both ``null`` and ``""`` (remove the custom poster).
+    """
+    out: dict[str, Any] = {}
+    if creating or "caption" in data:
+        out["caption"] = _caption(data.get("caption"), config)
+    if "description" in data:
+        value = data["description"]
+        if value is not None and not isinstance(value, str):
+            raise _bad_type("description", "a string")
+        out["description"] = value
+    if "access" in data:
+        value = data["access"]
+        if not isinstance(value, str):
+            raise _bad_type("access", "a string")
+        if value not in ACCESS_VALUES:
+            raise _invalid("access must be one of: public, private")
+        out["access"] = value
+    if "archived_at" in data:
+        value = data["archived_at"]
+        if value is not None and not isinstance(value, str):
+            raise _bad_type("archived_at", "a string")
+        out["archived_at"] = None if value is None else _iso8601(value)
+    for flag in ("audio_disabled", "display_social_attributions", "video_hidden"):
+        if flag in data:
+            out[flag] = _bool(flag, data[flag])
+    if "hashtags" in data:
+        out["hashtags"] = _string_list("hashtags", data["hashtags"])
+    if "product_ids" in data:
+        out["product_ids"] = _string_list("product_ids", data["product_ids"])
+    if data.get("business_store_id") is not None:
+        value = data["business_store_id"]
+        if not isinstance(value, str):
+            raise _bad_type("business_store_id", "a string")
+        out["business_store_id"] = value
+    if "custom_fields" in data:
+        out["custom_fields"] = _custom_fields(data["custom_fields"], config)
+    if "external_media" in data:
+        out["external_media"] = _external_media(data["external_media"])
+    if "poster_url" in data:
+        out["poster_url"] = _poster_url(data["poster_url"])
+    return out
+
+
+def require_social_media(display: bool, external_media: dict[str, Any] | None) -> None:
+    """Spec 6.7: attribution needs ``external_media`` (on PATCH, an existing one counts)."""
+    if display and external_media is None:
+        raise _invalid("external_media is required when display_social_attributions is true")
+
+
+def check_import_url(value: Any) -> str:
+    """The format rules of spec 6.3: http(s), a dotted hostname, a path."""
+    if not isinstance(value, str) or not value:
+        raise _bad_type("url", "a non-empty string")
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme not in ("http", "https"):
+        raise ApiError(400, "url must use the http or https scheme")
+    host = parts.hostname or ""
+    if "." not in host.strip("."):
+        raise ApiError(400, "url must have a valid hostname")
+    if parts.path in ("", "/"):
+        raise ApiError(400, "url must have a path component")
+    return value
