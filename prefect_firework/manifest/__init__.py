@@ -46,7 +46,8 @@ Cell values
 - **Booleans**: `True`/`False`, `1`/`0`, or the text `true`/`false`/`yes`/`no`/`1`/`0` in any
   case. Anything else is invalid.
 - **Lists and objects**: Python lists/dicts (numpy arrays and Parquet structs too) or JSON text
-  (what CSV gives you): `["a", "b"]`, `{"sku": "123"}`. Text that is not a JSON list where a list
+  (what CSV gives you): `["a", "b"]`, `{"sku": "123"}`; the Python literals that
+  `DataFrame.to_csv` writes for list/dict cells (`['a', 'b']`) are read too. Text that is not a JSON list where a list
   is needed (`abc`, `{}`) is invalid. Object keys whose value is null are dropped (Parquet fills
   absent struct keys with null).
 - **Text columns** (`caption`, `description`, `access`, `poster_url`, `url`, `hashtags` items)

@@ -6,7 +6,8 @@ A cell reaches us from one of three readers, each with its own habits:
   for "nothing", and ids that pandas turned into ``int64`` (or ``float64`` once a ``NaN`` joined
   the column);
 - CSV: every cell is text (we read CSV as text on purpose so ``"00123"`` keeps its zeros), lists
-  and objects arrive as JSON strings, booleans as ``"true"``/``"yes"``/``"1"``;
+  and objects arrive as JSON strings (or as the Python literals ``DataFrame.to_csv`` writes for
+  list and dict cells, ``['a', 'b']``), booleans as ``"true"``/``"yes"``/``"1"``;
 - Parquet: list columns arrive as numpy arrays, dict columns as structs whose absent keys are
   filled with ``None``.
 
@@ -17,6 +18,7 @@ decides what type a cell is and raises :class:`CellError` with a short rule name
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import os
@@ -151,12 +153,18 @@ def to_timestamp(value: Any) -> Any:
 
 
 def _decode_json(value: str, what: str, example: str) -> Any:
+    """JSON text, or the Python literal ``DataFrame.to_csv`` writes for a list/dict cell."""
     try:
         return json.loads(value)
     except (ValueError, RecursionError):
-        raise CellError(
-            "json", f"must be a JSON {what} such as {example}, got {describe(value)}"
-        ) from None
+        pass
+    text = value.strip()
+    if text[:1] in ("[", "{") and len(text) <= 100_000:
+        try:
+            return ast.literal_eval(text)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            pass
+    raise CellError("json", f"must be a JSON {what} such as {example}, got {describe(value)}")
 
 
 def _to_list(value: Any, item: Callable[[Any], str]) -> list[str]:
@@ -234,4 +242,6 @@ def _json_kind(value: Any) -> str:
         return "boolean"
     if value is None:
         return "null"
-    return "number"
+    if isinstance(value, int | float):
+        return "number"
+    return type(value).__name__

@@ -48,11 +48,20 @@ def results_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     Keys of a record outside the columns are ignored (a record may carry more for logging);
     absent keys become ``<NA>``. Sorting is stable, so records of equal ``row`` keep their order.
     """
-    rows = [{column: record.get(column) for column in RESULT_COLUMNS} for record in records]
-    frame = pd.DataFrame(rows, columns=RESULT_COLUMNS, dtype=object)
-    for column, dtype in RESULT_DTYPES.items():
-        series = frame[column].map(lambda value: None if is_missing(native(value)) else value)
-        if dtype == "string":
-            series = series.map(lambda value: value if value is None else str(value))
-        frame[column] = series.astype(dtype)
+    columns: dict[str, list[Any]] = {column: [] for column in RESULT_COLUMNS}
+    for record in records:
+        for column, values in columns.items():
+            value = native(record.get(column))
+            if is_missing(value):
+                value = None
+            elif RESULT_DTYPES[column] == "string":
+                value = str(value)
+            values.append(value)
+    frame = pd.DataFrame(
+        {
+            column: pd.Series(values, dtype=object).astype(RESULT_DTYPES[column])
+            for column, values in columns.items()
+        },
+        columns=RESULT_COLUMNS,
+    )
     return frame.sort_values("row", kind="stable", na_position="last").reset_index(drop=True)
