@@ -5,18 +5,12 @@ Nothing here starts Prefect; the one test that needs the API asks for ``prefect_
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-S3_CREDENTIALS = {
-    "aws_access_key_id": "testing",
-    "aws_secret_access_key": "testing",
-    "region_name": "us-east-1",
-}
+from batch_support import S3_CREDENTIALS, FakeClock
 
 
 @pytest.fixture(scope="session")
@@ -24,8 +18,6 @@ def moto_endpoint() -> Iterator[str]:
     """A moto S3 server on 127.0.0.1 (a free port), for the whole session."""
     from moto.server import ThreadedMotoServer
 
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -46,25 +38,6 @@ def s3_bucket(moto_endpoint: str) -> tuple[str, dict[str, Any]]:
         "client_kwargs": {"S3.Client": {"endpoint_url": moto_endpoint, **S3_CREDENTIALS}}
     }
     return name, transport_params
-
-
-class FakeClock:
-    """A monotonic clock that only moves when something sleeps on it."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0, seconds
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

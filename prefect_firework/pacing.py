@@ -1,0 +1,394 @@
+"""Per-channel pacing of video creates: 20 per 5 minutes per channel (spec 6), bytes unlimited.
+
+Uploading bytes is not rate limited, creating videos is. So a batch uploads ahead and asks a pacer
+for a *create slot* just before each ``POST /api/v1/videos``; the pacer releases slots exactly as
+fast as the server's sliding window allows, so a single process never sees a 429 and the makespan
+stays at the theoretical minimum.
+
+The rule (:class:`ChannelPacer`)
+--------------------------------
+The server counts a create at the moment it receives it, which is somewhere between our send and
+the response. We cannot see that moment, so we count conservatively:
+
+- a slot is *in flight* while the ``with pacer.slot(channel):`` block runs (the create is being
+  sent, the server may already have counted it);
+- when the block exits (the response came back, or the call failed: the server may still have
+  seen it) the slot becomes a *completion* stamped with the exit time, an upper bound of the
+  server's stamp;
+- a new slot may start when ``in_flight + completions within the last window < limit``.
+
+A completion therefore leaves the count exactly ``window`` seconds after the server could last
+have counted it: no earlier (no 429), no later than needed (no wasted time beyond the request's
+own latency). Waiters on one channel are served in arrival order; channels never block each
+other. A 429 that comes anyway (another process spent the budget) calls :meth:`penalize`.
+
+Across processes (:class:`PrefectRateLimitPacer`)
+-------------------------------------------------
+:class:`ChannelPacer` is per process: it holds a lock and its state lives in memory. Pickling it
+does not carry the state: in the same process the unpickled object *is* the original (so thread
+pools, deep copies and Prefect's parameter hashing share one budget), in another process it
+becomes that process's own pacer with the same limit and window. When several processes or
+machines create videos on the same channels, use :class:`PrefectRateLimitPacer`, which takes the
+budget from a Prefect global concurrency limit with slot decay, one limit per channel.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+import time
+import uuid
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from prefect_firework.settings import FireworkSettings
+
+__all__ = [
+    "DEFAULT_LIMIT_NAME",
+    "ChannelPacer",
+    "PrefectRateLimitPacer",
+    "gcl_parameters",
+]
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+#: name of the Prefect global concurrency limit of a channel (``PrefectRateLimitPacer``)
+DEFAULT_LIMIT_NAME = "firework-create-{channel_id}"
+
+
+@dataclass
+class _Channel:
+    """The pacing state of one channel (guarded by the pacer's condition)."""
+
+    completions: deque[float] = field(default_factory=deque)
+    in_flight: int = 0
+    penalty_until: float = -math.inf
+    waiting: deque[int] = field(default_factory=deque)
+
+
+_registry_lock = threading.RLock()
+_registry: weakref.WeakValueDictionary[str, ChannelPacer] = weakref.WeakValueDictionary()
+
+
+def _restore_pacer(token: str, limit: int, window: float) -> ChannelPacer:
+    """Unpickle: the live pacer of this process with that token, or a new local one."""
+    with _registry_lock:
+        pacer = _registry.get(token)
+        if pacer is None:
+            pacer = ChannelPacer(limit, window, _token=token)
+        return pacer
+
+
+class ChannelPacer:
+    """Release create slots per channel so that at most ``limit`` fall in any ``window`` seconds.
+
+    Thread-safe; per process (see the module docstring). ``clock`` and ``sleep`` are injectable
+    so tests can run the rule on a fake clock: the pacer only ever waits by calling ``sleep``
+    (for time to pass) or by waiting on its condition (for another thread's slot to start or
+    finish), never by busy-looping.
+
+    Usage::
+
+        pacer = ChannelPacer.from_settings()
+        with pacer.slot(channel_id):
+            video = client.create_video(...)   # a 429 here: pacer.penalize(channel_id, retry_after)
+    """
+
+    def __init__(
+        self,
+        limit: int = 20,
+        window: float = 300.0,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+        _token: str | None = None,
+    ) -> None:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a positive integer, got {limit!r}")
+        if not window > 0:
+            raise ValueError(f"window must be positive seconds, got {window!r}")
+        self.limit = limit
+        self.window = float(window)
+        self._clock = clock
+        self._sleep = sleep
+        self._cond = threading.Condition()
+        self._channels: dict[str, _Channel] = {}
+        self._tickets = itertools.count()
+        self._token = _token or uuid.uuid4().hex
+        with _registry_lock:
+            _registry[self._token] = self
+
+    @classmethod
+    def from_settings(cls, settings: FireworkSettings | None = None) -> ChannelPacer:
+        """A pacer with ``FIREWORK_RATE_LIMIT_CREATES`` per ``FIREWORK_RATE_LIMIT_WINDOW``."""
+        if settings is None:
+            from prefect_firework.settings import FireworkSettings
+
+            settings = FireworkSettings()
+        return cls(settings.rate_limit_creates, settings.rate_limit_window)
+
+    def __repr__(self) -> str:
+        return f"ChannelPacer(limit={self.limit}, window={self.window})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore_pacer, (self._token, self.limit, self.window))
+
+    # ------------------------------------------------------------------ the rule
+
+    def _free_at(self, state: _Channel, now: float) -> float | None:
+        """When the next slot of ``state`` may start (``None``: only after an exit)."""
+        while state.completions and state.completions[0] + self.window <= now:
+            state.completions.popleft()
+        used = state.in_flight + len(state.completions)
+        if used < self.limit:
+            at = now
+        else:
+            expiring = used - self.limit + 1  # completions that must leave the window first
+            if expiring > len(state.completions):
+                return None  # all the budget is in flight: wait for an exit
+            at = state.completions[expiring - 1] + self.window
+        return max(at, state.penalty_until)
+
+    @contextmanager
+    def slot(self, channel_id: str) -> Iterator[None]:
+        """Block until a create may start on ``channel_id``; the slot is in flight in the block.
+
+        On exit, normal or by exception, the slot counts as a completion for ``window`` seconds:
+        a create that failed may still have reached the server.
+        """
+        self._acquire(channel_id)
+        try:
+            yield
+        finally:
+            self._release(channel_id)
+
+    def _acquire(self, channel_id: str) -> None:
+        with self._cond:
+            state = self._channels.setdefault(channel_id, _Channel())
+            ticket = next(self._tickets)
+            state.waiting.append(ticket)
+        try:
+            while True:
+                with self._cond:
+                    while state.waiting[0] != ticket:
+                        self._cond.wait()
+                    now = self._clock()
+                    at = self._free_at(state, now)
+                    if at is not None and at <= now:
+                        state.waiting.popleft()
+                        state.in_flight += 1
+                        self._cond.notify_all()  # the next waiter is now at the head
+                        return
+                    if at is None:
+                        self._cond.wait()
+                        continue
+                    delay = at - now
+                # the head sleeps outside the lock: other channels go on meanwhile
+                self._sleep(delay)
+        except BaseException:
+            with self._cond:
+                if ticket in state.waiting:
+                    state.waiting.remove(ticket)
+                    self._cond.notify_all()
+            raise
+
+    def _release(self, channel_id: str) -> None:
+        with self._cond:
+            state = self._channels[channel_id]
+            state.in_flight -= 1
+            state.completions.append(self._clock())
+            self._cond.notify_all()
+
+    def penalize(self, channel_id: str, retry_after: float | None = None) -> None:
+        """A 429 came anyway: no new slot for ``channel_id`` for ``retry_after`` seconds.
+
+        ``None`` (the API documents no ``Retry-After``) waits a whole window. Penalties only
+        extend: a shorter one never shortens a longer one already in force.
+        """
+        delay = self.window if retry_after is None else max(0.0, float(retry_after))
+        with self._cond:
+            state = self._channels.setdefault(channel_id, _Channel())
+            state.penalty_until = max(state.penalty_until, self._clock() + delay)
+            self._cond.notify_all()
+
+    # ------------------------------------------------------------------ introspection
+
+    def wait_time(self, channel_id: str) -> float | None:
+        """Seconds until a slot would be free for a new waiter (0: now; None: after an exit).
+
+        Waiters already queued go first, so this is a lower bound when some are waiting.
+        """
+        with self._cond:
+            state = self._channels.get(channel_id)
+            if state is None:
+                return 0.0
+            now = self._clock()
+            at = self._free_at(state, now)
+            return None if at is None else max(0.0, at - now)
+
+    def in_flight(self, channel_id: str) -> int:
+        """Slots of ``channel_id`` currently inside a ``slot()`` block."""
+        with self._cond:
+            state = self._channels.get(channel_id)
+            return 0 if state is None else state.in_flight
+
+
+# ---------------------------------------------------------------------- across processes
+
+
+def gcl_parameters(
+    limit: int = 20, window: float = 300.0, *, burst: int = 1, latency: float = 10.0
+) -> tuple[int, float]:
+    """``(gcl limit, slot decay per second)`` that keep any ``window`` under ``limit`` creates.
+
+    A Prefect rate limit is a token bucket: ``burst`` slots, refilled at ``decay`` per second.
+    In any span of ``T`` seconds it grants at most ``burst + decay * T`` slots; a slot granted
+    now may reach the server up to ``latency`` seconds later. So the server sees at most
+    ``burst + decay * (window + latency)`` creates per window, and we solve for ``decay``.
+    A bucket of ``limit`` slots refilled at ``limit / window`` (e.g. ``--limit 20
+    --slot-decay-per-second 0.0667``) is **not** safe: it grants 20 at once and 19 more over the
+    next 285 s, 39 in one window. ``burst=1`` gives the best long-run rate (about ``limit - 1``
+    per ``window + latency``); a larger burst starts faster and then runs slower.
+    """
+    if not 1 <= burst < limit:
+        raise ValueError(f"burst must be between 1 and limit - 1 ({limit - 1}), got {burst}")
+    decay = (limit - burst) / (window + latency)
+    return burst, math.floor(decay * 10_000) / 10_000  # round down: never faster than safe
+
+
+class PrefectRateLimitPacer:
+    """The same ``slot()``/``penalize()`` interface, with the budget in Prefect's server.
+
+    Each channel has a global concurrency limit named ``firework-create-{channel_id}`` with slot
+    decay; :meth:`slot` calls :func:`prefect.concurrency.sync.rate_limit` on it before the block,
+    so every process and machine talking to the same Prefect API shares one budget. Create the
+    limits once per channel (or call :meth:`ensure_limit`)::
+
+        # 20 creates / 300 s: burst 1, one slot back every ~16 s (see gcl_parameters)
+        prefect gcl create firework-create-X6Xqd6W --limit 1 --slot-decay-per-second 0.0612
+
+    ``strict=True`` (the default) makes a missing limit an error: Prefect's ``rate_limit``
+    otherwise returns at once for an unknown name, i.e. no pacing at all.
+
+    Differences from :class:`ChannelPacer`: slots are counted when granted, not when the
+    create returns (hence the ``latency`` margin in :func:`gcl_parameters`), and a penalty from
+    :meth:`penalize` is local to this process (other processes learn of the 429 from their own).
+    Picklable: the lock and penalties are rebuilt per process.
+    """
+
+    def __init__(
+        self,
+        *,
+        name_template: str = DEFAULT_LIMIT_NAME,
+        timeout: float | None = None,
+        strict: bool = True,
+        window: float = 300.0,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = time.sleep,
+    ) -> None:
+        if "{channel_id}" not in name_template:
+            raise ValueError("name_template must contain '{channel_id}'")
+        self.name_template = name_template
+        self.timeout = timeout
+        self.strict = strict
+        self.window = float(window)
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._penalties: dict[str, float] = {}
+
+    @classmethod
+    def from_settings(cls, settings: FireworkSettings | None = None) -> PrefectRateLimitPacer:
+        """A pacer whose default penalty (no ``Retry-After``) is the configured window."""
+        if settings is None:
+            from prefect_firework.settings import FireworkSettings
+
+            settings = FireworkSettings()
+        return cls(window=settings.rate_limit_window)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_lock", None)
+        state["_penalties"] = {}
+        if state.get("_clock") is not time.monotonic:
+            state["_clock"] = time.monotonic
+        if state.get("_sleep") is not time.sleep:
+            state["_sleep"] = time.sleep
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"PrefectRateLimitPacer(name_template={self.name_template!r})"
+
+    def limit_name(self, channel_id: str) -> str:
+        """The global concurrency limit that paces ``channel_id``."""
+        return self.name_template.format(channel_id=channel_id)
+
+    @contextmanager
+    def slot(self, channel_id: str) -> Iterator[None]:
+        """Wait out a local penalty, then take one decaying slot of the channel's limit."""
+        from prefect.concurrency.sync import rate_limit
+
+        while True:
+            with self._lock:
+                delay = self._penalties.get(channel_id, -math.inf) - self._clock()
+            if delay <= 0:
+                break
+            self._sleep(delay)
+        rate_limit(
+            self.limit_name(channel_id), occupy=1, timeout_seconds=self.timeout, strict=self.strict
+        )
+        yield
+
+    def penalize(self, channel_id: str, retry_after: float | None = None) -> None:
+        """A 429 came anyway: this process starts no create on the channel for a while."""
+        delay = self.window if retry_after is None else max(0.0, float(retry_after))
+        with self._lock:
+            until = self._clock() + delay
+            self._penalties[channel_id] = max(self._penalties.get(channel_id, -math.inf), until)
+
+    def ensure_limit(
+        self,
+        channel_id: str,
+        *,
+        limit: int = 20,
+        window: float = 300.0,
+        burst: int = 1,
+        latency: float = 10.0,
+    ) -> bool:
+        """Create the channel's limit (see :func:`gcl_parameters`) unless it exists.
+
+        Returns True when it was created. Needs the Prefect API; an existing limit is left as
+        it is (an operator may have tuned it).
+        """
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+        from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+        capacity, decay = gcl_parameters(limit, window, burst=burst, latency=latency)
+        name = self.limit_name(channel_id)
+        with get_client(sync_client=True) as client:
+            try:
+                client.read_global_concurrency_limit_by_name(name)
+                return False
+            except ObjectNotFound:
+                pass
+            try:
+                client.create_global_concurrency_limit(
+                    GlobalConcurrencyLimitCreate(
+                        name=name, limit=capacity, slot_decay_per_second=decay, active=True
+                    )
+                )
+            except ObjectAlreadyExists:
+                return False
+        return True
