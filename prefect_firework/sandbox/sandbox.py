@@ -229,6 +229,10 @@ class Sandbox:
         return str(self._need().seeds.other_business_channel_id)
 
     @property
+    def other_business_store_id(self) -> str:
+        return str(self._need().seeds.other_business_store_id)
+
+    @property
     def channel_id(self) -> str:
         """The default channel (the first of ``channel_ids``)."""
         return self.channel_ids[0]

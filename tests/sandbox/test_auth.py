@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_support import Api, bearer, error_of, token_for
+from sandbox_support import HTTP, Api, bearer, error_of, token_for
 
 from prefect_firework.sandbox import Sandbox
 
@@ -26,7 +26,7 @@ IDS = [f"{m} {p}" for m, p, _, _ in ENDPOINTS]
 def _call(
     sb: Sandbox, method: str, path: str, body: Any, headers: dict[str, str]
 ) -> httpx.Response:
-    return httpx.request(method, f"{sb.base_url}{path}", json=body, headers=headers)
+    return HTTP.request(method, f"{sb.base_url}{path}", json=body, headers=headers)
 
 
 @pytest.mark.parametrize(("method", "path", "body", "scope"), ENDPOINTS, ids=IDS)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sandbox_support import SMALL, wait_for
+from sandbox_support import HTTP, SMALL, wait_for
 
 from prefect_firework.sandbox import Sandbox, SandboxConfig
 from prefect_firework.sandbox.config import human_size
@@ -46,10 +46,13 @@ def test_starts_fast_and_stops_without_leftovers(media) -> None:
         ports = _ports(sb)
         assert all(_port_open(p) for p in ports)
         assert sb.base_url.startswith("http://127.0.0.1:")
-        assert httpx.get(f"{sb.base_url}/_sandbox/info").status_code == 200
-        # exercise every server and worker so their threads exist before we stop
+        # exercise every server so their threads exist before we stop; a client that keeps
+        # connections open would keep the file server's handler threads alive, so close it
         files_url = sb.serve_files(media.dir)
-        assert httpx.get(f"{files_url}/clip.mp4").status_code == 200
+        with httpx.Client() as client:
+            assert client.get(f"{sb.base_url}/_sandbox/info").status_code == 200
+            assert client.get(f"{files_url}/clip.mp4").status_code == 200
+            assert client.get(f"{sb.s3_url}/{sb.bucket}").status_code == 405
         assert len({t.ident for t in threading.enumerate()} - before) >= 4
     finally:
         sb.stop()
@@ -145,7 +148,7 @@ def test_cli_prints_credentials_answers_and_stops_on_sigint() -> None:
         assert fields["s3_url"].startswith("http://127.0.0.1:")
         channel_ids = fields["channel_ids"].split(", ")
         assert len(channel_ids) >= 3 and fields["channel_id"] == channel_ids[0]
-        resp = httpx.post(
+        resp = HTTP.post(
             fields["token_url"],
             data={
                 "grant_type": "client_credentials",

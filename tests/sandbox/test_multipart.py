@@ -7,9 +7,9 @@ import re
 import urllib.parse
 from typing import Any
 
-import httpx
 import pytest
 from sandbox_support import (
+    HTTP,
     MAX_FILE,
     PART,
     SMALL,
@@ -112,12 +112,12 @@ def test_parts_may_arrive_in_any_order_and_be_retried(api: Api, media) -> None:
     init = api.initiate(2)
     first, rest = split(data, [PART, -1])
     urls = [p["signature"]["put_url"] for p in init["parts"]]
-    assert httpx.put(urls[1], content=rest).status_code == 200
-    assert httpx.put(urls[0], content=b"\1" * PART).status_code == 200
-    retried = httpx.put(urls[0], content=first)  # the latest upload of a part wins
+    assert HTTP.put(urls[1], content=rest).status_code == 200
+    assert HTTP.put(urls[0], content=b"\1" * PART).status_code == 200
+    retried = HTTP.put(urls[0], content=first)  # the latest upload of a part wins
     parts = [
         {"part": 1, "etag": retried.headers["etag"]},
-        {"part": 2, "etag": httpx.put(urls[1], content=rest).headers["etag"]},
+        {"part": 2, "etag": HTTP.put(urls[1], content=rest).headers["etag"]},
     ]
     assert api.complete(init, parts).status_code == 204
     assert {o["key"]: o["md5"] for o in api.sb.objects()}[init["key"]] == md5_of(media.big)
@@ -162,7 +162,7 @@ def test_part_urls_the_sandbox_did_not_issue_are_refused(
     api: Api, mutate: Any, status: int, code: str
 ) -> None:
     init = api.initiate(2)
-    resp = httpx.put(mutate(init["parts"][0]["signature"]["put_url"]), content=b"x" * 1000)
+    resp = HTTP.put(mutate(init["parts"][0]["signature"]["put_url"]), content=b"x" * 1000)
     assert resp.status_code == status, resp.text
     assert s3_code(resp) == code
     assert api.sb.multipart_uploads()[0]["parts"] == []
@@ -171,14 +171,14 @@ def test_part_urls_the_sandbox_did_not_issue_are_refused(
 def test_part_url_for_another_host_is_refused(api: Api) -> None:
     init = api.initiate(1)
     url = init["parts"][0]["signature"]["put_url"].replace("127.0.0.1", "localhost", 1)
-    resp = httpx.put(url, content=b"x" * 1000)
+    resp = HTTP.put(url, content=b"x" * 1000)
     assert resp.status_code == 403 and s3_code(resp) == "SignatureDoesNotMatch"
 
 
 def test_expired_part_url_is_refused(api: Api) -> None:
     init = api.initiate(1)
     api.sb.advance_clock(SMALL.signature_lifetime + 1)
-    resp = httpx.put(init["parts"][0]["signature"]["put_url"], content=b"x" * 1000)
+    resp = HTTP.put(init["parts"][0]["signature"]["put_url"], content=b"x" * 1000)
     assert resp.status_code == 403 and s3_code(resp) == "AccessDenied"
     assert "expired" in resp.text
 
@@ -190,7 +190,7 @@ def test_chunked_part_is_501(api: Api) -> None:
         yield b"x" * 1000
         yield b"y" * 1000
 
-    resp = httpx.put(init["parts"][0]["signature"]["put_url"], content=body())
+    resp = HTTP.put(init["parts"][0]["signature"]["put_url"], content=body())
     assert resp.request.headers.get("transfer-encoding") == "chunked"
     assert resp.status_code == 501 and s3_code(resp) == "NotImplemented"
     assert api.sb.multipart_uploads()[0]["parts"] == []
@@ -229,7 +229,7 @@ def test_part_of_a_completed_upload_is_404(api: Api, media) -> None:
     init = api.initiate(1)
     parts = api.put_parts(init, [media.big.read_bytes()])
     assert api.complete(init, parts).status_code == 204
-    resp = httpx.put(init["parts"][0]["signature"]["put_url"], content=b"x")
+    resp = HTTP.put(init["parts"][0]["signature"]["put_url"], content=b"x")
     assert resp.status_code == 404 and s3_code(resp) == "NoSuchUpload"
 
 
@@ -319,7 +319,7 @@ def test_complete_s3_refusals_are_multipart_upload_failed(api: Api, media) -> No
 def test_part_never_uploaded_fails(api: Api, media) -> None:
     init = api.initiate(2)
     (url1, _) = [p["signature"]["put_url"] for p in init["parts"]]
-    etag = httpx.put(url1, content=media.big.read_bytes()[:PART]).headers["etag"]
+    etag = HTTP.put(url1, content=media.big.read_bytes()[:PART]).headers["etag"]
     resp = api.complete(init, [{"part": 1, "etag": etag}, {"part": 2, "etag": etag}])
     assert (resp.status_code, error_of(resp)) == (400, FAILED)
 

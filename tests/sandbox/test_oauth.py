@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import base64
 
-import httpx
 import pytest
-from sandbox_support import SMALL, bearer
+from sandbox_support import HTTP, SMALL, bearer
 
 from prefect_firework.sandbox import Sandbox
 
@@ -17,7 +16,7 @@ def _basic(client_id: str, secret: str) -> dict[str, str]:
 
 
 def test_form_credentials_get_a_bearer_token(sb: Sandbox) -> None:
-    resp = httpx.post(
+    resp = HTTP.post(
         sb.token_url,
         data={
             "grant_type": "client_credentials",
@@ -32,12 +31,12 @@ def test_form_credentials_get_a_bearer_token(sb: Sandbox) -> None:
     assert body["expires_in"] == SMALL.token_lifetime
     assert set(body["scope"].split(" ")) == {"videos:read", "videos:write"}
     assert resp.headers["cache-control"] == "no-store"
-    video = httpx.get(f"{sb.base_url}/api/v1/videos/nope", headers=bearer(body["access_token"]))
+    video = HTTP.get(f"{sb.base_url}/api/v1/videos/nope", headers=bearer(body["access_token"]))
     assert video.status_code == 404  # authenticated: the video just does not exist
 
 
 def test_http_basic_client_authentication(sb: Sandbox) -> None:
-    resp = httpx.post(
+    resp = HTTP.post(
         sb.token_url,
         data={"grant_type": "client_credentials"},
         headers=_basic(sb.client_id, sb.client_secret),
@@ -46,7 +45,7 @@ def test_http_basic_client_authentication(sb: Sandbox) -> None:
 
 
 def test_requested_scope_narrows_the_token(sb: Sandbox) -> None:
-    resp = httpx.post(
+    resp = HTTP.post(
         sb.token_url,
         data={
             "grant_type": "client_credentials",
@@ -56,7 +55,7 @@ def test_requested_scope_narrows_the_token(sb: Sandbox) -> None:
         },
     )
     assert resp.status_code == 200 and resp.json()["scope"] == "videos:read"
-    write = httpx.post(
+    write = HTTP.post(
         f"{sb.base_url}/api/v1/upload_signatures",
         json={"filename": "a.mp4", "mime_type": "video/mp4", "channel_id": sb.channel_id},
         headers=bearer(resp.json()["access_token"]),
@@ -94,7 +93,7 @@ def test_token_errors(
         "client_secret": sb.client_secret,
         **form_changes,
     }
-    resp = httpx.post(
+    resp = HTTP.post(
         sb.token_url, data={k: v for k, v in form.items() if v is not None}, headers=headers
     )
     assert resp.status_code == status
@@ -102,7 +101,7 @@ def test_token_errors(
 
 
 def test_read_only_client_cannot_ask_for_write(sb: Sandbox) -> None:
-    resp = httpx.post(
+    resp = HTTP.post(
         sb.token_url,
         data={
             "grant_type": "client_credentials",
@@ -115,7 +114,7 @@ def test_read_only_client_cannot_ask_for_write(sb: Sandbox) -> None:
 
 
 def test_wrong_basic_secret_challenges_with_basic(sb: Sandbox) -> None:
-    resp = httpx.post(
+    resp = HTTP.post(
         sb.token_url,
         data={"grant_type": "client_credentials"},
         headers=_basic(sb.client_id, "wrong"),
@@ -125,7 +124,7 @@ def test_wrong_basic_secret_challenges_with_basic(sb: Sandbox) -> None:
 
 
 def test_two_client_authentication_methods_are_refused(sb: Sandbox) -> None:
-    resp = httpx.post(
+    resp = HTTP.post(
         sb.token_url,
         data={"grant_type": "client_credentials", "client_secret": sb.client_secret},
         headers=_basic(sb.client_id, sb.client_secret),
@@ -134,7 +133,7 @@ def test_two_client_authentication_methods_are_refused(sb: Sandbox) -> None:
 
 
 def test_json_body_is_not_a_token_request(sb: Sandbox) -> None:
-    resp = httpx.post(
+    resp = HTTP.post(
         sb.token_url,
         json={
             "grant_type": "client_credentials",
@@ -146,7 +145,7 @@ def test_json_body_is_not_a_token_request(sb: Sandbox) -> None:
 
 
 def test_tokens_expire_after_their_lifetime(sb: Sandbox) -> None:
-    resp = httpx.post(
+    resp = HTTP.post(
         sb.token_url,
         data={
             "grant_type": "client_credentials",
@@ -157,7 +156,7 @@ def test_tokens_expire_after_their_lifetime(sb: Sandbox) -> None:
     token = resp.json()["access_token"]
     url = f"{sb.base_url}/api/v1/videos/nope"
     sb.advance_clock(SMALL.token_lifetime - 5)
-    assert httpx.get(url, headers=bearer(token)).status_code == 404
+    assert HTTP.get(url, headers=bearer(token)).status_code == 404
     sb.advance_clock(5)
-    expired = httpx.get(url, headers=bearer(token))
+    expired = HTTP.get(url, headers=bearer(token))
     assert expired.status_code == 401 and "expired" in expired.json()["error"]

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-import httpx
 import pytest
 from sandbox_support import (
     FORM_ORDER as FORM_FIELDS,
 )
 from sandbox_support import (
+    HTTP,
     MAX_FILE,
     MIN_FILE,
     SMALL,
@@ -123,7 +123,7 @@ def test_post_with_httpx_data_and_files_in_order(api: Api, media) -> None:
     """The common client idiom: ``data=`` fields (ordered) then ``files=``."""
     sig = api.signature()
     with media.clip.open("rb") as fh:
-        resp = httpx.post(
+        resp = HTTP.post(
             sig["post_url"],
             data=dict(post_fields(sig)),
             files={"file": ("clip.mp4", fh, "video/mp4")},
@@ -211,7 +211,7 @@ def test_missing_file_is_refused(api: Api) -> None:
 
     sig = api.signature()
     body, content_type = encode_form([(n, v.encode(), None) for n, v in post_fields(sig)])
-    resp = httpx.post(sig["post_url"], content=body, headers={"Content-Type": content_type})
+    resp = HTTP.post(sig["post_url"], content=body, headers={"Content-Type": content_type})
     assert resp.status_code == 400 and s3_code(resp) == "InvalidArgument"
 
 
@@ -252,7 +252,7 @@ def test_size_bounds_are_inclusive(api: Api, size: int) -> None:
 
 def test_not_multipart_and_wrong_bucket(api: Api, media) -> None:
     sig = api.signature()
-    resp = httpx.post(sig["post_url"], content=b"key=x", headers={"Content-Type": "text/plain"})
+    resp = HTTP.post(sig["post_url"], content=b"key=x", headers={"Content-Type": "text/plain"})
     assert resp.status_code == 400 and s3_code(resp) == "MalformedPOSTRequest"
     resp = s3_post(f"{api.sb.s3_url}/other-bucket", post_fields(sig), media.clip.read_bytes())
     assert resp.status_code == 404 and s3_code(resp) == "NoSuchBucket"

@@ -1,0 +1,563 @@
+"""Spec 6: ``POST /api/v1/videos`` in all four modes, and the metadata rules of 6.4-6.7."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from sandbox_support import (
+    HTTP,
+    IMPORT_KEYS,
+    MAX_FILE,
+    MIN_FILE,
+    VIDEO_KEYS,
+    Api,
+    error_of,
+    md5_of,
+    wait_for,
+)
+
+
+@pytest.fixture
+def key(api: Api, media) -> str:
+    """An uploaded 4 s clip, ready for ``s3_key`` creates."""
+    return api.upload(media.clip)
+
+
+FULL_METADATA: dict[str, Any] = {
+    "caption": "Trail jacket in the rain",
+    "description": "Waterproof, breathable.",
+    "access": "private",
+    "archived_at": "2025-01-29T12:00:00Z",
+    "audio_disabled": True,
+    "hashtags": ["outdoor", "rain"],
+    "product_ids": ["ext-1002", "ext-1001"],
+    "custom_fields": {"campaign_id": "spring_25", "sku_group": "outerwear"},
+    "display_social_attributions": True,
+    "external_media": {
+        "source": "tiktok",
+        "url": "https://www.tiktok.com/@someone/video/1",
+        "username": "someone",
+    },
+    "video_hidden": True,
+}
+
+
+def _expected_body(sb: Any, video: dict[str, Any]) -> dict[str, Any]:
+    by_external = {
+        p.external_id: p.id for p in sb.products if p.store_id == sb.business_store_ids[0]
+    }
+    return {
+        "id": video["id"],
+        "access": "private",
+        "audio_disabled": True,
+        "caption": FULL_METADATA["caption"],
+        "description": FULL_METADATA["description"],
+        "hashtags": ["outdoor", "rain"],
+        "archived_at": "2025-01-29T12:00:00Z",
+        "product_ids": [by_external["ext-1002"], by_external["ext-1001"]],
+        "custom_fields": FULL_METADATA["custom_fields"],
+        "display_social_attributions": True,
+        "external_media": {**FULL_METADATA["external_media"], "navigation_enabled": True},
+    }
+
+
+def test_create_from_s3_key(api: Api, key: str, media) -> None:
+    resp = api.create(s3_key=key, **FULL_METADATA)
+    assert resp.status_code == 201, resp.text
+    video = resp.json()
+    assert video == _expected_body(api.sb, video)
+    stored = api.sb.video(video["id"])
+    assert (stored["source"], stored["s3_key"]) == ("s3_key", key)
+    assert stored["duration"] == pytest.approx(4.0)
+    assert stored["size"] == media.clip.stat().st_size
+    assert [item["hidden"] for item in api.sb.product_listings(video["id"])] == [True, True]
+
+
+def test_create_from_file_upload(api: Api, media) -> None:
+    metadata = {"channel_id": api.sb.channel_id, **FULL_METADATA}
+    resp = api.create_file(metadata, media.clip.read_bytes())
+    assert resp.status_code == 201, resp.text
+    video = resp.json()
+    assert video == _expected_body(api.sb, video)
+    stored = api.sb.video(video["id"])
+    assert stored["source"] == "file"
+    objects = {o["key"]: o for o in api.sb.objects()}
+    assert objects[stored["s3_key"]]["md5"] == md5_of(media.clip)
+
+
+def test_create_from_url_sync(api: Api, media) -> None:
+    base = api.sb.serve_files(media.dir)
+    resp = api.create(url=f"{base}/clip.mp4", **FULL_METADATA)
+    assert resp.status_code == 201, resp.text
+    video = resp.json()
+    assert video == _expected_body(api.sb, video)
+    stored = api.sb.video(video["id"])
+    assert stored["source"] == "url"
+    assert {o["key"]: o["md5"] for o in api.sb.objects()}[stored["s3_key"]] == md5_of(media.clip)
+
+
+def test_create_from_url_async(api: Api, media) -> None:
+    base = api.sb.serve_files(media.dir)
+    resp = api.create(url=f"{base}/clip.mp4", **{"async": True}, **FULL_METADATA)
+    assert resp.status_code == 202, resp.text
+    job = resp.json()
+    assert set(job) == IMPORT_KEYS
+    assert (job["status"], job["video_id"], job["completed_at"]) == ("running", None, None)
+    assert job["created_at"].endswith("Z")
+
+    seen: list[tuple[str, str | None]] = []
+
+    def poll() -> dict[str, Any] | None:
+        state = api.get(f"/api/v1/videos/imports/{job['id']}").json()
+        seen.append((state["status"], state["video_id"]))
+        return state if state["status"] != "running" else None
+
+    final = wait_for(poll, timeout=15, interval=0.01)
+    assert set(final) == IMPORT_KEYS and final["status"] == "completed"
+    assert final["completed_at"] >= final["created_at"]
+    # the video appears while the import is still running (spec 6.3, async flow step 3)
+    assert any(status == "running" and vid for status, vid in seen)
+    video = api.get(f"/api/v1/videos/{final['video_id']}").json()
+    assert video["caption"] == FULL_METADATA["caption"]
+    assert video["thumbnail_url"]
+    assert api.sb.video(final["video_id"])["import_id"] == job["id"]
+
+
+def test_unknown_import_is_404(api: Api) -> None:
+    resp = api.get("/api/v1/videos/imports/nope")
+    assert resp.status_code == 404
+    error_of(resp)
+
+
+def test_defaults_of_a_minimal_create(api: Api, key: str) -> None:
+    video = api.create_ok(s3_key=key)
+    assert set(video) == VIDEO_KEYS
+    assert video == {
+        "id": video["id"],
+        "access": "public",
+        "audio_disabled": False,
+        "caption": "A clip",
+        "description": None,
+        "hashtags": [],
+        "archived_at": None,
+        "product_ids": [],
+        "custom_fields": {},
+        "display_social_attributions": False,
+        "external_media": None,
+    }
+
+
+# -- metadata rules (spec 6.4-6.7, 10) -------------------------------------------------------
+
+METADATA_CASES: list[tuple[str, dict[str, Any], int]] = [
+    ("caption-missing", {"caption": None}, 422),
+    ("caption-empty", {"caption": ""}, 422),
+    ("caption-blank", {"caption": "   "}, 422),
+    ("caption-too-long", {"caption": "x" * 201}, 422),
+    ("caption-not-string", {"caption": 12}, 400),
+    ("description-not-string", {"description": 12}, 400),
+    ("access-unlisted", {"access": "unlisted"}, 422),
+    ("access-not-string", {"access": True}, 400),
+    ("archived-at-words", {"archived_at": "yesterday"}, 422),
+    ("archived-at-number", {"archived_at": 1700000000}, 400),
+    ("audio-disabled-string", {"audio_disabled": "yes"}, 400),
+    ("hashtags-string", {"hashtags": "rain"}, 400),
+    ("hashtags-numbers", {"hashtags": [1, 2]}, 400),
+    ("product-ids-string", {"product_ids": "ext-1001"}, 400),
+    ("custom-fields-list", {"custom_fields": ["a"]}, 400),
+    ("custom-key-upper", {"custom_fields": {"Campaign": "x"}}, 422),
+    ("custom-key-dash", {"custom_fields": {"a-b": "x"}}, 422),
+    ("custom-key-empty", {"custom_fields": {"": "x"}}, 422),
+    ("custom-key-256", {"custom_fields": {"k" * 256: "x"}}, 422),
+    ("custom-value-1025", {"custom_fields": {"k": "v" * 1025}}, 422),
+    ("custom-value-number", {"custom_fields": {"k": 5}}, 422),
+    ("social-without-media", {"display_social_attributions": True}, 422),
+    (
+        "social-media-no-url",
+        {"display_social_attributions": True, "external_media": {"source": "tiktok"}},
+        422,
+    ),
+    (
+        "social-media-no-source",
+        {"display_social_attributions": True, "external_media": {"url": "https://t.co/x"}},
+        422,
+    ),
+    ("external-media-string", {"external_media": "tiktok"}, 400),
+    ("external-media-bad-url", {"external_media": {"source": "x", "url": "not a url"}}, 422),
+    ("display-social-string", {"display_social_attributions": "true"}, 400),
+    ("video-hidden-string", {"video_hidden": "no"}, 400),
+    ("poster-ftp", {"poster_url": "ftp://example.com/p.jpg"}, 422),
+    ("poster-gif", {"poster_url": "https://example.com/p.gif"}, 422),
+    ("poster-not-string", {"poster_url": 5}, 400),
+    ("async-string", {"async": "yes"}, 400),
+    ("channel-missing", {"channel_id": None}, 400),
+    ("store-unknown", {"business_store_id": "NoStore"}, 404),
+]
+
+
+@pytest.mark.parametrize(
+    ("changes", "status"), [c[1:] for c in METADATA_CASES], ids=[c[0] for c in METADATA_CASES]
+)
+def test_metadata_rules(api: Api, key: str, changes: dict[str, Any], status: int) -> None:
+    body = {"channel_id": api.sb.channel_id, "caption": "A clip", "s3_key": key, **changes}
+    resp = api.post("/api/v1/videos", {k: v for k, v in body.items() if v is not None})
+    assert resp.status_code == status, resp.text
+    error_of(resp)
+    assert api.sb.videos() == []
+
+
+ACCEPTED_CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
+    ("caption-200", {"caption": "x" * 200}, {"caption": "x" * 200}),
+    (
+        "archived-offset",
+        {"archived_at": "2025-01-29T14:00:00+02:00"},
+        {"archived_at": "2025-01-29T12:00:00Z"},
+    ),
+    ("archived-null", {"archived_at": None}, {"archived_at": None}),
+    (
+        "custom-key-255",
+        {"custom_fields": {"k" * 255: "v" * 1024}},
+        {"custom_fields": {"k" * 255: "v" * 1024}},
+    ),
+    ("custom-key-digits", {"custom_fields": {"a_1": "x"}}, {"custom_fields": {"a_1": "x"}}),
+    (
+        "social-without-username",
+        {
+            "display_social_attributions": True,
+            "external_media": {"source": "ig", "url": "https://i.g/p"},
+        },
+        {
+            "external_media": {
+                "source": "ig",
+                "url": "https://i.g/p",
+                "username": None,
+                "navigation_enabled": True,
+            }
+        },
+    ),
+    (
+        "navigation-disabled",
+        {"external_media": {"source": "yt", "url": "https://y.t/v", "navigation_enabled": False}},
+        {
+            "display_social_attributions": False,
+            "external_media": {
+                "source": "yt",
+                "url": "https://y.t/v",
+                "username": None,
+                "navigation_enabled": False,
+            },
+        },
+    ),
+    ("poster-empty-means-none", {"poster_url": ""}, {}),
+    ("description-null", {"description": None}, {"description": None}),
+]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"), [c[1:] for c in ACCEPTED_CASES], ids=[c[0] for c in ACCEPTED_CASES]
+)
+def test_metadata_accepted(
+    api: Api, key: str, changes: dict[str, Any], expected: dict[str, Any]
+) -> None:
+    body = {"channel_id": api.sb.channel_id, "caption": "A clip", "s3_key": key, **changes}
+    resp = api.post("/api/v1/videos", body)
+    assert resp.status_code == 201, resp.text
+    video = resp.json()
+    for field, value in expected.items():
+        assert video[field] == value
+
+
+def test_business_store_of_another_business_is_403(api: Api, key: str) -> None:
+    other_store = api.sb.other_business_store_id
+    resp = api.create(s3_key=key, business_store_id=other_store)
+    assert resp.status_code == 403
+    error_of(resp)
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [(b"{oops", "application/json"), (b"[]", "application/json"), (b"caption=x", "text/plain")],
+    ids=["malformed", "array", "text"],
+)
+def test_malformed_create_bodies_are_400(api: Api, content: bytes, content_type: str) -> None:
+    resp = api.http.post("/api/v1/videos", content=content, headers={"Content-Type": content_type})
+    assert resp.status_code == 400
+    error_of(resp)
+
+
+def test_exactly_one_source(api: Api, key: str) -> None:
+    neither = api.create()
+    assert neither.status_code == 400 and "s3_key" in error_of(neither)
+    both = api.create(s3_key=key, url="https://example.com/a.mp4")
+    assert both.status_code == 400
+    assert api.sb.videos() == []
+
+
+def test_unknown_routes_and_methods_keep_the_error_shape(api: Api) -> None:
+    missing = api.get("/api/v1/nothing-here")
+    assert missing.status_code == 404 and error_of(missing)
+    wrong = api.http.delete("/api/v1/videos/abc")
+    assert wrong.status_code == 405 and error_of(wrong)
+
+
+# -- posters (spec 6.5) ----------------------------------------------------------------------
+
+
+def test_poster_is_downloaded_and_described(api: Api, key: str, media) -> None:
+    base = api.sb.serve_files(media.dir)
+    for name, fmt, size, ratio in (
+        ("poster.png", "png", (90, 160), "9:16"),
+        ("poster.jpg", "jpg", (1080, 1920), "9:16"),
+    ):
+        video = api.create_ok(s3_key=key, poster_url=f"{base}/{name}")
+        (poster,) = api.get(f"/api/v1/videos/{video['id']}").json()["video_posters"]
+        assert (poster["format"], poster["width"], poster["height"]) == (fmt, *size)
+        assert poster["aspect_ratio"] == ratio
+        served = HTTP.get(poster["url"])
+        assert served.status_code == 200 and served.content == (media.dir / name).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("name", "behaviour"),
+    [("missing.png", {}), ("not_image.png", {}), ("poster.png", {"status": 500})],
+    ids=["404", "not-an-image", "server-error"],
+)
+def test_unusable_poster_is_422(
+    api: Api, key: str, media, name: str, behaviour: dict[str, Any]
+) -> None:
+    base = api.sb.serve_files(media.dir)
+    if behaviour:
+        api.sb.file_server(base).set_behavior(name, **behaviour)
+    resp = api.create(s3_key=key, poster_url=f"{base}/{name}")
+    assert resp.status_code == 422
+    assert "poster_url" in error_of(resp)
+    assert api.sb.videos() == []
+
+
+# -- the S3 key mode -------------------------------------------------------------------------
+
+
+def _moto_put(sb: Any, key: str, data: bytes) -> None:
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=sb.moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="anything",
+        aws_secret_access_key="anything",
+    )
+    s3.put_object(Bucket=sb.bucket, Key=key, Body=data)
+    s3.close()
+
+
+@pytest.mark.parametrize(
+    ("fixture_name", "status", "message"),
+    [
+        ("short", 422, "duration"),
+        ("long", 422, "duration"),
+        ("not_video", 400, "Unsupported file type"),
+    ],
+)
+def test_s3_key_media_rules(api: Api, media, fixture_name: str, status: int, message: str) -> None:
+    key = api.upload(getattr(media, fixture_name))
+    resp = api.create(s3_key=key)
+    assert resp.status_code == status
+    assert message in error_of(resp)
+
+
+@pytest.mark.parametrize("fixture_name", ["exact_min", "exact_max", "mov"])
+def test_s3_key_duration_bounds_are_inclusive(api: Api, media, fixture_name: str) -> None:
+    path = getattr(media, fixture_name)
+    key = api.upload(path, "video/quicktime" if path.suffix == ".mov" else "video/mp4")
+    assert api.create(s3_key=key).status_code == 201
+
+
+def test_s3_key_must_exist_and_be_within_size_limits(api: Api, media) -> None:
+    missing = api.create(s3_key="uploads/never-uploaded.mp4")
+    assert missing.status_code == 400 and "not found" in error_of(missing)
+    _moto_put(api.sb, "direct/tiny.mp4", media.clip.read_bytes()[: MIN_FILE - 1])
+    tiny = api.create(s3_key="direct/tiny.mp4")
+    assert (tiny.status_code, error_of(tiny)) == (400, "File too small (min 25KB)")
+    _moto_put(api.sb, "direct/huge.mp4", media.clip.read_bytes() + b"\0" * MAX_FILE)
+    huge = api.create(s3_key="direct/huge.mp4")
+    assert (huge.status_code, error_of(huge)) == (400, "File too large (max 1MB)")
+    _moto_put(api.sb, "direct/ok.mp4", media.clip.read_bytes())
+    assert api.create(s3_key="direct/ok.mp4").status_code == 201  # any object in the bucket
+
+
+def test_s3_key_of_another_business_is_403(api: Api, media) -> None:
+    from sandbox_support import token_for
+
+    other = Api(
+        api.sb,
+        token_for(api.sb, api.sb.other_business_client_id, api.sb.other_business_client_secret),
+    )
+    try:
+        sig = other.post(
+            "/api/v1/upload_signatures",
+            {
+                "filename": "x.mp4",
+                "mime_type": "video/mp4",
+                "channel_id": api.sb.other_business_channel_id,
+            },
+        ).json()
+    finally:
+        other.close()
+    assert api.create(s3_key=sig["key"]).status_code == 403
+
+
+# -- the file upload mode --------------------------------------------------------------------
+
+
+def test_file_upload_rules(api: Api, media) -> None:
+    meta = {"channel_id": api.sb.channel_id, "caption": "A clip"}
+    clip = media.clip.read_bytes()
+    cases: list[tuple[str, httpx.Response, int]] = [
+        ("not-json", api.create_file("{nope", clip), 400),
+        ("json-array", api.create_file("[]", clip), 400),
+        ("avi-type", api.create_file(meta, clip, "clip.avi", "video/x-msvideo"), 400),
+        ("avi-name", api.create_file(meta, clip, "clip.avi", "application/octet-stream"), 400),
+        ("text", api.create_file(meta, clip, "clip.mp4", "text/plain"), 400),
+        ("not-video", api.create_file(meta, media.not_video.read_bytes()), 400),
+        ("too-large", api.create_file(meta, clip + b"\0" * MAX_FILE), 400),
+        ("too-short", api.create_file(meta, media.short.read_bytes()), 422),
+        ("no-caption", api.create_file({"channel_id": api.sb.channel_id}, clip), 422),
+        (
+            "no-file",
+            api.http.post("/api/v1/videos", files={"metadata": (None, json.dumps(meta))}),
+            400,
+        ),
+        (
+            "no-metadata",
+            api.http.post("/api/v1/videos", files={"file": ("clip.mp4", clip, "video/mp4")}),
+            400,
+        ),
+    ]
+    for name, resp, status in cases:
+        assert resp.status_code == status, (name, resp.text)
+        error_of(resp)
+    assert api.sb.videos() == [] and api.sb.objects() == []
+    ok_octet = api.create_file(meta, clip, "clip.mp4", "application/octet-stream")
+    ok_mov = api.create_file(meta, clip, "clip.mov", "video/quicktime")
+    assert (ok_octet.status_code, ok_mov.status_code) == (201, 201)
+
+
+# -- the URL modes ---------------------------------------------------------------------------
+
+
+URL_FORMAT_CASES = [
+    ("ftp", "ftp://{host}/clip.mp4", "scheme"),
+    ("no-dot", "http://localhost:{port}/clip.mp4", "hostname"),
+    ("no-path", "http://{host}:{port}", "path"),
+    ("root-path", "http://{host}:{port}/", "path"),
+    ("not-a-url", "clip.mp4", "scheme"),
+]
+
+
+@pytest.mark.parametrize("run_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize(
+    ("template", "message"), [c[1:] for c in URL_FORMAT_CASES], ids=[c[0] for c in URL_FORMAT_CASES]
+)
+def test_url_format_rules_are_400_in_both_modes(
+    api: Api, media, template: str, message: str, run_async: bool
+) -> None:
+    base = api.sb.serve_files(media.dir)
+    host, port = base.split("//")[1].split(":")
+    resp = api.create(url=template.format(host=host, port=port), **{"async": run_async})
+    assert resp.status_code == 400
+    assert message in error_of(resp)
+    assert api.sb.imports() == []
+
+
+REMOTE_CASES: list[tuple[str, str, dict[str, Any], int, str]] = [
+    ("html", "clip.mp4", {"content_type": "text/html"}, 400, "Content-Type"),
+    ("octet-bin", "clip.bin", {"content_type": "application/octet-stream"}, 400, "octet-stream"),
+    ("no-length", "clip.mp4", {"content_length": False}, 400, "Content-Length"),
+    ("http-404", "nothing.mp4", {}, 400, "HTTP 404"),
+    ("http-500", "clip.mp4", {"status": 500}, 400, "HTTP 500"),
+    ("not-video", "not_video.mp4", {}, 400, "Unsupported file type"),
+    ("too-short", "short.mp4", {}, 422, "duration"),
+    ("too-long", "long.mp4", {}, 422, "duration"),
+    ("too-large", "huge.mp4", {}, 400, "File too large"),
+]
+
+
+def _remote(api: Api, media, tmp_path, name: str, behaviour: dict[str, Any]) -> str:
+    (tmp_path / "clip.bin").write_bytes(media.clip.read_bytes())
+    (tmp_path / "huge.mp4").write_bytes(media.clip.read_bytes() + b"\0" * MAX_FILE)
+    for src in ("clip.mp4", "not_video.mp4", "short.mp4", "long.mp4", "clip.mov"):
+        (tmp_path / src).write_bytes((media.dir / src).read_bytes())
+    base = api.sb.serve_files(tmp_path)
+    if behaviour:
+        api.sb.file_server(base).set_behavior(name, **behaviour)
+    return f"{base}/{name}"
+
+
+@pytest.mark.parametrize(
+    ("name", "behaviour", "status", "message"),
+    [c[1:] for c in REMOTE_CASES],
+    ids=[c[0] for c in REMOTE_CASES],
+)
+def test_url_sync_remote_rules(
+    api: Api, media, tmp_path, name: str, behaviour: dict[str, Any], status: int, message: str
+) -> None:
+    resp = api.create(url=_remote(api, media, tmp_path, name, behaviour))
+    assert resp.status_code == status, resp.text
+    assert message in error_of(resp)
+    assert api.sb.videos() == [] and api.sb.objects() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "behaviour", "status", "message"),
+    [c[1:] for c in REMOTE_CASES],
+    ids=[c[0] for c in REMOTE_CASES],
+)
+def test_url_async_failures_end_errored(
+    api: Api, media, tmp_path, name: str, behaviour: dict[str, Any], status: int, message: str
+) -> None:
+    resp = api.create(url=_remote(api, media, tmp_path, name, behaviour), **{"async": True})
+    assert resp.status_code == 202
+    job_id = resp.json()["id"]
+
+    def finished() -> dict[str, Any] | None:
+        state = api.get(f"/api/v1/videos/imports/{job_id}").json()
+        return state if state["status"] != "running" else None
+
+    final = wait_for(finished, timeout=15)
+    assert final["status"] == "errored"
+    assert message in final["error"]
+    assert final["video_id"] is None and final["completed_at"] is None
+    assert api.sb.videos() == [] and api.sb.objects() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "behaviour"),
+    [
+        ("clip.mp4", {"content_type": "application/octet-stream"}),
+        ("clip.mov", {}),
+        ("clip.mp4", {"content_type": "video/mp4; codecs=avc1"}),
+    ],
+    ids=["octet-stream-mp4", "quicktime", "type-with-parameters"],
+)
+def test_url_accepted_remote_types(
+    api: Api, media, tmp_path, name: str, behaviour: dict[str, Any]
+) -> None:
+    resp = api.create(url=_remote(api, media, tmp_path, name, behaviour))
+    assert resp.status_code == 201, resp.text
+
+
+def test_async_poster_failure_errors_the_import(api: Api, media) -> None:
+    base = api.sb.serve_files(media.dir)
+    resp = api.create(url=f"{base}/clip.mp4", poster_url=f"{base}/missing.png", **{"async": True})
+    assert resp.status_code == 202
+    job_id = resp.json()["id"]
+    final = wait_for(
+        lambda: (
+            (s := api.get(f"/api/v1/videos/imports/{job_id}").json())["status"] != "running" and s
+        )
+    )
+    assert final["status"] == "errored" and "poster_url" in final["error"]
