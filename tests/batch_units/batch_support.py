@@ -26,3 +26,51 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+# ---------------------------------------------------------------------- ledger child processes
+# (module-level so that ``multiprocessing`` with the spawn start method can import them)
+
+
+def claim_in_child(ledger: object, key: str, seconds: float, out: str) -> None:
+    """Hold ``key``; create the entry if missing (slowly); write what happened to ``out``."""
+    import json
+    import os
+    import time
+
+    from prefect_firework.ledger import Ledger, LedgerEntry
+
+    assert isinstance(ledger, Ledger)
+    with ledger.hold(key, timeout=30):
+        start = time.time()
+        created = ledger.get(key) is None
+        if created:
+            time.sleep(seconds)
+            ledger.put(LedgerEntry(key=key, status="created", video_id=f"video-{os.getpid()}"))
+        end = time.time()
+    with open(out, "w") as handle:
+        json.dump({"pid": os.getpid(), "start": start, "end": end, "created": created}, handle)
+
+
+def hold_forever_in_child(ledger: object, key: str, ready: str) -> None:
+    """Hold ``key``, say so by creating ``ready``, and wait to be killed."""
+    import pathlib
+    import time
+
+    from prefect_firework.ledger import Ledger
+
+    assert isinstance(ledger, Ledger)
+    with ledger.hold(key, timeout=30):
+        pathlib.Path(ready).touch()
+        time.sleep(120)
+
+
+def exit_while_holding_in_child(ledger: object, key: str) -> None:
+    """Crash (``os._exit``) inside ``hold``: the lock file stays behind."""
+    import os
+
+    from prefect_firework.ledger import Ledger
+
+    assert isinstance(ledger, Ledger)
+    with ledger.hold(key, timeout=30):
+        os._exit(3)

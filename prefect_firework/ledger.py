@@ -1,0 +1,616 @@
+"""The idempotency ledger: which rows are finished, kept where Prefect keeps results.
+
+A batch rerun must skip the rows that already made a video and must never create one twice, even
+when two runs of the same manifest overlap. The ledger is the record that makes this possible:
+``key -> LedgerEntry(status, video_id, import_id, s3_key, upload_id, error, updated_at)``, one small
+JSON document per key, and a per-key lock (:meth:`Ledger.hold`) that serializes the
+"check, create, record" sequence of a key across threads and processes.
+
+Storage layout
+--------------
+The ledger lives in a Prefect storage block: by default the default result storage
+(``prefect.results.get_default_result_storage()``, usually ``~/.prefect/storage``), in production
+any ``WritableFileSystem`` block (an ``S3Bucket`` of prefect-aws, a ``RemoteFileSystem``...)::
+
+    <storage>/<namespace>/entries/<sha256(key)>.json     # one entry per key
+    <storage>/<namespace>/locks/<sha256(key)>.lock       # local storage only: the key's lock
+
+Keys are hashed for file names: they may hold any character (and Prefect's
+``FileSystemLockManager`` builds the lock name with ``Path.with_suffix``, which would cut a key at
+its last dot). The entry keeps the key in clear, and :meth:`Ledger.get` checks it. Local writes
+go to a temporary file that is renamed over the entry (a reader never sees half an entry); an
+object store's PUT is atomic by itself.
+
+Locks
+-----
+:meth:`Ledger.hold` uses Prefect's locking machinery: ``ResultStore.acquire_lock`` /
+``release_lock`` with a lock manager. By default that is :class:`LedgerLockManager`, a
+``FileSystemLockManager`` whose directory sits beside the entries (for local storage) or under
+``$PREFECT_HOME/prefect-firework/locks/<namespace>`` (for remote storage). It fixes two problems
+of Prefect 3.9's ``FileSystemLockManager`` that batch reruns hit:
+
+- a contender that reads a lock file between its creation and its content raises
+  ``ValueError: EOF while parsing`` instead of waiting: lock files are now created whole
+  (written aside, then hard-linked into place);
+- a lock left by a killed process never goes away (``ResultStore`` sets no expiry): a lock whose
+  holder process on this host is gone (or is a zombie, or is another process reusing the pid) is
+  broken, under an ``flock`` so that two contenders never break a fresh lock (POSIX only).
+
+**Several machines**: a file lock only serializes runs on one machine (or on a shared
+filesystem, minus stale-lock recovery). When runs of the same manifest may happen on several
+machines, pass a distributed lock manager, e.g. prefect-redis' ``RedisLockManager``::
+
+    from prefect_aws import S3Bucket
+    from prefect_redis.locking import RedisLockManager
+
+    ledger = Ledger(S3Bucket.load("ledger"), lock_manager=RedisLockManager(host="redis"))
+
+Secrets never go into entries: ``error`` is scrubbed of URL query strings (presigned URLs),
+``user:password@`` parts, bearer tokens and ``X-Amz-*`` parameters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import inspect
+import logging
+import os
+import re
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import pydantic_core
+from prefect.locking.filesystem import FileSystemLockManager
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+if TYPE_CHECKING:
+    from prefect.filesystems import WritableFileSystem
+    from prefect.locking.protocol import LockManager
+    from prefect.results import ResultStore
+
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "Ledger",
+    "LedgerEntry",
+    "LedgerError",
+    "LedgerLockManager",
+    "LedgerLockTimeout",
+    "LedgerStatus",
+    "key_digest",
+    "make_holder",
+    "scrub",
+]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_NAMESPACE = "prefect-firework-ledger"
+LedgerStatus = Literal["creating", "created", "importing", "imported", "failed"]
+_NAMESPACE = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*")
+_MAX_ERROR = 2000
+
+
+# ---------------------------------------------------------------------- entries
+
+
+_SCRUBBERS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # user:password@ in any URI (s3://KEY:SECRET@bucket, https://u:p@host)
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@"), r"\1<redacted>@"),
+    # query strings of URLs: presigned signatures, policies, tokens
+    (re.compile(r"(?i)\b(https?://[^\s?#\"'<>]+)\?[^\s\"'<>]*"), r"\1?<redacted>"),
+    (re.compile(r"(?i)\b(X-Amz-[A-Za-z-]+)=[^&\s\"'<>]+"), r"\1=<redacted>"),
+    (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1<redacted>"),
+    (
+        re.compile(
+            r"(?i)\b(client_secret|access_token|token|signature|policy)([\"']?\s*[:=]\s*[\"']?)"
+            r"[^\s&\"',}]+"
+        ),
+        r"\1\2<redacted>",
+    ),
+)
+
+
+def scrub(text: str) -> str:
+    """``text`` without the secrets an error message may carry (see the module docstring)."""
+    for pattern, replacement in _SCRUBBERS:
+        text = pattern.sub(replacement, text)
+    if len(text) > _MAX_ERROR:
+        text = text[: _MAX_ERROR - 3] + "..."
+    return text
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class LedgerEntry(BaseModel):
+    """What the ledger knows about one key. ``updated_at`` is timezone-aware (UTC if naive).
+
+    Status flow of a row: ``creating`` (the create is about to be sent: a crash from here on
+    means "look the video up before creating again"), ``created`` / ``importing`` (an async
+    import was accepted, ``import_id`` set) -> ``imported``, or ``failed`` (retried on rerun).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(min_length=1)
+    status: LedgerStatus
+    video_id: str | None = None
+    import_id: str | None = None
+    s3_key: str | None = None
+    upload_id: str | None = None
+    error: str | None = None
+    updated_at: datetime = Field(default_factory=_utcnow)
+
+    @field_validator("error")
+    @classmethod
+    def _scrub_error(cls, value: str | None) -> str | None:
+        return None if value is None else scrub(value)
+
+    @field_validator("updated_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+class LedgerError(RuntimeError):
+    """The ledger cannot be read or written reliably (never read as "no entry")."""
+
+
+class LedgerLockTimeout(LedgerError, TimeoutError):
+    """Another holder kept the key's lock for longer than the timeout."""
+
+
+def key_digest(key: str) -> str:
+    """The file-name-safe name of ``key``: 64 hex characters (SHA-256 of its UTF-8)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------------- locks
+
+
+def _process_start(pid: int) -> str:
+    """An id of the process' start (Linux: start time in ticks); "" when unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        return fields[19].decode()
+    except (OSError, IndexError):
+        return ""
+
+
+def _process_state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0].decode()
+    except (OSError, IndexError):
+        return ""
+
+
+_HOLDER_PREFIX = "prefect-firework"
+
+
+def make_holder() -> str:
+    """A holder name unique to this call, that says which host and process holds the lock."""
+    pid = os.getpid()
+    return "|".join(
+        [
+            _HOLDER_PREFIX,
+            socket.gethostname(),
+            str(pid),
+            _process_start(pid),
+            str(threading.get_ident()),
+            uuid.uuid4().hex,
+        ]
+    )
+
+
+def _holder_is_gone(holder: str) -> bool:
+    """True only when sure: the holder ran on this host and its process no longer exists."""
+    if os.name != "posix":
+        return False  # no safe liveness probe (os.kill(pid, 0) terminates on Windows)
+    parts = holder.split("|")
+    if len(parts) != 6 or parts[0] != _HOLDER_PREFIX or parts[1] != socket.gethostname():
+        return False
+    try:
+        pid = int(parts[2])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    if _process_state(pid) == "Z":
+        return True  # killed, not yet reaped by its parent
+    started = parts[3]
+    return bool(started) and _process_start(pid) not in ("", started)  # pid reused
+
+
+class LedgerLockManager(FileSystemLockManager):
+    """Prefect's ``FileSystemLockManager`` with whole lock files and stale-lock recovery.
+
+    Same protocol and file format (``{"holder": ..., "expiration": ...}`` in ``<key>.lock``);
+    see the module docstring for what it fixes. Holders made by :func:`make_holder` (as
+    :meth:`Ledger.hold` does) can be recognised as gone once their process died; other holders
+    are never broken. Picklable (a path and a cache); one instance may serve many threads.
+    """
+
+    poll_interval: float = 0.05
+    #: a lock file without valid content older than this was left by a crash mid-write
+    empty_lock_grace: float = 30.0
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"lock_files_directory": self.lock_files_directory, "_locks": {}}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def _get_lock_info(self, key: str, use_cache: bool = True) -> Any:
+        try:
+            return super()._get_lock_info(key, use_cache=use_cache)
+        except ValueError:  # an unparsable lock file: locked, by nobody we can name
+            return {"holder": "", "expiration": None, "path": self._lock_path_for_key(key)}
+
+    async def _aget_lock_info(self, key: str, use_cache: bool = True) -> Any:
+        try:
+            return await super()._aget_lock_info(key, use_cache=use_cache)
+        except ValueError:
+            return {"holder": "", "expiration": None, "path": self._lock_path_for_key(key)}
+
+    def acquire_lock(
+        self,
+        key: str,
+        holder: str,
+        acquire_timeout: float | None = None,
+        hold_timeout: float | None = None,
+    ) -> bool:
+        self._ensure_lock_files_directory_exists()
+        path = self._lock_path_for_key(key)
+        deadline = None if acquire_timeout is None else time.monotonic() + acquire_timeout
+        expiration = (
+            _utcnow() + timedelta(seconds=hold_timeout) if hold_timeout is not None else None
+        )
+        payload = pydantic_core.to_json(
+            {"holder": holder, "expiration": None if expiration is None else str(expiration)}
+        )
+        while True:
+            if self._create(path, payload):
+                self._locks[key] = {"holder": holder, "expiration": expiration, "path": path}
+                return True
+            if self.is_lock_holder(key, holder):
+                return True
+            self._break_if_stale(key, path)
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(self.poll_interval)
+
+    async def aacquire_lock(
+        self,
+        key: str,
+        holder: str,
+        acquire_timeout: float | None = None,
+        hold_timeout: float | None = None,
+    ) -> bool:
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(
+            self.acquire_lock, key, holder, acquire_timeout, hold_timeout
+        )
+
+    @staticmethod
+    def _create(path: Path, payload: bytes) -> bool:
+        """Create ``path`` holding ``payload`` if it does not exist, atomically."""
+        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        temporary.write_bytes(payload)
+        try:
+            os.link(temporary, path)
+            return True
+        except FileExistsError:
+            return False
+        except OSError:  # no hard links here (some network/FAT filesystems): O_EXCL + write
+            try:
+                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                return False
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+            return True
+        finally:
+            temporary.unlink(missing_ok=True)
+
+    def _stale(self, path: Path, content: bytes) -> bool:
+        try:
+            holder = pydantic_core.from_json(content).get("holder", "")
+        except ValueError:
+            try:
+                return time.time() - path.stat().st_mtime > self.empty_lock_grace
+            except FileNotFoundError:
+                return False
+        return isinstance(holder, str) and _holder_is_gone(holder)
+
+    def _break_if_stale(self, key: str, path: Path) -> None:
+        if os.name != "posix":
+            return
+        try:
+            content = path.read_bytes()
+        except FileNotFoundError:
+            return
+        if not self._stale(path, content):
+            return
+        import fcntl
+
+        guard = path.with_suffix(".break")
+        with open(guard, "a+b") as handle:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                # under the guard nobody else breaks; the holder is gone and cannot release:
+                # if the content is still the one judged stale, it is still that stale lock
+                if path.read_bytes() == content and self._stale(path, content):
+                    path.unlink()
+                    self._locks.pop(key, None)
+                    logger.warning("Broke the stale ledger lock %s (%s)", path, content[:200])
+            except FileNotFoundError:
+                pass
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+# ---------------------------------------------------------------------- storage
+
+
+def _resolve(value: Any) -> Any:
+    """Call results of block methods: a coroutine in an async context, a value otherwise."""
+    if inspect.isawaitable(value):
+        from prefect.utilities.asyncutils import run_coro_as_sync
+
+        return run_coro_as_sync(value)
+    return value
+
+
+def _is_not_found(exc: BaseException) -> bool:
+    """Whether a block's read error means "no such object" (and nothing worse)."""
+    if isinstance(exc, FileNotFoundError):
+        return True
+    if type(exc).__name__ in {"NoSuchKey", "NotFound", "ResourceNotFoundError", "BlobNotFound"}:
+        return True
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = str(response.get("Error", {}).get("Code", ""))
+        if code in {"NoSuchKey", "404", "NotFound"}:
+            return True
+    return isinstance(exc, ValueError) and "does not exist" in str(exc)
+
+
+def _local_root(storage: Any) -> Path | None:
+    from prefect.filesystems import LocalFileSystem
+
+    if isinstance(storage, LocalFileSystem):
+        return Path(storage.basepath or ".").expanduser().resolve()
+    return None
+
+
+class Ledger:
+    """Finished rows by idempotency key, in a Prefect storage block; per-key locks.
+
+    ``storage``: a ``WritableFileSystem`` block; a ``pathlib.Path`` (a local directory); a string,
+    read like Prefect's ``result_storage``: a block slug ``"<block-type>/<block-name>"``
+    (e.g. ``"s3-bucket/ledger"``), except that an absolute path, a path starting with ``.`` or
+    ``~``, or a ``file://`` URI is a local directory; ``None``: Prefect's default result storage.
+
+    Picklable: it keeps the storage block or directory, the namespace and the lock manager you
+    gave; the result store and the locks' in-memory state are rebuilt in each process.
+    """
+
+    def __init__(
+        self,
+        storage: WritableFileSystem | str | os.PathLike[str] | None = None,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        lock_manager: LockManager | None = None,
+    ) -> None:
+        if not _NAMESPACE.fullmatch(namespace) or ".." in namespace.split("/"):
+            raise ValueError(
+                f"namespace must be path segments of letters, digits, '.', '_' or '-', "
+                f"got {namespace!r}"
+            )
+        self.namespace = namespace
+        self._storage: Any = None
+        self._root: Path | None = None
+        block = self._storage_block(storage)
+        self._root = _local_root(block)
+        self._storage = None if self._root is not None else block
+        self._lock_manager = lock_manager
+        self._local: threading.local | None = None
+        self._store: ResultStore | None = None
+        self._store_lock = threading.Lock()
+
+    @staticmethod
+    def _storage_block(storage: Any) -> Any:
+        from prefect.filesystems import LocalFileSystem, WritableFileSystem
+
+        if storage is None:
+            from prefect.results import get_default_result_storage
+
+            return _resolve(get_default_result_storage())
+        if isinstance(storage, WritableFileSystem):
+            return storage
+        if isinstance(storage, os.PathLike):
+            return LocalFileSystem(basepath=os.fspath(storage))
+        if isinstance(storage, str):
+            if storage.startswith("file://"):
+                return LocalFileSystem(basepath=storage.removeprefix("file://"))
+            if os.path.isabs(storage) or storage.startswith((".", "~")):
+                return LocalFileSystem(basepath=storage)
+            from prefect.results import resolve_result_storage
+
+            return _resolve(resolve_result_storage(storage))
+        raise TypeError(
+            "storage must be a WritableFileSystem block, a block slug, a path or None, "
+            f"got {type(storage).__name__}"
+        )
+
+    # ------------------------------------------------------------------ pickling
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            "namespace": self.namespace,
+            "_storage": self._storage,
+            "_root": self._root,
+            "_lock_manager": self._lock_manager,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._local = None
+        self._store = None
+        self._store_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        where = str(self._root) if self._root is not None else type(self._storage).__name__
+        return f"Ledger({where!r}, namespace={self.namespace!r})"
+
+    # ------------------------------------------------------------------ layout
+
+    @property
+    def local_directory(self) -> Path | None:
+        """``<storage>/<namespace>`` for local storage, else None."""
+        return None if self._root is None else self._root / self.namespace
+
+    @property
+    def lock_directory(self) -> Path | None:
+        """Where the default lock manager keeps lock files (None with your own manager)."""
+        if self._lock_manager is not None:
+            return None
+        if self._root is not None:
+            return self._root / self.namespace / "locks"
+        from prefect.settings import get_current_settings
+
+        home = Path(get_current_settings().home).expanduser()
+        return home / "prefect-firework" / "locks" / self.namespace
+
+    def _entry_name(self, key: str) -> str:
+        return f"{self.namespace}/entries/{key_digest(key)}.json"
+
+    # ------------------------------------------------------------------ entries
+
+    def get(self, key: str) -> LedgerEntry | None:
+        """The entry of ``key``, or None if the ledger has none.
+
+        Raises :class:`LedgerError` if the entry cannot be read or is corrupt: treating that as
+        "no entry" would re-create a video that exists.
+        """
+        name = self._entry_name(key)
+        try:
+            if self._root is not None:
+                content = (self._root / name).read_bytes()
+            else:
+                content = _resolve(self._storage.read_path(name))
+        except Exception as exc:
+            if _is_not_found(exc):
+                return None
+            raise LedgerError(f"cannot read ledger entry for key {key!r}: {exc}") from exc
+        try:
+            entry = LedgerEntry.model_validate_json(content)
+        except ValueError as exc:
+            raise LedgerError(f"corrupt ledger entry for key {key!r} ({name}): {exc}") from exc
+        if entry.key != key:
+            raise LedgerError(f"ledger entry {name} holds key {entry.key!r}, not {key!r}")
+        return entry
+
+    def put(self, entry: LedgerEntry) -> None:
+        """Record ``entry`` (replacing the key's previous one); atomic for a reader."""
+        content = entry.model_dump_json().encode("utf-8")
+        name = self._entry_name(entry.key)
+        try:
+            if self._root is not None:
+                self._write_local(self._root / name, content)
+            else:
+                _resolve(self._storage.write_path(name, content))
+        except Exception as exc:
+            raise LedgerError(f"cannot write ledger entry for key {entry.key!r}: {exc}") from exc
+
+    @staticmethod
+    def _write_local(path: Path, content: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            with open(temporary, "wb") as handle:
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+
+    # ------------------------------------------------------------------ locks
+
+    def _result_store(self) -> ResultStore:
+        with self._store_lock:
+            if self._store is None:
+                from prefect.filesystems import LocalFileSystem
+                from prefect.results import ResultStore
+
+                manager = self._lock_manager
+                if manager is None:
+                    directory = self.lock_directory
+                    assert directory is not None
+                    manager = LedgerLockManager(directory)
+                storage = (
+                    LocalFileSystem(basepath=str(self._root))
+                    if self._root is not None
+                    else self._storage
+                )
+                self._store = ResultStore(result_storage=storage, lock_manager=manager)
+            return self._store
+
+    def _held(self) -> set[str]:
+        if self._local is None:
+            with self._store_lock:
+                if self._local is None:
+                    self._local = threading.local()
+        held = getattr(self._local, "held", None)
+        if held is None:
+            held = self._local.held = set()
+        return held
+
+    @contextlib.contextmanager
+    def hold(self, key: str, *, timeout: float | None = 600) -> Iterator[None]:
+        """Hold ``key`` exclusively (threads and processes) for the block: check, act, record.
+
+        Raises :class:`LedgerLockTimeout` after ``timeout`` seconds (None: wait forever). Not
+        re-entrant: holding a key this thread already holds raises ``RuntimeError`` instead of
+        deadlocking.
+        """
+        digest = key_digest(key)
+        held = self._held()
+        if digest in held:
+            raise RuntimeError(f"ledger key {key!r} is already held by this thread")
+        store = self._result_store()
+        holder = make_holder()
+        wait = None if timeout is None else max(float(timeout), 0.001)
+        if not store.acquire_lock(digest, holder=holder, timeout=wait):
+            where = (
+                f" (lock file {self.lock_directory}/{digest}.lock)" if self.lock_directory else ""
+            )
+            raise LedgerLockTimeout(
+                f"could not hold ledger key {key!r} within {timeout} s: another run holds it{where}"
+            )
+        held.add(digest)
+        try:
+            yield
+        finally:
+            held.discard(digest)
+            try:
+                store.release_lock(digest, holder=holder)
+            except Exception:
+                logger.warning("Could not release the ledger lock of key %r", key, exc_info=True)
