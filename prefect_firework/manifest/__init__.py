@@ -38,16 +38,25 @@ of `caption`, `description`, `access`, `archived_at`, `audio_disabled`, `hashtag
 `external_media`, `poster_url`, `video_hidden`. `source`, `url`, `async` and `channel_id` are
 unknown columns there (a video cannot move channel).
 
+Files
+-----
+
+`read_manifest` takes a DataFrame (copied) or a path/URI of any storage smart-open reaches
+(`s3://`, `gs://`, `azure://`, `https://`, local), by extension: `.csv`, `.parquet`, `.jsonl` or
+`.ndjson`; CSV and JSON Lines may be compressed (`.gz`, `.bz2`, `.xz`, `.zst`). Text files must
+be UTF-8 (a BOM is fine). CSV cells are read as text; empty nameless columns (a spreadsheet's
+trailing commas) are dropped. An empty file is an empty manifest.
+
 Cell values
 -----------
 
 - **Empty** (NaN, None, pd.NA, NaT, an empty or blank string, a missing CSV cell): the field is
-  not given and not sent. In an update that means "leave as is".
+  not given and not sent. In an update that means "leave as is" (`poster_url` aside, see below).
 - **Booleans**: `True`/`False`, `1`/`0`, or the text `true`/`false`/`yes`/`no`/`1`/`0` in any
   case. Anything else is invalid.
 - **Lists and objects**: Python lists/dicts (numpy arrays and Parquet structs too) or JSON text
-  (what CSV gives you): `["a", "b"]`, `{"sku": "123"}`; the Python literals that
-  `DataFrame.to_csv` writes for list/dict cells (`['a', 'b']`) are read too. Text that is not a JSON list where a list
+  (what CSV gives you): `["a", "b"]`, `{"sku": "123"}`. The Python literals `DataFrame.to_csv`
+  writes for list/dict cells (`['a', 'b']`) are read too. Text that is not a list where a list
   is needed (`abc`, `{}`) is invalid. Object keys whose value is null are dropped (Parquet fills
   absent struct keys with null).
 - **Text columns** (`caption`, `description`, `access`, `poster_url`, `url`, `hashtags` items)
@@ -63,7 +72,7 @@ Update semantics per format
 | intent | DataFrame | CSV | JSON Lines |
 |---|---|---|---|
 | leave a field as is | `None` / NaN (`""` too, except in `poster_url`) | empty cell | key absent, or `null` (except `poster_url`) |
-| remove the custom poster | `poster_url` = `"null"` or `""` | cell text `null` | `"poster_url": null` (or `"null"`, `""`) |
+| remove the custom poster | `poster_url` = `"null"` (any case) or `""` | cell text `null` | `"poster_url": null` (or `"null"`, `""`) |
 | untag all products | `product_ids` = `[]` | `[]` | `"product_ids": []` |
 | clear custom fields | `custom_fields` = `{}` | `{}` | `"custom_fields": {}` |
 | hide/show on PDP (bulk) | `video_hidden` alone | `true`/`false` alone | `"video_hidden": true` alone |

@@ -19,6 +19,7 @@ import io
 import json
 import os
 import posixpath
+import re
 import urllib.parse
 from typing import Any, Literal
 
@@ -37,6 +38,7 @@ _FORMATS: dict[str, ManifestFormat] = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
 }
+_NAMELESS = re.compile(r"Unnamed: \d+")
 #: in JSON Lines, an explicit ``null`` in these columns is a value; it becomes this text
 JSON_NULL_AS_TEXT: dict[str, str] = {"poster_url": "null"}
 
@@ -102,9 +104,17 @@ def _read_csv(text: str, location: str) -> pd.DataFrame:
     if not text.strip():
         return pd.DataFrame()
     try:
-        return pd.read_csv(io.StringIO(text), dtype=object, keep_default_na=False, na_values=[""])
+        frame = pd.read_csv(io.StringIO(text), dtype=object, keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise ManifestError(f"manifest {_display(location)!r} is not valid CSV: {exc}") from None
+    # spreadsheets export trailing separators as nameless, empty columns: noise, not data
+    # (a nameless column that holds something stays, and is refused as an unknown column)
+    noise = [
+        column
+        for column in frame.columns
+        if _NAMELESS.fullmatch(str(column)) and frame[column].isna().all()
+    ]
+    return frame.drop(columns=noise)
 
 
 def _read_jsonl(text: str, location: str) -> pd.DataFrame:

@@ -115,6 +115,19 @@ def test_csv_written_by_pandas_with_list_and_dict_cells(tmp_path: Path) -> None:
     assert dumped(parse_upload_rows(read_manifest(path))) == dumped(expected_rows())
 
 
+def test_nameless_empty_csv_columns_are_dropped_but_nameless_data_is_not(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_text("source,channel_id,caption,,\na.mp4,c,x,,\nb.mp4,c,y,,\n")
+    rows = parse_upload_rows(read_manifest(path))
+    assert all(isinstance(row, UploadRow) for row in rows)
+    path.write_text("source,channel_id,caption,\na.mp4,c,x,oops\n")
+    [row] = parse_upload_rows(read_manifest(path))
+    assert isinstance(row, InvalidRow) and (row.column, row.rule) == (
+        "Unnamed: 3",
+        "unknown_column",
+    )
+
+
 def test_utf8_bom_is_fine_and_other_encodings_are_refused(tmp_path: Path) -> None:
     bom = tmp_path / "bom.csv"
     bom.write_bytes("\ufeffsource,channel_id,caption\na.mp4,c,Café\n".encode())
