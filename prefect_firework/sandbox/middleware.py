@@ -96,11 +96,33 @@ class Instrument:
         started = self.state.now()
         status: int | None = None
         fault: str | None = "delay" if plan.delay else None
+        recorded = False
 
-        async def send_and_watch(message: Message) -> None:
+        def record() -> None:
+            # before the last byte leaves: a client that saw the response finds it in the log
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
+            final = scope.get(STATUS_KEY, status)
+            self.state.record(
+                RequestRecord(
+                    method=method,
+                    path=path,
+                    endpoint=endpoint,
+                    status=None if fault == "reset" else final,
+                    time=started,
+                    duration=self.state.now() - started,
+                    fault=fault,
+                )
+            )
+
+        async def send_and_record(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                record()
             await send(message)
 
         try:
@@ -108,28 +130,16 @@ class Instrument:
                 await asyncio.sleep(plan.delay)
             action = plan.action
             if action is None:
-                await self.app(scope, receive, send_and_watch)
+                await self.app(scope, receive, send_and_record)
             elif action.kind == "reset":
                 fault = "reset"
                 await self._drop(receive, send)
             else:
                 fault = "status"
                 await drain(receive)
-                await self._fail(action, send_and_watch)
+                await self._fail(action, send_and_record)
         finally:
-            if STATUS_KEY in scope:
-                status = scope[STATUS_KEY]
-            self.state.record(
-                RequestRecord(
-                    method=method,
-                    path=path,
-                    endpoint=endpoint,
-                    status=None if fault == "reset" else status,
-                    time=started,
-                    duration=self.state.now() - started,
-                    fault=fault,
-                )
-            )
+            record()
 
     async def _fail(self, rule: FaultRule, send: Send) -> None:
         content_type, body = self.fault_body(rule)

@@ -1,0 +1,196 @@
+"""Fault injection: error statuses, dropped connections, delays and expired tokens."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from sandbox_support import HTTP, PART, Api, bearer, error_of, s3_code, token_for
+
+from prefect_firework.sandbox import Sandbox
+
+Call = Callable[[Api, Any], httpx.Response]
+
+
+def _token(api: Api, media: Any) -> httpx.Response:
+    return HTTP.post(
+        api.sb.token_url,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": api.sb.client_id,
+            "client_secret": api.sb.client_secret,
+        },
+    )
+
+
+def _s3_post(api: Api, media: Any) -> httpx.Response:
+    from sandbox_support import post_fields, s3_post
+
+    sig = api.signature()
+    return s3_post(sig["post_url"], post_fields(sig), media.clip.read_bytes())
+
+
+def _s3_part(api: Api, media: Any) -> httpx.Response:
+    init = api.initiate(1)
+    return HTTP.put(init["parts"][0]["signature"]["put_url"], content=b"x" * PART)
+
+
+CALLS: dict[str, Call] = {
+    "token": _token,
+    "upload_signature": lambda api, media: api.post(
+        "/api/v1/upload_signatures",
+        {"filename": "a.mp4", "mime_type": "video/mp4", "channel_id": api.sb.channel_id},
+    ),
+    "multipart_signatures": lambda api, media: api.post(
+        "/api/v1/upload_multipart/signatures",
+        {
+            "filename": "a.mp4",
+            "mime_type": "video/mp4",
+            "channel_id": api.sb.channel_id,
+            "parts_count": 1,
+        },
+    ),
+    "multipart_complete": lambda api, media: api.post(
+        "/api/v1/upload_multipart/complete", {"key": "k", "upload_id": "u", "parts": []}
+    ),
+    "create_video": lambda api, media: api.create(s3_key="missing"),
+    "get_import": lambda api, media: api.get("/api/v1/videos/imports/nope"),
+    "get_video": lambda api, media: api.get("/api/v1/videos/nope"),
+    "update_video": lambda api, media: api.patch("/api/v1/videos/nope", {}),
+    "s3_post": _s3_post,
+    "s3_part": _s3_part,
+}
+NORMAL = {
+    "token": 200,
+    "upload_signature": 201,
+    "multipart_signatures": 201,
+    "multipart_complete": 400,
+    "create_video": 400,
+    "get_import": 404,
+    "get_video": 404,
+    "update_video": 404,
+    "s3_post": 204,
+    "s3_part": 200,
+}
+
+
+@pytest.mark.parametrize("endpoint", list(CALLS))
+def test_injected_status_for_n_requests(api: Api, media, endpoint: str) -> None:
+    api.sb.faults.inject(endpoint, status=503, times=2, retry_after=7)
+    call = CALLS[endpoint]
+    for _ in range(2):
+        resp = call(api, media)
+        assert resp.status_code == 503
+        assert resp.headers["retry-after"] == "7"
+        if endpoint.startswith("s3_"):
+            assert s3_code(resp) == "SlowDown"
+        else:
+            assert "Injected" in error_of(resp)
+    assert call(api, media).status_code == NORMAL[endpoint]
+    faulted = [r for r in api.sb.requests if r.endpoint == endpoint and r.fault == "status"]
+    assert [r.status for r in faulted] == [503, 503]
+
+
+@pytest.mark.parametrize("endpoint", list(CALLS))
+def test_reset_connection_is_a_transport_error(
+    api: Api, media, endpoint: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    api.sb.faults.reset_connection(endpoint)
+    with caplog.at_level(logging.DEBUG), pytest.raises(httpx.TransportError):
+        CALLS[endpoint](api, media)
+    assert CALLS[endpoint](api, media).status_code == NORMAL[endpoint]
+    (dropped,) = [r for r in api.sb.requests if r.fault == "reset"]
+    assert (dropped.endpoint, dropped.status) == (endpoint, None)
+    # the sandbox hides uvicorn's complaint about the response it cut short on purpose
+    assert not [r for r in caplog.records if r.name.startswith("uvicorn")]
+
+
+def test_reset_of_a_large_upload_drops_it_mid_body(api: Api) -> None:
+    init = api.initiate(1)
+    api.sb.faults.reset_connection("s3_part")
+    with pytest.raises(httpx.TransportError):
+        HTTP.put(init["parts"][0]["signature"]["put_url"], content=b"x" * (8 * 1024 * 1024))
+    assert api.sb.multipart_uploads()[0]["parts"] == []
+
+
+def test_custom_fault_bodies(api: Api) -> None:
+    faults = api.sb.faults
+    faults.inject("get_video", status=502, body="<html>Bad gateway</html>")
+    html = api.get("/api/v1/videos/x")
+    assert (html.status_code, html.text) == (502, "<html>Bad gateway</html>")
+    faults.inject("get_video", status=500, body={"error": "boom", "code": 7})
+    assert api.get("/api/v1/videos/x").json() == {"error": "boom", "code": 7}
+
+
+def test_faults_are_consumed_in_order_and_forever_until_cleared(api: Api) -> None:
+    faults = api.sb.faults
+    faults.inject("get_video", status=500)
+    faults.inject("get_video", status=429, times=None)
+    statuses = [api.get("/api/v1/videos/x").status_code for _ in range(4)]
+    assert statuses == [500, 429, 429, 429]
+    faults.clear()
+    assert api.get("/api/v1/videos/x").status_code == 404
+
+
+def test_delay(api: Api) -> None:
+    api.sb.faults.delay("get_video", 0.4, times=1)
+    started = time.perf_counter()
+    assert api.get("/api/v1/videos/x").status_code == 404
+    assert time.perf_counter() - started >= 0.4
+    started = time.perf_counter()
+    api.get("/api/v1/videos/x")
+    assert time.perf_counter() - started < 0.3
+    delayed = [r for r in api.sb.requests if r.fault == "delay"]
+    assert len(delayed) == 1 and delayed[0].duration >= 0.4
+
+
+def test_delay_until_cleared_and_a_timeout_client_sees_it(api: Api) -> None:
+    api.sb.faults.delay("token", 0.5)
+    with pytest.raises(httpx.ReadTimeout):
+        HTTP.post(api.sb.token_url, data={"grant_type": "client_credentials"}, timeout=0.2)
+    with pytest.raises(httpx.ReadTimeout):
+        HTTP.post(api.sb.token_url, data={"grant_type": "client_credentials"}, timeout=0.2)
+    api.sb.faults.clear()
+    assert HTTP.post(api.sb.token_url, data={}, timeout=0.2).status_code == 400
+
+
+def test_faulted_creates_change_nothing(api: Api, media) -> None:
+    key = api.upload(media.clip)
+    api.sb.faults.inject("create_video", status=500, times=30)
+    for _ in range(25):
+        assert api.create(s3_key=key).status_code == 500
+    api.sb.faults.clear()
+    assert api.sb.videos() == []
+    assert api.create(s3_key=key).status_code == 201  # nor did they use the rate limit
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda f: f.inject("nope", status=500), "unknown endpoint"),
+        (lambda f: f.inject("get_video", status=200), "status"),
+        (lambda f: f.inject("get_video", status=500, times=0), "times"),
+        (lambda f: f.reset_connection("get_video", times=-1), "times"),
+        (lambda f: f.delay("get_video", -1), "seconds"),
+    ],
+    ids=["endpoint", "status", "times-zero", "times-negative", "negative-delay"],
+)
+def test_bad_fault_specs_are_refused(
+    sb: Sandbox, call: Callable[[Any], None], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        call(sb.faults)
+    assert sb.faults.active() == []
+
+
+def test_expire_tokens(api: Api) -> None:
+    old = api.token
+    assert api.sb.expire_tokens() >= 1
+    resp = HTTP.get(f"{api.sb.base_url}/api/v1/videos/x", headers=bearer(old))
+    assert resp.status_code == 401
+    new = token_for(api.sb)
+    assert HTTP.get(f"{api.sb.base_url}/api/v1/videos/x", headers=bearer(new)).status_code == 404
