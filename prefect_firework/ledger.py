@@ -433,6 +433,7 @@ class Ledger:
         self._local: threading.local | None = None
         self._store: ResultStore | None = None
         self._store_lock = threading.Lock()
+        self._holders: dict[str, str] = {}
 
     @staticmethod
     def _storage_block(storage: Any) -> Any:
@@ -474,6 +475,7 @@ class Ledger:
         self._local = None
         self._store = None
         self._store_lock = threading.Lock()
+        self._holders = {}
 
     def __repr__(self) -> str:
         where = str(self._root) if self._root is not None else type(self._storage).__name__
@@ -582,6 +584,31 @@ class Ledger:
         if held is None:
             held = self._local.held = set()
         return held
+
+    def try_acquire(self, key: str) -> bool:
+        """Hold ``key`` if nobody else does, without waiting; pair with :meth:`release`.
+
+        For the batch flows' scheduler, which must not stall its thread while another run
+        holds a row (two runs blocking on each other's rows would deadlock).
+        """
+        digest = key_digest(key)
+        held = self._held()
+        if digest in held:
+            raise RuntimeError(f"ledger key {key!r} is already held by this thread")
+        holder = make_holder()
+        if not self._result_store().acquire_lock(digest, holder=holder, timeout=0.001):
+            return False
+        held.add(digest)
+        self._holders[digest] = holder
+        return True
+
+    def release(self, key: str) -> None:
+        """Release a key taken with :meth:`try_acquire`."""
+        digest = key_digest(key)
+        self._held().discard(digest)
+        holder = self._holders.pop(digest, None)
+        if holder is not None:
+            self._result_store().release_lock(digest, holder=holder)
 
     @contextlib.contextmanager
     def hold(self, key: str, *, timeout: float | None = 600) -> Iterator[None]:

@@ -86,6 +86,10 @@ def _restore_pacer(token: str, limit: int, window: float) -> ChannelPacer:
         return pacer
 
 
+#: how often a scheduler looks again while the whole budget is in flight
+_POLL_WHILE_IN_FLIGHT = 0.5
+
+
 class ChannelPacer:
     """Release create slots per channel so that at most ``limit`` fall in any ``window`` seconds.
 
@@ -205,6 +209,33 @@ class ChannelPacer:
             state.in_flight -= 1
             state.completions.append(self._clock())
             self._cond.notify_all()
+
+    # ------------------------------------------------------- non-blocking (the flow driver)
+
+    def try_acquire(self, channel_id: str) -> bool:
+        """Take a slot if one is free right now and nobody is queued for it; never block.
+
+        For a scheduler that must not stall its own thread: pair with :meth:`release`.
+        """
+        with self._cond:
+            state = self._channels.setdefault(channel_id, _Channel())
+            if state.waiting:
+                return False
+            now = self._clock()
+            at = self._free_at(state, now)
+            if at is None or at > now:
+                return False
+            state.in_flight += 1
+            return True
+
+    def release(self, channel_id: str) -> None:
+        """End a slot taken with :meth:`try_acquire` (it now counts as a completion)."""
+        self._release(channel_id)
+
+    def next_free_in(self, channel_id: str) -> float:
+        """Seconds until :meth:`try_acquire` may succeed (a short poll while all are in flight)."""
+        wait = self.wait_time(channel_id)
+        return _POLL_WHILE_IN_FLIGHT if wait is None else wait
 
     def penalize(self, channel_id: str, retry_after: float | None = None) -> None:
         """A 429 came anyway: no new slot for ``channel_id`` for ``retry_after`` seconds.
@@ -350,6 +381,30 @@ class PrefectRateLimitPacer:
         )
         yield
 
+    def try_acquire(self, channel_id: str) -> bool:
+        """Take a decaying slot if the server grants one almost at once; never block long."""
+        from prefect.concurrency.sync import rate_limit
+
+        with self._lock:
+            if self._penalties.get(channel_id, -math.inf) > self._clock():
+                return False
+        try:
+            rate_limit(
+                self.limit_name(channel_id), occupy=1, timeout_seconds=0.05, strict=self.strict
+            )
+        except TimeoutError:
+            return False
+        return True
+
+    def release(self, channel_id: str) -> None:
+        """Nothing to give back: a rate-limit slot decays on the server by itself."""
+
+    def next_free_in(self, channel_id: str) -> float:
+        """Seconds until it is worth asking the server again."""
+        with self._lock:
+            penalty = self._penalties.get(channel_id, -math.inf) - self._clock()
+        return max(penalty, _POLL_WHILE_IN_FLIGHT)
+
     def penalize(self, channel_id: str, retry_after: float | None = None) -> None:
         """A 429 came anyway: this process starts no create on the channel for a while."""
         delay = self.window if retry_after is None else max(0.0, float(retry_after))
@@ -392,3 +447,13 @@ class PrefectRateLimitPacer:
             except ObjectAlreadyExists:
                 return False
         return True
+
+
+def make_pacer(
+    *, shared: bool = False, settings: FireworkSettings | None = None
+) -> ChannelPacer | PrefectRateLimitPacer:
+    """The pacer a batch flow uses: in-process by default, Prefect's global concurrency
+    limits when ``shared`` (several processes or machines drawing on one channel budget)."""
+    if shared:
+        return PrefectRateLimitPacer.from_settings(settings)
+    return ChannelPacer.from_settings(settings)

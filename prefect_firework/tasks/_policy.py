@@ -71,8 +71,9 @@ def is_safe_to_retry_create(exc: BaseException) -> bool:
         return True
     if isinstance(exc, ServerError):
         return exc.status_code in (502, 503, 504)
-    root = exc.__cause__ if isinstance(exc, FireworkTransportError) else exc
-    return isinstance(root, _NOT_SENT)
+    if isinstance(exc, FireworkTransportError):
+        return not exc.maybe_sent  # survives pickling, unlike __cause__
+    return isinstance(exc, _NOT_SENT)
 
 
 def retry_create_condition(task: Any, task_run: Any, state: Any) -> bool:

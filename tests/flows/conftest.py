@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -34,20 +32,3 @@ def credentials(sb: Sandbox) -> FireworkCredentials:
     return FireworkCredentials(
         client_id=sb.client_id, client_secret=sb.client_secret, base_url=sb.base_url
     )
-
-
-def md5_of(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def field(record, name):
-    """Sandbox records may be dicts or objects."""
-    return record[name] if isinstance(record, dict) else getattr(record, name)
-
-
-def requests_to(sb: Sandbox, endpoint: str) -> list:
-    return [r for r in sb.requests if field(r, "endpoint") == endpoint]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from flows_support import field, requests_to
 
 from prefect_firework.flows import import_video
 from prefect_firework.models import Video, VideoImport
 from prefect_firework.sandbox.media import make_mp4
 from prefect_firework.tasks import ImportFailedError
-
-from .conftest import field, requests_to
 
 
 @pytest.fixture

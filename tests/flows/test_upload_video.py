@@ -7,13 +7,12 @@ import time
 
 import boto3
 import pytest
+from flows_support import field, md5_of, requests_to
 
 from prefect_firework.flows import upload_video
 from prefect_firework.flows.upload import MultipartUploadFailed, choose_strategy
 from prefect_firework.sandbox.media import make_mp4, set_mp4_duration
 from prefect_firework.sources import PreflightError
-
-from .conftest import field, md5_of, requests_to
 
 MIB = 1024 * 1024
 
