@@ -81,7 +81,7 @@ def run_demo(workdir: str | os.PathLike[str] | None = None) -> int:
             )
             files_url = sb.serve_files(served)
 
-            console.print("      Starting Prefect (a temporary API unless PREFECT_API_URL is set)...")
+            console.print("      Starting Prefect (temporary API unless PREFECT_API_URL is set)")
             _warm_up_prefect()
             console.print("[bold]3/4[/] Uploading files through the upload_video flow...")
             for path, caption in ((small, "Product teaser"), (large, "Product launch")):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_LIMITS", "MediaLimits", "SUPPORTED_MIME_TYPES"]
+__all__ = ["DEFAULT_LIMITS", "SUPPORTED_MIME_TYPES", "MediaLimits"]
 
 #: file extension -> MIME type, the only two the API accepts (spec 6.1)
 SUPPORTED_MIME_TYPES: dict[str, str] = {".mp4": "video/mp4", ".mov": "video/quicktime"}
@@ -16,7 +16,7 @@ SUPPORTED_MIME_TYPES: dict[str, str] = {".mp4": "video/mp4", ".mov": "video/quic
 
 @dataclass(frozen=True)
 class MediaLimits:
-    """Upload limits of spec sections 4.3, 5 and 6.1; overridable for sandboxes with small limits."""
+    """Upload limits of spec sections 4.3, 5 and 6.1; overridable for small-limit sandboxes."""
 
     min_file_size: int = 25 * 1024
     max_file_size: int = 5 * 1024**3
