@@ -7,7 +7,7 @@ resume and restart exactly the same way.
 from __future__ import annotations
 
 from collections.abc import Generator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from prefect_firework.blocks import FireworkCredentials
@@ -73,9 +73,16 @@ def upload_steps(
     max_concurrency: int = 8,
     transport_params: Mapping[str, Any] | None = None,
     verify_md5: bool = True,
+    multipart_threshold: int | None = None,
 ) -> Generator[Any, Any, Uploaded]:
-    """Upload ``source`` by presigned POST or multipart; return where it landed."""
-    mode = choose_strategy(info.size, strategy)
+    """Upload ``source`` by presigned POST or multipart; return where it landed.
+
+    ``multipart_threshold`` (bytes) moves the single/multipart line from the spec's ~100 MB.
+    """
+    limits = DEFAULT_LIMITS
+    if multipart_threshold is not None:
+        limits = replace(limits, single_upload_max=multipart_threshold)
+    mode = choose_strategy(info.size, strategy, limits)
     if mode == "single":
         signature = yield Call(
             create_upload_signature,

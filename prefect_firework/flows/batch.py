@@ -73,6 +73,7 @@ class _Batch:
     max_concurrency: int
     verify_md5: bool
     recreate_uncertain: bool
+    multipart_threshold: int | None = None
 
 
 def _now() -> dt.datetime:
@@ -190,6 +191,7 @@ def _file_pipeline(b: _Batch, row: UploadRow) -> Pipeline:
             max_concurrency=b.max_concurrency,
             transport_params=b.transport_params,
             verify_md5=b.verify_md5,
+            multipart_threshold=b.multipart_threshold,
         )
         rec["strategy"] = uploaded.strategy
         call = Call(
@@ -346,6 +348,7 @@ def _batch(
     max_concurrency: int,
     verify_md5: bool,
     recreate_uncertain: bool,
+    multipart_threshold: int | None = None,
 ) -> _Batch:
     if max_concurrency < 1:
         raise ValueError("max_concurrency must be at least 1")
@@ -356,6 +359,7 @@ def _batch(
         max_concurrency=max_concurrency,
         verify_md5=verify_md5,
         recreate_uncertain=recreate_uncertain,
+        multipart_threshold=multipart_threshold,
     )
 
 
@@ -371,6 +375,7 @@ def upload_videos(
     shared_rate_limit: bool = False,
     transport_params: dict[str, Any] | None = None,
     verify_md5: bool = True,
+    multipart_threshold: int | None = None,
     recreate_uncertain: bool = False,
     fail_on_row_errors: bool = False,
 ) -> pd.DataFrame:
@@ -383,11 +388,18 @@ def upload_videos(
     per-channel pacer releases creates as Firework's 20-per-5-minutes budget frees up
     (``shared_rate_limit=True`` shares that budget across processes through a Prefect global
     concurrency limit). Returns one result row per input row; ``output=`` also writes them.
-    Rows recorded as done in the ledger are ``skipped`` on a rerun.
+    Rows recorded as done in the ledger are ``skipped`` on a rerun. Files above
+    ``multipart_threshold`` bytes (default: the spec's ~100 MB) go multipart.
     """
     settings = FireworkSettings()
     b = _batch(
-        credentials, transport_params, ledger, max_concurrency, verify_md5, recreate_uncertain
+        credentials,
+        transport_params,
+        ledger,
+        max_concurrency,
+        verify_md5,
+        recreate_uncertain,
+        multipart_threshold,
     )
     frame = read_manifest(manifest, transport_params=transport_params)
     rows = parse_upload_rows(frame)

@@ -1,0 +1,273 @@
+"""upload_videos / import_videos: statuses per row, manifests from storage, reruns."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import boto3
+import pandas as pd
+import pytest
+from batchflow_support import calls, field, files, video_ids
+from prefect.client.orchestration import get_client
+
+from prefect_firework.flows.batch import RowErrorsFound, import_videos, upload_videos
+from prefect_firework.manifest import RESULT_COLUMNS
+from prefect_firework.sandbox.media import make_mp4
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def served(sb, tmp_path):
+    directory = tmp_path / "served"
+    for i in range(3):
+        make_mp4(directory / f"u{i}.mp4", 4, size=80_000 + i, seed=50 + i)
+    return sb.serve_files(directory).rstrip("/")
+
+
+def invalid_rows(sb, tmp_path) -> list[dict]:
+    ok = str(make_mp4(tmp_path / "ok.mp4", 4, size=60_000, seed=99))
+    base = {"channel_id": sb.channel_id, "caption": "bad"}
+    return [
+        {**base, "source": str(tmp_path / "clip.gif")},  # extension
+        {**base, "source": ok, "custom_fields": json.dumps({"Bad Key": "x"})},
+        {**base, "source": ok, "custom_fields": json.dumps({"k": "x" * 1025})},
+        {**base, "source": ok, "access": "secret"},
+        {**base, "source": ok, "display_social_attributions": True},
+        {**base, "source": ok, "poster_url": "https://cdn.example.com/p.gif"},
+        {**base, "source": ok, "product_ids": "not-a-list"},
+        {**base, "url": "ftp://example.com/a.mp4"},
+        {**base, "url": "https://localhost/a.mp4"},
+        {**base, "url": "https://example.com"},
+        {"channel_id": sb.channel_id, "source": ok},  # no caption
+        {**base, "source": ok, "url": "https://example.com/a.mp4"},  # both
+        {**base, "source": str(tmp_path / "tiny.mp4")},  # preflight: too small
+    ]
+
+
+def test_mixed_manifest_statuses(sb, credentials, ledger, tmp_path, served):
+    (tmp_path / "tiny.mp4").write_bytes(b"\0" * 1000)
+    small = files(tmp_path, 12)
+    big = files(tmp_path, 3, size=11 * MIB, prefix="big")
+    rows = [
+        {"source": s, "channel_id": sb.channel_ids[i % 3], "caption": f"s{i}"}
+        for i, s in enumerate(small)
+    ]
+    rows += [
+        {"source": s, "channel_id": sb.channel_id, "caption": f"b{i}"} for i, s in enumerate(big)
+    ]
+    rows += [
+        {"url": f"{served}/u{i}.mp4", "channel_id": sb.channel_id, "caption": f"sync{i}"}
+        for i in range(3)
+    ]
+    rows += [
+        {
+            "url": f"{served}/u{i}.mp4",
+            "async": True,
+            "channel_id": sb.channel_id,
+            "caption": f"async{i}",
+            "hashtags": '["a", "b"]',
+        }
+        for i in range(3)
+    ]
+    bad = invalid_rows(sb, tmp_path)
+    rows += bad
+    frame = upload_videos(
+        pd.DataFrame(rows), credentials=credentials, ledger=ledger, multipart_threshold=8 * MIB
+    )
+    assert list(frame.columns) == RESULT_COLUMNS
+    assert list(frame["row"]) == list(range(len(rows)))
+    status = dict(zip(frame["row"], frame["status"], strict=True))
+    assert [status[i] for i in range(12)] == ["created"] * 12
+    assert [status[i] for i in range(12, 15)] == ["created"] * 3
+    assert set(frame.loc[12:14, "strategy"]) == {"multipart"}
+    assert set(frame.loc[0:11, "strategy"]) == {"single"}
+    assert [status[i] for i in range(15, 21)] == ["imported"] * 6
+    assert frame.loc[18:20, "import_id"].notna().all()
+    invalid = frame[frame["row"] >= 21]
+    assert set(invalid["status"]) == {"invalid"}, invalid[["row", "status", "error"]]
+    for _, r in invalid.iterrows():
+        assert f"row {r['row']}" in r["error"] and "column" in r["error"]
+    # every created/imported row is exactly one video; invalid rows cost no create
+    assert sorted(video_ids(sb)) == sorted(frame["video_id"].dropna())
+    assert len(calls(sb, "create_video")) == 21
+    assert len(calls(sb, "upload_signature")) == 12
+
+
+def test_only_invalid_rows_make_no_request(sb, credentials, ledger, tmp_path):
+    frame = upload_videos(
+        pd.DataFrame(invalid_rows(sb, tmp_path)), credentials=credentials, ledger=ledger
+    )
+    assert set(frame["status"]) == {"invalid"}
+    assert list(sb.requests) == []
+
+
+def test_unknown_column_makes_every_row_invalid(sb, credentials, ledger, tmp_path):
+    src = files(tmp_path, 1)[0]
+    frame = upload_videos(
+        pd.DataFrame([{"source": src, "channel_id": sb.channel_id, "captoin": "typo"}]),
+        credentials=credentials,
+        ledger=ledger,
+    )
+    assert frame.loc[0, "status"] == "invalid" and "captoin" in frame.loc[0, "error"]
+    assert list(sb.requests) == []
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl"])
+def test_manifest_files_local_and_output(sb, credentials, ledger, tmp_path, fmt):
+    srcs = files(tmp_path, 2)
+    frame = pd.DataFrame(
+        [
+            {
+                "source": s,
+                "channel_id": sb.channel_id,
+                "caption": f"c{i}",
+                "hashtags": json.dumps(["x"]),
+            }
+            for i, s in enumerate(srcs)
+        ]
+    )
+    path = tmp_path / f"manifest.{fmt}"
+    {
+        "csv": lambda: frame.to_csv(path, index=False),
+        "parquet": lambda: frame.to_parquet(path),
+        "jsonl": lambda: frame.to_json(path, orient="records", lines=True),
+    }[fmt]()
+    out = tmp_path / "results.parquet"
+    result = upload_videos(str(path), credentials=credentials, ledger=ledger, output=str(out))
+    assert list(result["status"]) == ["created", "created"]
+    written = pd.read_parquet(out)
+    assert list(written["video_id"]) == list(result["video_id"])
+
+
+def test_manifest_and_results_on_s3(sb, credentials, ledger, tmp_path):
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=sb.moto_url,
+        aws_access_key_id="t",
+        aws_secret_access_key="t",
+        region_name="us-east-1",
+    )
+    s3.create_bucket(Bucket="manifests")
+    srcs = files(tmp_path, 2)
+    frame = pd.DataFrame(
+        [{"source": s, "channel_id": sb.channel_id, "caption": f"c{i}"} for i, s in enumerate(srcs)]
+    )
+    frame.to_csv(tmp_path / "m.csv", index=False)
+    s3.upload_file(str(tmp_path / "m.csv"), "manifests", "2026-11-27.csv")
+    tp = {
+        "client_kwargs": {
+            "S3.Client": {
+                "endpoint_url": sb.moto_url,
+                "aws_access_key_id": "t",
+                "aws_secret_access_key": "t",
+                "region_name": "us-east-1",
+            }
+        }
+    }
+    result = upload_videos(
+        "s3://manifests/2026-11-27.csv",
+        credentials=credentials,
+        ledger=ledger,
+        transport_params=tp,
+        output="s3://manifests/2026-11-27.results.csv",
+    )
+    assert list(result["status"]) == ["created", "created"]
+    body = s3.get_object(Bucket="manifests", Key="2026-11-27.results.csv")["Body"].read()
+    assert b"created" in body
+
+
+def test_rerun_after_mid_batch_failure_creates_nothing_twice(sb, credentials, ledger, tmp_path):
+    srcs = files(tmp_path, 6)
+    manifest = pd.DataFrame(
+        [{"source": s, "channel_id": sb.channel_id, "caption": f"c{i}"} for i, s in enumerate(srcs)]
+    )
+    sb.faults.inject("create_video", status=422, times=2)
+    first = upload_videos(manifest, credentials=credentials, ledger=ledger)
+    assert sorted(first["status"]) == ["created"] * 4 + ["failed"] * 2
+    assert len(video_ids(sb)) == 4
+    second = upload_videos(manifest, credentials=credentials, ledger=ledger)
+    assert sorted(second["status"]) == ["created"] * 2 + ["skipped"] * 4
+    assert len(video_ids(sb)) == 6, "each row has exactly one video"
+    by_row = dict(zip(second["row"], second["video_id"], strict=True))
+    for _, r in first[first["status"] == "created"].iterrows():
+        assert by_row[r["row"]] == r["video_id"], "skipped rows report the earlier video"
+
+
+def test_two_concurrent_runs_create_each_video_once(sb, credentials, ledger, tmp_path):
+    srcs = files(tmp_path, 6)
+    manifest = pd.DataFrame(
+        [{"source": s, "channel_id": sb.channel_id, "caption": f"c{i}"} for i, s in enumerate(srcs)]
+    )
+    results: list[pd.DataFrame] = []
+
+    def run():
+        results.append(upload_videos(manifest, credentials=credentials, ledger=ledger))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=240)
+    assert len(results) == 2
+    assert len(video_ids(sb)) == 6
+    statuses = sorted(list(results[0]["status"]) + list(results[1]["status"]))
+    assert statuses == ["created"] * 6 + ["skipped"] * 6
+
+
+def test_fail_on_row_errors_fails_the_flow(sb, credentials, ledger, tmp_path):
+    manifest = pd.DataFrame(
+        [{"source": str(tmp_path / "x.gif"), "channel_id": sb.channel_id, "caption": "bad"}]
+    )
+    with pytest.raises(RowErrorsFound):
+        upload_videos(manifest, credentials=credentials, ledger=ledger, fail_on_row_errors=True)
+    state = upload_videos(manifest, credentials=credentials, ledger=ledger, return_state=True)
+    assert state.is_completed(), "by default the results table is the contract"
+
+
+def test_import_videos_polls_all_and_refuses_files(sb, credentials, ledger, tmp_path, served):
+    rows = [
+        {"url": f"{served}/u{i}.mp4", "channel_id": sb.channel_id, "caption": f"i{i}"}
+        for i in range(3)
+    ]
+    rows.append({"url": f"{served}/missing.mp4", "channel_id": sb.channel_id, "caption": "gone"})
+    rows.append({"source": files(tmp_path, 1)[0], "channel_id": sb.channel_id, "caption": "f"})
+    frame = import_videos(
+        pd.DataFrame(rows), credentials=credentials, ledger=ledger, poll_interval=0.2
+    )
+    assert list(frame["status"]) == ["imported"] * 3 + ["failed", "invalid"]
+    assert "errored" in frame.loc[3, "error"]
+    assert frame.loc[0:2, "video_id"].notna().all()
+    # polling happened in one task, not a task run per poll
+    polls = calls(sb, "get_import")
+    assert len(polls) >= 4
+
+
+def test_artifacts_created_without_secrets(sb, credentials, ledger, tmp_path):
+    import asyncio
+
+    srcs = files(tmp_path, 2)
+    manifest = pd.DataFrame(
+        [{"source": s, "channel_id": sb.channel_id, "caption": "a"} for s in srcs]
+    )
+    state = upload_videos(manifest, credentials=credentials, ledger=ledger, return_state=True)
+    flow_run_id = state.state_details.flow_run_id
+
+    async def artifacts():
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+        async with get_client() as client:
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])
+                )
+            )
+
+    found = asyncio.run(artifacts())
+    kinds = {a.type for a in found}
+    assert {"progress", "table", "markdown"} <= kinds
+    text = " ".join(str(a.data) for a in found)
+    for secret in (sb.client_secret, "X-Amz-Signature", "Policy", "Bearer"):
+        assert secret not in text
+    assert field(sb.videos()[0], "id") in text
