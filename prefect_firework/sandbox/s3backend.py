@@ -5,8 +5,9 @@ to moto directly at ``sb.moto_url`` with boto3 to create buckets and objects for
 moto accepts any access key and secret there.
 
 moto enforces S3's 5 MiB part minimum itself at completion, but the sandbox enforces its own,
-configurable minimum from recorded part sizes, so moto's is lowered (``S3_UPLOAD_PART_MIN_SIZE``)
-before moto is imported, or patched down if moto was imported earlier in the process.
+configurable minimum from recorded part sizes, so moto's is lowered to one byte
+(``S3_UPLOAD_PART_MIN_SIZE``, set before moto is imported, or patched if moto was imported
+earlier in the process). This is process-wide: moto mocks in the same process accept small parts.
 """
 
 from __future__ import annotations
@@ -24,15 +25,16 @@ _PART_MIN_ENV = "S3_UPLOAD_PART_MIN_SIZE"
 _BUFFER_ENV = "MOTO_S3_DEFAULT_KEY_BUFFER_SIZE"
 
 
-def _prepare_moto(min_part_size: int) -> None:
-    """Make moto accept parts as small as ``min_part_size`` (the sandbox checks sizes itself)."""
-    os.environ.setdefault(_PART_MIN_ENV, str(min_part_size))
+def _prepare_moto() -> None:
+    """Make moto accept parts of any size: the sandbox checks part sizes itself, from the sizes
+    the front recorded, so the rule holds whatever moto would do."""
+    os.environ.setdefault(_PART_MIN_ENV, "1")
     # moto keeps objects up to this size in memory and spills the rest to disk
     os.environ.setdefault(_BUFFER_ENV, str(1024 * 1024))
     import moto.s3.models as models
 
-    if min_part_size < models.S3_UPLOAD_PART_MIN_SIZE:
-        models.S3_UPLOAD_PART_MIN_SIZE = min_part_size
+    # moto read the variable at import; if it was imported earlier in this process, lower it
+    models.S3_UPLOAD_PART_MIN_SIZE = 1
 
 
 def _quiet_moto_server(host: str) -> Any:
@@ -65,11 +67,10 @@ def _quiet_moto_server(host: str) -> Any:
 class MotoS3:
     """A ``ThreadedMotoServer`` plus one boto3 client for it."""
 
-    def __init__(self, *, host: str, bucket: str, region: str, min_part_size: int) -> None:
+    def __init__(self, *, host: str, bucket: str, region: str) -> None:
         self.host = host
         self.bucket = bucket
         self.region = region
-        self.min_part_size = min_part_size
         self.url = ""
         self._server: Any = None
         self._client: Any = None
@@ -79,7 +80,7 @@ class MotoS3:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        _prepare_moto(self.min_part_size)
+        _prepare_moto()
         import boto3
         from botocore.config import Config
 

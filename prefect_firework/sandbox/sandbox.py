@@ -84,7 +84,6 @@ class Sandbox:
             host=cfg.host if cfg.allow_remote else "127.0.0.1",
             bucket=cfg.bucket,
             region=cfg.region,
-            min_part_size=cfg.min_part_size,
         )
         try:
             self._moto.start()
