@@ -14,6 +14,7 @@ import httpx
 
 from prefect_firework.sandbox.config import SandboxConfig
 from prefect_firework.sandbox.faults import Faults
+from prefect_firework.sandbox.partstore import PartStore
 from prefect_firework.sandbox.s3backend import MotoS3
 from prefect_firework.sandbox.seeds import Seeds
 from prefect_firework.sandbox.sigv4 import SigningIdentity
@@ -35,6 +36,8 @@ class Core:
     #: used for the sandbox's own downloads (imports, posters)
     http: httpx.Client
     executor: ThreadPoolExecutor
+    #: multipart parts on disk until completion
+    parts: PartStore
     stopping: threading.Event = field(default_factory=threading.Event)
 
     @property

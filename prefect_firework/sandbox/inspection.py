@@ -107,6 +107,7 @@ class Inspector:
         core.faults.clear()
         core.state.clock.reset()
         core.s3.clear()
+        core.parts.clear()
 
     def cdn_image(self, video_id: str, name: str) -> tuple[str, bytes]:
         """An image of the pretend CDN: ``thumbnail.png``, ``poster-auto.png``, ``poster-N.ext``."""

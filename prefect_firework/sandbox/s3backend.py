@@ -4,15 +4,15 @@ moto stores the bytes; the strict front (``s3front``) decides what may reach it.
 to moto directly at ``sb.moto_url`` with boto3 to create buckets and objects for S3 *sources*;
 moto accepts any access key and secret there.
 
-moto enforces S3's 5 MiB part minimum itself at completion, but the sandbox enforces its own,
-configurable minimum from recorded part sizes, so moto's is lowered to one byte
-(``S3_UPLOAD_PART_MIN_SIZE``, set before moto is imported, or patched if moto was imported
-earlier in the process). This is process-wide: moto mocks in the same process accept small parts.
+Multipart parts do not go through moto's multipart API (see ``partstore``): the sandbox checks
+part sizes itself and gives moto the assembled file. moto's own part minimum
+(``S3_UPLOAD_PART_MIN_SIZE``) is still lowered to one byte before moto is imported (or patched
+if moto was imported earlier), so that no moto check can stand in for the sandbox's own; this
+is process-wide, so moto mocks in the same process accept small parts too.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import os
@@ -174,55 +174,21 @@ class MotoS3:
             self._md5_cache[(key, etag)] = value
         return value
 
+    def remember_md5(self, key: str, etag: str, md5: str) -> None:
+        """Record an MD5 the sandbox computed anyway (saves a download in ``md5``)."""
+        with self._lock:
+            self._md5_cache[(key, etag)] = md5
+
     def reader(self, key: str, size: int) -> RangeReader:
         return RangeReader(self.client, self.bucket, key, size)
 
     def clear(self) -> None:
-        """Delete every object and abort every multipart upload of the sandbox's bucket."""
+        """Delete every object of the sandbox's bucket."""
         self.ensure_bucket()
         for obj in self.list_objects():
             self.delete(obj["Key"])
-        resp = self.client.list_multipart_uploads(Bucket=self.bucket)
-        for upload in resp.get("Uploads", []):
-            self.client.abort_multipart_upload(
-                Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
-            )
         with self._lock:
             self._md5_cache.clear()
-
-    # -- multipart ---------------------------------------------------------------------------
-
-    def create_multipart(self, key: str, content_type: str) -> str:
-        resp = self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=key, ContentType=content_type
-        )
-        return str(resp["UploadId"])
-
-    def upload_part(self, key: str, upload_id: str, part: int, body: IO[bytes], size: int) -> str:
-        body.seek(0)
-        resp = self.client.upload_part(
-            Bucket=self.bucket,
-            Key=key,
-            UploadId=upload_id,
-            PartNumber=part,
-            Body=body,
-            ContentLength=size,
-        )
-        return str(resp["ETag"]).strip('"')
-
-    def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
-        self.client.complete_multipart_upload(
-            Bucket=self.bucket,
-            Key=key,
-            UploadId=upload_id,
-            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": f'"{e}"'} for n, e in parts]},
-        )
-
-    def abort_multipart(self, key: str, upload_id: str) -> None:
-        from botocore.exceptions import ClientError
-
-        with contextlib.suppress(ClientError):
-            self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
 
 
 class RangeReader(io.RawIOBase):

@@ -1,4 +1,4 @@
-"""The strict S3 front: checks uploads the way AWS does, then hands the bytes to moto.
+"""The strict S3 front: checks uploads the way AWS does, then stores the bytes.
 
 moto accepts presigned POSTs without checking the policy, signature, expiry or fields, and
 accepts chunked or expired part PUTs. This front refuses them with S3-style XML errors:
@@ -21,7 +21,9 @@ PUT ``/{bucket}/{key}?partNumber=..&uploadId=..&X-Amz-...`` (spec 5.2):
     ``SignatureDoesNotMatch``; past ``X-Amz-Date + X-Amz-Expires`` -> 403 ``AccessDenied``;
   * an unknown or finished upload -> 404 ``NoSuchUpload``. Success is 200 with the quoted MD5.
 
-Bodies are spooled to disk past 1 MB, never held whole in memory.
+Bodies never sit whole in memory: a POST's file is spooled (1 MB in memory, the rest on disk)
+and then put into moto; a part goes straight to the part store on disk (``partstore``) and
+reaches moto assembled, when the upload completes.
 """
 
 from __future__ import annotations
@@ -473,35 +475,38 @@ class S3Front:
             await drain(receive)
             raise
 
-        spool = _Spool()
+        received = core.parts.temp_path(upload_id, part)
+        digest = hashlib.md5()
+        size = 0
         try:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    scope[STATUS_KEY] = 400  # IncompleteBody: nobody is left to tell
-                    return
-                spool.write(message.get("body", b""))
-                if spool.size > declared:
-                    break
-                if not message.get("more_body", False):
-                    break
-            if spool.size != declared:
+            with received.open("wb") as sink:
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        scope[STATUS_KEY] = 400  # IncompleteBody: nobody is left to tell
+                        return
+                    chunk = message.get("body", b"")
+                    sink.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+                    if size > declared or not message.get("more_body", False):
+                        break
+            if size != declared:
                 raise S3Error(
                     400,
                     "IncompleteBody",
                     "You did not provide the number of bytes specified by the Content-Length "
                     "HTTP header.",
                 )
-            etag = await run_in_threadpool(
-                core.s3.upload_part, key, upload_id, part, spool.file, spool.size
-            )
-            if etag != spool.md5:
-                raise S3Error(500, "InternalError", "Stored part does not match what was sent")
+            etag = digest.hexdigest()
             with core.state.locked() as state:
-                upload.parts[part] = PartRecord(part, spool.size, etag, state.now())
+                if upload.status != "open":
+                    raise S3Error(404, "NoSuchUpload", "The upload was completed meanwhile.")
+                core.parts.commit(upload_id, part, received)
+                upload.parts[part] = PartRecord(part, size, etag, state.now())
             await _send(send, 200, {"ETag": f'"{etag}"'})
         finally:
-            spool.close()
+            received.unlink(missing_ok=True)
 
     def _check_presigned(self, scope: Scope) -> tuple[str, str, int]:
         """Verify a presigned part URL; return ``(key, upload id, part number)``."""

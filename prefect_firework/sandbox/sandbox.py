@@ -62,6 +62,7 @@ class Sandbox:
         from prefect_firework.sandbox.core import Core
         from prefect_firework.sandbox.inspection import Inspector
         from prefect_firework.sandbox.middleware import Instrument, install_log_filter
+        from prefect_firework.sandbox.partstore import PartStore
         from prefect_firework.sandbox.s3backend import MotoS3
         from prefect_firework.sandbox.s3front import S3Front, classify_s3, s3_fault_body
         from prefect_firework.sandbox.seeds import seed
@@ -108,6 +109,7 @@ class Sandbox:
             executor=ThreadPoolExecutor(
                 max_workers=cfg.import_workers, thread_name_prefix="sandbox-import"
             ),
+            parts=PartStore(),
         )
         self._core = core
         self._inspector = Inspector(core)
@@ -149,6 +151,7 @@ class Sandbox:
         if core is not None:
             core.executor.shutdown(wait=True, cancel_futures=True)
             core.http.close()
+            core.parts.close()
         if self._moto is not None:
             self._moto.stop()
             self._moto = None

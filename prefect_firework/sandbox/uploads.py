@@ -19,7 +19,7 @@ from prefect_firework.sandbox.auth import Principal
 from prefect_firework.sandbox.config import human_size
 from prefect_firework.sandbox.core import Core
 from prefect_firework.sandbox.errors import ApiError
-from prefect_firework.sandbox.ids import new_id
+from prefect_firework.sandbox.ids import new_id, new_secret
 from prefect_firework.sandbox.sigv4 import ALGORITHM, amz_date, presigned_signature, uri_encode
 from prefect_firework.sandbox.state import IssuedPost, MultipartUpload
 
@@ -152,7 +152,8 @@ def initiate_multipart(core: Core, principal: Principal, data: dict[str, Any]) -
     ):
         raise ApiError(400, f"Invalid parts_count - must be between 1 and {cfg.max_parts}")
     channel_id, key = _issue_key(core, principal, channel_id, filename)
-    upload_id = core.s3.create_multipart(key, mime_type)
+    upload_id = new_secret(48)  # S3 upload ids are long opaque URL-safe strings
+    core.parts.create(upload_id)
     now = core.state.now()
     parts = [
         {
@@ -238,21 +239,34 @@ def complete_multipart(core: Core, principal: Principal, data: dict[str, Any]) -
         if any(r.size < cfg.min_part_size for r in records[:-1]):
             raise ApiError(400, MULTIPART_FAILED)  # EntityTooSmall
         upload.status = "completing"
-    try:
-        core.s3.complete_multipart(key, upload_id, parts)
-    except Exception as exc:
-        with core.state.locked():
-            upload.status = "open"
-        raise ApiError(400, MULTIPART_FAILED) from exc
     size = sum(r.size for r in records)
     problem: ApiError | None = None
     if size < cfg.min_file_size:
         problem = ApiError(400, f"File too small (min {human_size(cfg.min_file_size)})")
     elif size > cfg.max_file_size:
         problem = ApiError(413, f"File too large (max {human_size(cfg.max_file_size)})")
+    if problem is None:
+        try:
+            _store(core, upload, [n for n, _ in parts], size)
+        except Exception as exc:
+            with core.state.locked():
+                upload.status = "open"
+            raise ApiError(500, "Unexpected server error during upload completion") from exc
+    # the assembled object never stays in S3 when its size is out of bounds (spec 5.3.3)
     with core.state.locked():
         upload.status = "aborted" if problem else "completed"
         upload.note = problem.message if problem else None
+    core.parts.discard(upload.upload_id)
     if problem is not None:
-        core.s3.delete(key)
         raise problem
+
+
+def _store(core: Core, upload: MultipartUpload, numbers: list[int], size: int) -> None:
+    """Concatenate the parts on disk and put the result in the bucket."""
+    assembled, md5 = core.parts.assemble(upload.upload_id, numbers)
+    try:
+        with assembled.open("rb") as fh:
+            etag = core.s3.put_object(upload.key, fh, size, upload.mime_type)
+        core.s3.remember_md5(upload.key, etag, md5)
+    finally:
+        assembled.unlink(missing_ok=True)
