@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from prefect_firework.sandbox.auth import OAuthError, Principal, authenticate, issue_token
 from prefect_firework.sandbox.core import Core
@@ -114,6 +115,12 @@ def create_api(core: Core, inspector: Inspector, reset: Callable[[], None]) -> F
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return _error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, exc: ClientDisconnect) -> Response:
+        # the client went away mid-body (a timeout, a test closing early): nobody to answer,
+        # and not a sandbox error worth a traceback; 499 is nginx's "client closed request"
+        return Response(status_code=499)
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> JSONResponse:

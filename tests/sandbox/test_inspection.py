@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
+import socket
+import time
 from typing import Any
 
+import pytest
 from sandbox_support import HTTP, PART, Api, post_fields, s3_post, split, wait_for
 
 from prefect_firework.sandbox import Sandbox
@@ -198,3 +202,20 @@ def test_s3_post_objects_record_md5(api: Api, media) -> None:
         len(data),
         hashlib.md5(data).hexdigest(),
     )
+
+
+def test_client_vanishing_mid_body_is_logged_499_quietly(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    host, port = api.sb.base_url.split("//")[1].split(":")
+    head = (
+        "POST /api/v1/upload_signatures HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {api.token}\r\nContent-Type: application/json\r\n"
+        "Content-Length: 1000\r\n\r\n"
+    )
+    with caplog.at_level(logging.DEBUG), socket.create_connection((host, int(port))) as sock:
+        sock.sendall(head.encode() + b'{"filename": ')
+        time.sleep(0.1)
+    (record,) = wait_for(lambda: [r for r in api.sb.requests if r.endpoint == "upload_signature"])
+    assert record.status == 499
+    assert not [r for r in caplog.records if r.name.startswith("uvicorn")]
