@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import socket
+import time
 from typing import Any
 
+import boto3
 import httpx
 import pytest
 from sandbox_support import (
@@ -12,12 +15,16 @@ from sandbox_support import (
     IMPORT_KEYS,
     MAX_FILE,
     MIN_FILE,
+    SMALL,
     VIDEO_KEYS,
     Api,
     error_of,
     md5_of,
+    token_for,
     wait_for,
 )
+
+from prefect_firework.sandbox import Sandbox
 
 
 @pytest.fixture
@@ -341,8 +348,6 @@ def test_unusable_poster_is_422(
 
 
 def _moto_put(sb: Any, key: str, data: bytes) -> None:
-    import boto3
-
     s3 = boto3.client(
         "s3",
         endpoint_url=sb.moto_url,
@@ -390,8 +395,6 @@ def test_s3_key_must_exist_and_be_within_size_limits(api: Api, media) -> None:
 
 
 def test_s3_key_of_another_business_is_403(api: Api, media) -> None:
-    from sandbox_support import token_for
-
     other = Api(
         api.sb,
         token_for(api.sb, api.sb.other_business_client_id, api.sb.other_business_client_secret),
@@ -561,3 +564,19 @@ def test_async_poster_failure_errors_the_import(api: Api, media) -> None:
         )
     )
     assert final["status"] == "errored" and "poster_url" in final["error"]
+
+
+def test_download_timeout_is_configurable(media) -> None:
+    """A server that accepts and never answers costs ``import_download_timeout``, then 400."""
+    with socket.socket() as silent, Sandbox(SMALL.replace(import_download_timeout=0.3)) as sb:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        api = Api(sb)
+        try:
+            started = time.perf_counter()
+            resp = api.create(url=f"http://127.0.0.1:{silent.getsockname()[1]}/clip.mp4")
+            elapsed = time.perf_counter() - started
+        finally:
+            api.close()
+    assert resp.status_code == 400 and "Timeout" in error_of(resp)
+    assert 0.3 <= elapsed < 3

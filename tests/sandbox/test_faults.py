@@ -9,7 +9,17 @@ from typing import Any
 
 import httpx
 import pytest
-from sandbox_support import HTTP, PART, Api, bearer, error_of, s3_code, token_for
+from sandbox_support import (
+    HTTP,
+    PART,
+    Api,
+    bearer,
+    error_of,
+    post_fields,
+    s3_code,
+    s3_post,
+    token_for,
+)
 
 from prefect_firework.sandbox import Sandbox
 
@@ -28,8 +38,6 @@ def _token(api: Api, media: Any) -> httpx.Response:
 
 
 def _s3_post(api: Api, media: Any) -> httpx.Response:
-    from sandbox_support import post_fields, s3_post
-
     sig = api.signature()
     return s3_post(sig["post_url"], post_fields(sig), media.clip.read_bytes())
 

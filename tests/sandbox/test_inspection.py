@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import socket
 import time
 from typing import Any
 
+import httpx
 import pytest
 from sandbox_support import HTTP, PART, Api, post_fields, s3_post, split, wait_for
 
@@ -176,9 +178,6 @@ def test_reset_stops_file_servers(api: Api, media) -> None:
     base = api.sb.serve_files(media.dir)
     assert HTTP.get(f"{base}/clip.mp4", headers={"Connection": "close"}).status_code == 200
     api.sb.reset()
-    import httpx
-    import pytest
-
     with pytest.raises(httpx.ConnectError):
         HTTP.get(f"{base}/clip.mp4")
 
@@ -191,8 +190,6 @@ def test_serve_files_applies_behaviour_to_every_file(api: Api, media) -> None:
 
 
 def test_s3_post_objects_record_md5(api: Api, media) -> None:
-    import hashlib
-
     sig = api.signature()
     data = media.clip.read_bytes()
     assert s3_post(sig["post_url"], post_fields(sig), data).status_code == 204

@@ -19,6 +19,7 @@ from sandbox_support import (
     raw_http,
     s3_code,
     split,
+    token_for,
     url_parts,
     wait_for,
 )
@@ -351,8 +352,6 @@ def test_assembled_file_too_large_is_413_and_deleted(api: Api) -> None:
 
 
 def test_another_business_cannot_complete_my_upload(api: Api, media) -> None:
-    from sandbox_support import token_for
-
     init, parts = _uploaded(api, media.big.read_bytes(), [PART, -1])
     other = Api(
         api.sb,

@@ -7,6 +7,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from sandbox_support import jpeg_bytes
+
 from prefect_firework.sandbox.probe import image_info, png_bytes
 
 HEAVY = ("fastapi", "starlette", "uvicorn", "moto", "boto3", "av", "mutagen", "httpx")
@@ -73,8 +75,6 @@ def test_fixtures_in_a_user_suite(tmp_path: Path) -> None:
 
 
 def test_image_sniffing() -> None:
-    from sandbox_support import jpeg_bytes
-
     assert image_info(png_bytes(90, 160)) == ("png", 90, 160)
     assert image_info(jpeg_bytes(1920, 1080)) == ("jpg", 1920, 1080)
     assert image_info(b"GIF89a....") is None

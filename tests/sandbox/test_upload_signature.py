@@ -19,6 +19,7 @@ from sandbox_support import (
     SMALL,
     Api,
     decode_policy,
+    encode_form,
     error_of,
     md5_of,
     post_fields,
@@ -207,8 +208,6 @@ def test_field_after_file_is_refused(api: Api, media) -> None:
 
 
 def test_missing_file_is_refused(api: Api) -> None:
-    from sandbox_support import encode_form
-
     sig = api.signature()
     body, content_type = encode_form([(n, v.encode(), None) for n, v in post_fields(sig)])
     resp = HTTP.post(sig["post_url"], content=body, headers={"Content-Type": content_type})
