@@ -17,12 +17,19 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect_firework.sandbox.config import SandboxConfig
 from prefect_firework.sandbox.faults import Faults
 from prefect_firework.sandbox.ids import new_id, new_secret
 from prefect_firework.sandbox.state import Clock, Product, RequestRecord, State
+
+if TYPE_CHECKING:  # the heavy modules load in start(), not at import
+    from prefect_firework.sandbox.core import Core
+    from prefect_firework.sandbox.files import FileServer
+    from prefect_firework.sandbox.inspection import Inspector
+    from prefect_firework.sandbox.s3backend import MotoS3
+    from prefect_firework.sandbox.server import ServerThread
 
 __all__ = ["Sandbox"]
 
@@ -34,11 +41,11 @@ class Sandbox:
         self.config = config or SandboxConfig()
         self.faults = Faults()
         self._state = State(Clock())
-        self._core: Any = None
-        self._inspector: Any = None
-        self._servers: list[Any] = []
-        self._moto: Any = None
-        self._file_servers: list[Any] = []
+        self._core: Core | None = None
+        self._inspector: Inspector | None = None
+        self._servers: list[ServerThread] = []
+        self._moto: MotoS3 | None = None
+        self._file_servers: list[FileServer] = []
         self._lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -171,17 +178,22 @@ class Sandbox:
     def running(self) -> bool:
         return self._core is not None
 
-    def _need(self) -> Any:
+    def _need(self) -> Core:
         if self._core is None:
             raise RuntimeError("the sandbox is not running; call start() or use it in a `with`")
         return self._core
+
+    def _inspect(self) -> Inspector:
+        self._need()
+        assert self._inspector is not None
+        return self._inspector
 
     # -- addresses and seeded world ---------------------------------------------------------------
 
     @property
     def base_url(self) -> str:
         """API root, e.g. ``http://127.0.0.1:54321``; endpoints live under ``/api/v1``."""
-        return str(self._need().base_url)
+        return self._need().base_url
 
     @property
     def token_url(self) -> str:
@@ -190,13 +202,14 @@ class Sandbox:
     @property
     def s3_url(self) -> str:
         """The strict S3 front that upload signatures and part URLs point at."""
-        return str(self._need().s3_url)
+        return self._need().s3_url
 
     @property
     def moto_url(self) -> str:
         """moto itself, for tests that create buckets and objects (any key and secret work)."""
         self._need()
-        return str(self._moto.url)
+        assert self._moto is not None
+        return self._moto.url
 
     @property
     def bucket(self) -> str:
@@ -204,35 +217,35 @@ class Sandbox:
 
     @property
     def client_id(self) -> str:
-        return str(self._need().seeds.client.client_id)
+        return self._need().seeds.client.client_id
 
     @property
     def client_secret(self) -> str:
-        return str(self._need().seeds.client.client_secret)
+        return self._need().seeds.client.client_secret
 
     @property
     def read_only_client_id(self) -> str:
-        return str(self._need().seeds.read_only_client.client_id)
+        return self._need().seeds.read_only_client.client_id
 
     @property
     def read_only_client_secret(self) -> str:
-        return str(self._need().seeds.read_only_client.client_secret)
+        return self._need().seeds.read_only_client.client_secret
 
     @property
     def other_business_client_id(self) -> str:
-        return str(self._need().seeds.other_business_client.client_id)
+        return self._need().seeds.other_business_client.client_id
 
     @property
     def other_business_client_secret(self) -> str:
-        return str(self._need().seeds.other_business_client.client_secret)
+        return self._need().seeds.other_business_client.client_secret
 
     @property
     def other_business_channel_id(self) -> str:
-        return str(self._need().seeds.other_business_channel_id)
+        return self._need().seeds.other_business_channel_id
 
     @property
     def other_business_store_id(self) -> str:
-        return str(self._need().seeds.other_business_store_id)
+        return self._need().seeds.other_business_store_id
 
     @property
     def channel_id(self) -> str:
@@ -271,42 +284,34 @@ class Sandbox:
     @property
     def requests(self) -> list[RequestRecord]:
         """Every request so far: method, path (no query), endpoint, status, time, fault."""
-        self._need()
-        return list(self._inspector.requests())
+        return list(self._inspect().requests())
 
     def videos(self) -> list[dict[str, Any]]:
-        self._need()
-        return list(self._inspector.videos())
+        return list(self._inspect().videos())
 
     def video(self, video_id: str) -> dict[str, Any]:
         """One video with API fields and internals; ``KeyError`` if unknown."""
-        self._need()
-        return dict(self._inspector.video(video_id))
+        return dict(self._inspect().video(video_id))
 
     def objects(self) -> list[dict[str, Any]]:
         """Objects in the bucket: ``key``, ``size``, ``md5``, ``etag``, ``last_modified``."""
-        self._need()
-        return list(self._inspector.objects())
+        return list(self._inspect().objects())
 
     def imports(self) -> list[dict[str, Any]]:
-        self._need()
-        return list(self._inspector.imports())
+        return list(self._inspect().imports())
 
     def multipart_uploads(self) -> list[dict[str, Any]]:
         """Multipart uploads (open / completed / aborted) with the parts the front accepted."""
-        self._need()
-        return list(self._inspector.multipart_uploads())
+        return list(self._inspect().multipart_uploads())
 
     def product_listings(self, video_id: str) -> list[dict[str, Any]]:
         """A video's listings: ``product_id``, ``order`` (1-based) and ``hidden`` (PDP flag)."""
-        self._need()
-        return list(self._inspector.product_listings(video_id))
+        return list(self._inspect().product_listings(video_id))
 
     def reset(self) -> None:
         """Forget videos, imports, uploads, objects, requests, faults, rate windows and file
         servers; keep the seeded world, the credentials and issued tokens."""
-        self._need()
-        self._inspector.reset()
+        self._inspect().reset()
         for files in self._file_servers:
             files.stop()
         self._file_servers.clear()
@@ -330,7 +335,7 @@ class Sandbox:
                 server.set_behavior(name, **behaviour)
         return str(server.url)
 
-    def file_server(self, url: str) -> Any:
+    def file_server(self, url: str) -> FileServer:
         """The ``FileServer`` behind a URL returned by ``serve_files``."""
         for server in self._file_servers:
             if url.startswith(server.url):
