@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(BIN)/prefect-firework demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check .
+	$(BIN)/ruff check --no-cache .
 
 test: lint
 	$(BIN)/python -m pytest

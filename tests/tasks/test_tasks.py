@@ -9,12 +9,12 @@ from prefect import flow
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 from prefect.task_runners import ThreadPoolTaskRunner
-from prefect_firework.parts import PartRange
 
 from prefect_firework import tasks
 from prefect_firework.blocks import FireworkCredentials
 from prefect_firework.client.errors import RateLimitedError, ServerError, ValidationError
 from prefect_firework.models import VideoMetadata, VideoUpdate
+from prefect_firework.parts import PartRange
 from prefect_firework.sandbox.media import make_mp4
 from prefect_firework.tasks._policy import ResumeKey, is_safe_to_retry_create
 
