@@ -541,6 +541,24 @@ class Ledger:
         except Exception as exc:
             raise LedgerError(f"cannot write ledger entry for key {entry.key!r}: {exc}") from exc
 
+    def resolve(self, key: str, video_id: str | None) -> LedgerEntry:
+        """Settle a row a crash left ``creating``, after looking for its video in Firework.
+
+        The API cannot be searched, so only an operator (or a test, through the sandbox) can
+        tell whether that create reached Firework: batch flows tag each video's
+        ``custom_fields`` with its row key for exactly this look-up. ``video_id`` given: the
+        row is recorded ``created`` and the next run skips it. ``None``: recorded ``failed``,
+        and the next run creates it.
+        """
+        if video_id:
+            entry = LedgerEntry(key=key, status="created", video_id=video_id)
+        else:
+            entry = LedgerEntry(
+                key=key, status="failed", error="resolved: the earlier create made no video"
+            )
+        self.put(entry)
+        return entry
+
     @staticmethod
     def _write_local(path: Path, content: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ same manifest skips the rows the ledger records as done, so no video is created 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import time
 from collections.abc import Generator, Iterable, Iterator, Mapping
@@ -57,6 +58,10 @@ Manifest = pd.DataFrame | str | os.PathLike[str]
 
 _DONE = ("created", "imported")
 
+#: the custom field that tags each created video with its row's idempotency key, so an
+#: operator can find the video a crashed run created (the API has no search)
+KEY_FIELD = "prefect_firework_key"
+
 
 class RowErrorsFound(RuntimeError):
     """Raised at the end of a batch when ``fail_on_row_errors=True`` and a row did not succeed."""
@@ -74,6 +79,7 @@ class _Batch:
     verify_md5: bool
     recreate_uncertain: bool
     multipart_threshold: int | None = None
+    key_field: str | None = KEY_FIELD
 
 
 def _now() -> dt.datetime:
@@ -108,6 +114,16 @@ def _uncertain(key: str, entry: LedgerEntry) -> str:
         "Firework (the API cannot be searched for it). Check, then rerun with "
         "recreate_uncertain=True to create it again"
     )
+
+
+def _tagged(b: _Batch, row: UploadRow, key: str) -> Any:
+    """The row's metadata with its key in ``custom_fields`` (unless tagging is off)."""
+    if not b.key_field:
+        return row.metadata
+    fields = dict(row.metadata.custom_fields or {})
+    tag = key if len(key) <= 1024 else hashlib.sha256(key.encode()).hexdigest()
+    fields.setdefault(b.key_field, tag)
+    return row.metadata.model_copy(update={"custom_fields": fields})
 
 
 def _create_steps(
@@ -196,7 +212,11 @@ def _file_pipeline(b: _Batch, row: UploadRow) -> Pipeline:
         rec["strategy"] = uploaded.strategy
         call = Call(
             create_video,
-            {"metadata": row.metadata, "s3_key": uploaded.s3_key, "credentials": b.credentials},
+            {
+                "metadata": _tagged(b, row, key),
+                "s3_key": uploaded.s3_key,
+                "credentials": b.credentials,
+            },
         )
         yield from _create_steps(
             b, row, key, rec, call, s3_key=uploaded.s3_key, upload_id=uploaded.upload_id
@@ -221,7 +241,7 @@ def _url_pipeline(b: _Batch, row: UploadRow) -> Pipeline:
         call = Call(
             create_video,
             {
-                "metadata": row.metadata,
+                "metadata": _tagged(b, row, key),
                 "url": row.url,
                 "asynchronous": row.asynchronous,
                 "credentials": b.credentials,
@@ -349,6 +369,7 @@ def _batch(
     verify_md5: bool,
     recreate_uncertain: bool,
     multipart_threshold: int | None = None,
+    tag_videos: bool = True,
 ) -> _Batch:
     if max_concurrency < 1:
         raise ValueError("max_concurrency must be at least 1")
@@ -360,6 +381,7 @@ def _batch(
         verify_md5=verify_md5,
         recreate_uncertain=recreate_uncertain,
         multipart_threshold=multipart_threshold,
+        key_field=KEY_FIELD if tag_videos else None,
     )
 
 
@@ -377,6 +399,7 @@ def upload_videos(
     verify_md5: bool = True,
     multipart_threshold: int | None = None,
     recreate_uncertain: bool = False,
+    tag_videos: bool = True,
     fail_on_row_errors: bool = False,
 ) -> pd.DataFrame:
     """Upload (``source`` rows) and import (``url`` rows) every video of a manifest.
@@ -389,7 +412,9 @@ def upload_videos(
     (``shared_rate_limit=True`` shares that budget across processes through a Prefect global
     concurrency limit). Returns one result row per input row; ``output=`` also writes them.
     Rows recorded as done in the ledger are ``skipped`` on a rerun. Files above
-    ``multipart_threshold`` bytes (default: the spec's ~100 MB) go multipart.
+    ``multipart_threshold`` bytes (default: the spec's ~100 MB) go multipart. Each created
+    video carries its row key in ``custom_fields["prefect_firework_key"]`` (``tag_videos``), so
+    a crash's uncertain create can be looked up; see ``Ledger.resolve``.
     """
     settings = FireworkSettings()
     b = _batch(
@@ -400,6 +425,7 @@ def upload_videos(
         verify_md5,
         recreate_uncertain,
         multipart_threshold,
+        tag_videos,
     )
     frame = read_manifest(manifest, transport_params=transport_params)
     rows = parse_upload_rows(frame)
@@ -437,6 +463,7 @@ def import_videos(
     shared_rate_limit: bool = False,
     transport_params: dict[str, Any] | None = None,
     recreate_uncertain: bool = False,
+    tag_videos: bool = True,
     fail_on_row_errors: bool = False,
 ) -> pd.DataFrame:
     """Import every ``url`` row of a manifest; ``source`` rows are refused as ``invalid``.
@@ -447,7 +474,15 @@ def import_videos(
     import's error.
     """
     settings = FireworkSettings()
-    b = _batch(credentials, transport_params, ledger, max_concurrency, True, recreate_uncertain)
+    b = _batch(
+        credentials,
+        transport_params,
+        ledger,
+        max_concurrency,
+        True,
+        recreate_uncertain,
+        tag_videos=tag_videos,
+    )
     frame = read_manifest(manifest, transport_params=transport_params)
     rows: list[UploadRow | InvalidRow] = []
     for row in parse_upload_rows(frame):

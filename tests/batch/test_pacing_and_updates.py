@@ -107,6 +107,7 @@ def video(sb, credentials, ledger, tmp_path, served_poster):
         ),
         credentials=credentials,
         ledger=ledger,
+        tag_videos=False,
     )
     return frame.loc[0, "video_id"]
 

@@ -93,6 +93,9 @@ def test_mixed_manifest_statuses(sb, credentials, ledger, tmp_path, served):
     assert sorted(video_ids(sb)) == sorted(frame["video_id"].dropna())
     assert len(calls(sb, "create_video")) == 21
     assert len(calls(sb, "upload_signature")) == 12
+    # each video carries its row key, for looking up a create a crash left uncertain
+    first = sb.video(frame.loc[0, "video_id"])
+    assert field(first, "custom_fields")["prefect_firework_key"] == frame.loc[0, "key"]
 
 
 def test_only_invalid_rows_make_no_request(sb, credentials, ledger, tmp_path):
