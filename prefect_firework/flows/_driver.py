@@ -33,16 +33,18 @@ __all__ = [
     "Sleep",
     "SlotPacer",
     "drive",
+    "labelled",
     "run_pipeline",
 ]
 
 
 @dataclass
 class Call:
-    """One task run: ``task.submit(**kwargs)``."""
+    """One task run: ``task.submit(**kwargs)``; ``label`` prefixes its run name (the row)."""
 
     task: Any
     kwargs: dict[str, Any]
+    label: str | None = None
 
 
 @dataclass
@@ -136,7 +138,10 @@ def drive(
     tie = itertools.count()
 
     def start(item: _Pending) -> None:
-        future = item.call.task.submit(**item.call.kwargs)
+        task = item.call.task
+        if item.call.label:
+            task = _labelled_task(task, item.call.label)
+        future = task.submit(**item.call.kwargs)
         in_flight[future] = item
         future.add_done_callback(done_futures.put)
 
@@ -250,6 +255,51 @@ def drive(
             continue
         complete(done)
     yield from finished
+
+
+def _labelled_task(task: Any, label: str) -> Any:
+    """The same task whose run name starts with ``label`` (e.g. ``row-7-upload-part-3/12``)."""
+    original = task.task_run_name
+
+    def name(parameters: dict[str, Any]) -> str:
+        if callable(original):
+            try:
+                base = original(parameters=parameters)
+            except TypeError:
+                base = original()
+        elif isinstance(original, str):
+            base = original.format(**parameters)
+        else:
+            base = task.name
+        return f"{label}-{base}"
+
+    return task.with_options(task_run_name=name)
+
+
+def labelled(label: str, pipeline: Pipeline) -> Pipeline:
+    """Run ``pipeline``, labelling every task run it asks for (which row it belongs to)."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            request = pipeline.throw(error) if error is not None else pipeline.send(value)
+        except StopIteration as stop:
+            return stop.value
+        calls = (
+            request.calls
+            if isinstance(request, Gather)
+            else [request.call]
+            if isinstance(request, Paced)
+            else [request]
+            if isinstance(request, Call)
+            else []
+        )
+        for call in calls:
+            call.label = label
+        try:
+            value, error = (yield request), None
+        except Exception as exc:
+            value, error = None, exc
 
 
 def _expect(row: _Row, count: int, *, single: bool) -> None:

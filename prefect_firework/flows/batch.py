@@ -21,7 +21,15 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from prefect_firework.blocks import FireworkCredentials
 from prefect_firework.client.errors import FireworkError
-from prefect_firework.flows._driver import Call, Paced, Pipeline, Sleep, SlotPacer, drive
+from prefect_firework.flows._driver import (
+    Call,
+    Paced,
+    Pipeline,
+    Sleep,
+    SlotPacer,
+    drive,
+    labelled,
+)
 from prefect_firework.flows._progress import BatchProgress
 from prefect_firework.flows._steps import MultipartUploadFailed, upload_steps
 from prefect_firework.ledger import Ledger, LedgerEntry
@@ -319,7 +327,7 @@ def _run_upload_rows(
         for row in rows:
             if isinstance(row, UploadRow):
                 make = _file_pipeline if row.kind == "file" else _url_pipeline
-                yield row.row, make(b, row)
+                yield row.row, labelled(f"row-{row.row}", make(b, row))
 
     def crashed(index: int, exc: BaseException) -> dict[str, Any]:
         return _record(index, None, status="failed", error=_describe(exc))
@@ -573,7 +581,13 @@ def update_videos(
     progress = BatchProgress("update_videos", total=len(parsed))
     records = [_invalid(r) for r in parsed if isinstance(r, InvalidRow)]
     records += _run_simple(
-        ((r.row, _update_pipeline(b, r)) for r in parsed if isinstance(r, UpdateRow)), b, progress
+        (
+            (r.row, labelled(f"row-{r.row}", _update_pipeline(b, r)))
+            for r in parsed
+            if isinstance(r, UpdateRow)
+        ),
+        b,
+        progress,
     )
     return _finish(
         records,
@@ -625,7 +639,9 @@ def get_videos(
     b = _batch(credentials, None, None, max_concurrency, True, False)
     ids = parse_video_ids(video_ids)
     progress = BatchProgress("get_videos", total=len(ids))
-    records = _run_simple(((i, _get_pipeline(b, i, v)) for i, v in enumerate(ids)), b, progress)
+    records = _run_simple(
+        ((i, labelled(f"row-{i}", _get_pipeline(b, i, v))) for i, v in enumerate(ids)), b, progress
+    )
     progress.close(None, title=None)
     frame = pd.DataFrame(sorted(records, key=lambda r: r["row"]))
     return frame.reindex(columns=VIDEO_COLUMNS)

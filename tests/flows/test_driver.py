@@ -1,0 +1,204 @@
+"""The pipeline driver: bounded task runs and rows, failures thrown in, pacing, sleeps, labels."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from prefect_firework.flows._driver import (
+    Call,
+    Gather,
+    Paced,
+    Sleep,
+    drive,
+    labelled,
+    run_pipeline,
+)
+
+
+class Gauge:
+    """Counts how many things run at once, and the most ever."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now = 0
+        self.peak = 0
+
+    def __enter__(self):
+        with self.lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+
+    def __exit__(self, *exc):
+        with self.lock:
+            self.now -= 1
+
+
+TASKS = Gauge()
+
+
+@task(cache_policy=NO_CACHE, task_run_name="work-{i}")
+def work(i: int, delay: float = 0.02, fail: bool = False) -> int:
+    with TASKS:
+        time.sleep(delay)
+    if fail:
+        raise ValueError(f"work {i} failed")
+    return i * 10
+
+
+def run(pipelines, **kwargs):
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=12))
+    def driver_flow():
+        return list(drive(pipelines(), on_error=lambda i, e: {"row": i, "error": str(e)}, **kwargs))
+
+    return driver_flow()
+
+
+def test_task_runs_and_rows_stay_bounded():
+    TASKS.peak = 0
+    rows = Gauge()
+
+    def pipeline(i):
+        with rows:
+            single = yield Call(work, {"i": i})
+            many = yield Gather([Call(work, {"i": i * 100 + k}) for k in range(4)])
+        return {"row": i, "single": single, "many": many}
+
+    results = run(
+        lambda: ((i, pipeline(i)) for i in range(20)), max_tasks=3, max_rows=5, pacer=_FreePacer()
+    )
+    assert sorted(r for r, _ in results) == list(range(20))
+    assert all(rec["single"] == i * 10 for i, rec in results)
+    assert all(rec["many"] == [(i * 100 + k) * 10 for k in range(4)] for i, rec in results)
+    assert TASKS.peak <= 3, TASKS.peak
+    assert rows.peak <= 5, rows.peak
+
+
+def test_failures_are_thrown_into_the_pipeline_after_the_whole_gather():
+    seen = []
+
+    def pipeline():
+        try:
+            yield Gather([Call(work, {"i": k, "fail": k == 1}) for k in range(3)])
+        except ValueError as exc:
+            seen.append(str(exc))
+        value = yield Call(work, {"i": 7})
+        return {"row": 0, "value": value}
+
+    def unhandled():
+        yield Call(work, {"i": 1, "fail": True})
+        return {"row": 1}
+
+    results = dict(
+        run(
+            lambda: iter([(0, pipeline()), (1, unhandled())]),
+            max_tasks=4,
+            max_rows=2,
+            pacer=_FreePacer(),
+        )
+    )
+    assert seen == ["work 1 failed"]
+    assert results[0]["value"] == 70
+    assert "work 1 failed" in results[1]["error"]
+
+
+class _FreePacer:
+    def try_acquire(self, channel_id):
+        return True
+
+    def release(self, channel_id):
+        pass
+
+    def penalize(self, channel_id, retry_after):
+        pass
+
+    def next_free_in(self, channel_id):
+        return 0.0
+
+
+class _OneAtATime(_FreePacer):
+    def __init__(self):
+        self.busy: set[str] = set()
+
+    def try_acquire(self, channel_id):
+        if channel_id in self.busy:
+            return False
+        self.busy.add(channel_id)
+        return True
+
+    def release(self, channel_id):
+        self.busy.discard(channel_id)
+
+    def next_free_in(self, channel_id):
+        return 0.01
+
+
+def test_paced_calls_respect_the_pacer_and_sleep_resumes():
+    pacer = _OneAtATime()
+    order = []
+
+    def pipeline(i):
+        yield Sleep(0.05 if i == 0 else 0)
+        value = yield Paced("channel", Call(work, {"i": i, "delay": 0.05}))
+        order.append(i)
+        return {"row": i, "value": value}
+
+    started = time.perf_counter()
+    results = run(
+        lambda: ((i, pipeline(i)) for i in range(4)), max_tasks=4, max_rows=4, pacer=pacer
+    )
+    assert sorted(rec["value"] for _, rec in results) == [0, 10, 20, 30]
+    assert time.perf_counter() - started >= 4 * 0.05, "one paced call at a time"
+    assert order[-1] == 0, "the sleeping row resumed after the others"
+
+
+def test_run_pipeline_returns_or_raises():
+    def ok():
+        return (yield Call(work, {"i": 3}))
+
+    def bad():
+        yield Call(work, {"i": 3, "fail": True})
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
+    def single():
+        value = run_pipeline(ok(), max_tasks=1)
+        with pytest.raises(ValueError):
+            run_pipeline(bad(), max_tasks=1)
+        return value
+
+    assert single() == 30
+
+
+def test_labelled_task_run_names_say_which_row():
+    def pipeline():
+        yield Gather([Call(work, {"i": 1}), Call(work, {"i": 2})])
+        return {"row": 5}
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=2))
+    def named():
+        return list(
+            drive(
+                iter([(5, labelled("row-5", pipeline()))]),
+                max_tasks=2,
+                max_rows=1,
+                pacer=_FreePacer(),
+                on_error=lambda i, e: {},
+            )
+        )
+
+    state = named(return_state=True)
+    assert state.is_completed()
+
+    async def names():
+        async with get_client() as client:
+            runs = await client.read_task_runs()
+            return {r.name for r in runs if r.flow_run_id == state.state_details.flow_run_id}
+
+    assert {"row-5-work-1", "row-5-work-2"} <= asyncio.run(names())
