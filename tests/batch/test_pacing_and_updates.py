@@ -194,3 +194,25 @@ def test_get_videos_one_row_per_id(sb, credentials, video):
     assert list(frame["video_id"]) == [video, "missing-id"]
     assert frame.loc[0, "caption"] == "orig" and pd.isna(frame.loc[0, "error"])
     assert "missing-id" in frame.loc[1, "video_id"] and frame.loc[1, "error"]
+
+
+def test_shared_rate_limit_paces_through_prefect_global_limits(paced, tmp_path):
+    from prefect.client.orchestration import get_client
+
+    from prefect_firework.pacing import PrefectRateLimitPacer
+
+    sb, creds = paced
+    pacer = PrefectRateLimitPacer()
+    assert pacer.ensure_limit(sb.channel_id, limit=LIMIT, window=WINDOW, latency=0.2)
+    srcs = files(tmp_path, 4)
+    manifest = pd.DataFrame(
+        [{"source": s, "channel_id": sb.channel_id, "caption": f"g{i}"} for i, s in enumerate(srcs)]
+    )
+    frame = upload_videos(
+        manifest, credentials=creds, ledger=Ledger(tmp_path / "l"), shared_rate_limit=True
+    )
+    assert list(frame["status"]) == ["created"] * 4
+    assert [r for r in sb.requests if field(r, "status") == 429] == []
+    with get_client(sync_client=True) as client:
+        limit = client.read_global_concurrency_limit_by_name(pacer.limit_name(sb.channel_id))
+    assert limit.slot_decay_per_second > 0, "the budget lives in Prefect's server"

@@ -144,7 +144,8 @@ def test_manifest_files_local_and_output(sb, credentials, ledger, tmp_path, fmt)
     assert list(written["video_id"]) == list(result["video_id"])
 
 
-def test_manifest_and_results_on_s3(sb, credentials, ledger, tmp_path):
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_manifest_and_results_on_s3(sb, credentials, ledger, tmp_path, fmt):
     s3 = boto3.client(
         "s3",
         endpoint_url=sb.moto_url,
@@ -157,8 +158,9 @@ def test_manifest_and_results_on_s3(sb, credentials, ledger, tmp_path):
     frame = pd.DataFrame(
         [{"source": s, "channel_id": sb.channel_id, "caption": f"c{i}"} for i, s in enumerate(srcs)]
     )
-    frame.to_csv(tmp_path / "m.csv", index=False)
-    s3.upload_file(str(tmp_path / "m.csv"), "manifests", "2026-11-27.csv")
+    local = tmp_path / f"m.{fmt}"
+    frame.to_csv(local, index=False) if fmt == "csv" else frame.to_parquet(local)
+    s3.upload_file(str(local), "manifests", f"2026-11-27.{fmt}")
     tp = {
         "client_kwargs": {
             "S3.Client": {
@@ -170,7 +172,7 @@ def test_manifest_and_results_on_s3(sb, credentials, ledger, tmp_path):
         }
     }
     result = upload_videos(
-        "s3://manifests/2026-11-27.csv",
+        f"s3://manifests/2026-11-27.{fmt}",
         credentials=credentials,
         ledger=ledger,
         transport_params=tp,
