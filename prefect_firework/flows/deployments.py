@@ -1,0 +1,320 @@
+"""Flows made to be deployed: the batch flows behind parameters a schedule can carry.
+
+A deployment's parameters are JSON, fixed when it is created, and Prefect does not template
+dates into them. A nightly job, though, reads *tonight's* manifest. So these thin flows take
+the manifest URI as a template, ``s3://media/manifests/{date}.parquet``, fill in ``{date}``
+from the run's scheduled start (in ``timezone``, minus ``days_ago``; or from an explicit
+``date``), resolve the credentials block once, and call the batch flow as a subflow (which
+keeps its own run, artifacts and results table). Results are written next to the manifest
+(``2026-11-27.parquet`` -> ``2026-11-27.results.parquet``) unless ``output`` says otherwise.
+
+They return a small JSON summary rather than the DataFrame: it is what the UI shows and what
+``run_deployment`` hands back; the full table is in the output file and the subflow's artifact.
+
+``deployments/prefect.yaml`` and ``deployments/serve.py`` deploy them as
+``upload-manifest/nightly-manifest-upload`` (cron), ``import-manifest/url-imports``
+(interval) and ``update-manifest/video-updates`` (on demand). Entry points are module paths
+(``prefect_firework.flows.deployments.upload_manifest``), so a worker imports them from the
+installed package and needs no copy of any source tree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import posixpath
+import string
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pandas as pd
+from prefect import flow, get_run_logger
+
+from prefect_firework.blocks import FireworkCredentials, resolve_credentials
+from prefect_firework.flows.batch import import_videos, update_videos, upload_videos
+from prefect_firework.ledger import Ledger
+from prefect_firework.manifest.io import manifest_format
+
+if TYPE_CHECKING:
+    from prefect import Flow
+    from prefect.task_runners import TaskRunner
+
+__all__ = [
+    "TEMPLATE_FIELDS",
+    "dask_task_runner",
+    "import_manifest",
+    "render_template",
+    "results_next_to",
+    "run_date",
+    "update_manifest",
+    "upload_manifest",
+]
+
+#: the placeholders a manifest or output template may hold
+TEMPLATE_FIELDS = frozenset({"date"})
+
+
+def run_date(date: str | None = None, *, days_ago: int = 0, timezone: str = "UTC") -> dt.date:
+    """The day a run is about: ``date`` (ISO ``YYYY-MM-DD``) if given, else the day of the
+    run's *scheduled* start in ``timezone`` minus ``days_ago``.
+
+    The scheduled start, not the wall clock: a run that waited in a queue past midnight, or a
+    late retry, still processes the day it was scheduled for. Outside a flow run Prefect
+    reports "now" as the scheduled start.
+    """
+    if date:
+        try:
+            return dt.date.fromisoformat(str(date))
+        except ValueError:
+            raise ValueError(f"date must be an ISO date (YYYY-MM-DD), got {date!r}") from None
+    try:
+        zone = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone {timezone!r} (use an IANA name)") from None
+    from prefect.runtime import flow_run
+
+    scheduled = flow_run.scheduled_start_time
+    moment = dt.datetime.fromisoformat(str(scheduled)) if isinstance(scheduled, str) else scheduled
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return moment.astimezone(zone).date() - dt.timedelta(days=days_ago)
+
+
+def render_template(template: str, day: dt.date) -> str:
+    """Fill ``{date}`` (``2026-11-27``; ``{date:%Y/%m/%d}`` for another layout) into
+    ``template``. Any other placeholder is an error, so a typo fails before anything runs;
+    write ``{{`` and ``}}`` for literal braces."""
+    for _, field, _, _ in string.Formatter().parse(template):
+        if field is None:
+            continue
+        root = field.split(".", 1)[0].split("[", 1)[0]
+        if root not in TEMPLATE_FIELDS:
+            raise ValueError(
+                f"unknown placeholder {{{field}}} in {template!r}; only {{date}} is filled in"
+            )
+    return template.format(date=day)
+
+
+def results_next_to(manifest: str) -> str:
+    """Where a manifest's results go by default: beside it, ``<stem>.results<ext>`` in the
+    manifest's own format (``s3://b/m/2026-11-27.parquet`` -> ``.../2026-11-27.results.parquet``).
+    """
+    location = os.fspath(manifest)
+    if location.split("://", 1)[0].lower() in ("http", "https"):
+        raise ValueError(
+            f"cannot write results next to an HTTP manifest ({location!r}); pass output="
+        )
+    _, compression = manifest_format(location)
+    if "://" in location:
+        folder, sep, name = location.rpartition("/")
+    else:
+        folder, name = os.path.split(location)
+        sep = os.sep if folder else ""
+    stem = name[: -len(compression)] if compression else name
+    base, extension = posixpath.splitext(stem)
+    return f"{folder}{sep}{base}.results{extension}{compression or ''}"
+
+
+def dask_task_runner(address: str) -> TaskRunner:
+    """A ``DaskTaskRunner`` connected to the scheduler at ``address`` (``tcp://host:8786``).
+
+    Imported here, not at module top: prefect-dask is the optional ``dask`` extra.
+    """
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError as exc:  # pragma: no cover - the dev environment has the extra
+        raise RuntimeError(
+            "dask_address needs prefect-dask: pip install 'prefect-firework[dask]'"
+        ) from exc
+    return DaskTaskRunner(address=address)
+
+
+def _with_runner(batch_flow: Flow[..., Any], dask_address: str | None) -> Flow[..., Any]:
+    if not dask_address:
+        return batch_flow
+    return batch_flow.with_options(task_runner=dask_task_runner(dask_address))
+
+
+def _locations(
+    manifest: str, output: str | None, date: str | None, days_ago: int, timezone: str
+) -> tuple[dt.date, str, str]:
+    day = run_date(date, days_ago=days_ago, timezone=timezone)
+    uri = render_template(manifest, day)
+    out = render_template(output, day) if output else results_next_to(uri)
+    return day, uri, out
+
+
+def _credentials(credentials: str | None) -> FireworkCredentials:
+    """Load the block once for the whole run (every task would otherwise load it from the
+    API again), and fail before the manifest is read if it does not exist."""
+    return resolve_credentials(credentials)
+
+
+def _summary(frame: pd.DataFrame, day: dt.date, uri: str, out: str) -> dict[str, Any]:
+    statuses = {str(k): int(v) for k, v in frame["status"].value_counts().sort_index().items()}
+    get_run_logger().info("%s: %d rows %s; results in %s", uri, len(frame), statuses, out)
+    return {
+        "date": day.isoformat(),
+        "manifest": uri,
+        "output": out,
+        "rows": len(frame),
+        "statuses": statuses,
+    }
+
+
+@flow(name="upload-manifest")
+def upload_manifest(
+    manifest: str,
+    credentials: str | None = None,
+    output: str | None = None,
+    date: str | None = None,
+    days_ago: int = 0,
+    timezone: str = "UTC",
+    max_concurrency: int = 8,
+    max_uploads_in_flight: int = 8,
+    shared_rate_limit: bool = False,
+    ledger: str | None = None,
+    transport_params: dict[str, Any] | None = None,
+    dask_address: str | None = None,
+    fail_on_row_errors: bool = False,
+) -> dict[str, Any]:
+    """Upload every video of a dated manifest with ``upload_videos``; results beside it.
+
+    Args:
+        manifest: URI or path of the manifest (.csv, .parquet, .jsonl) on any storage
+            smart-open reads; ``{date}`` is replaced by the run's date, e.g.
+            ``s3://media/manifests/{date}.parquet`` (``{date:%Y/%m/%d}`` for another layout).
+        credentials: Name of a saved FireworkCredentials block. Empty: the worker's
+            FIREWORK_CREDENTIALS_BLOCK or FIREWORK_CLIENT_ID / FIREWORK_CLIENT_SECRET.
+        output: Where to write the results table (same formats; ``{date}`` allowed).
+            Default: next to the manifest, ``<manifest stem>.results.<ext>``.
+        date: The day to process, YYYY-MM-DD. Default: the day of the run's scheduled
+            start in ``timezone``, minus ``days_ago``.
+        days_ago: Process the manifest of this many days before the scheduled day (1 for a
+            job at 02:00 that handles yesterday's file).
+        timezone: IANA time zone in which the scheduled start becomes a date.
+        max_concurrency: Task runs in flight at once (parts, preflights, creates).
+        max_uploads_in_flight: Rows uploading at once, ahead of the paced creates.
+        shared_rate_limit: Share each channel's 20-creates-per-5-minutes budget with other
+            processes through Prefect global concurrency limits ``firework-create-<channel>``
+            (create them first; see the README). Needed when several runs or machines create
+            videos on the same channel at once.
+        ledger: Where the idempotency ledger lives: a block slug such as
+            ``s3-bucket/firework-ledger``, or a local directory. Default: Prefect's result
+            storage on the machine that runs the flow.
+        transport_params: smart-open transport parameters for the manifest, the sources and
+            the output, as plain JSON, e.g. ``{"client_kwargs": {"S3.Client":
+            {"endpoint_url": "http://minio:9000"}}}``.
+        dask_address: Run the upload tasks on the Dask cluster whose scheduler listens here,
+            e.g. ``tcp://dask-scheduler:8786`` (needs the ``dask`` extra on every machine).
+            Default: threads in the flow's process.
+        fail_on_row_errors: End the run Failed when any row is failed or invalid (e.g. to
+            trigger a notification); by default the run completes and the table tells.
+    """
+    day, uri, out = _locations(manifest, output, date, days_ago, timezone)
+    frame = _with_runner(upload_videos, dask_address)(
+        uri,
+        credentials=_credentials(credentials),
+        max_concurrency=max_concurrency,
+        max_uploads_in_flight=max_uploads_in_flight,
+        output=out,
+        ledger=Ledger(ledger) if ledger else None,
+        shared_rate_limit=shared_rate_limit,
+        transport_params=transport_params,
+        fail_on_row_errors=fail_on_row_errors,
+    )
+    return _summary(frame, day, uri, out)
+
+
+@flow(name="import-manifest")
+def import_manifest(
+    manifest: str,
+    credentials: str | None = None,
+    output: str | None = None,
+    date: str | None = None,
+    days_ago: int = 0,
+    timezone: str = "UTC",
+    asynchronous: bool = True,
+    max_concurrency: int = 8,
+    shared_rate_limit: bool = False,
+    ledger: str | None = None,
+    transport_params: dict[str, Any] | None = None,
+    fail_on_row_errors: bool = False,
+) -> dict[str, Any]:
+    """Import every ``url`` row of a manifest with ``import_videos``; results beside it.
+
+    Run on an interval over the same day's manifest, it picks up rows appended since the last
+    run: rows the ledger records as imported are ``skipped``, imports still running are polled
+    again, never started twice.
+
+    Args:
+        manifest: URI or path of the manifest of ``url`` rows; ``{date}`` is replaced by
+            the run's date, e.g. ``s3://media/imports/{date}.csv``.
+        credentials: Name of a saved FireworkCredentials block. Empty: the worker's
+            FIREWORK_CREDENTIALS_BLOCK or FIREWORK_CLIENT_ID / FIREWORK_CLIENT_SECRET.
+        output: Where to write the results table (``{date}`` allowed). Default: next to the
+            manifest, ``<manifest stem>.results.<ext>``.
+        date: The day to process, YYYY-MM-DD. Default: the day of the run's scheduled
+            start in ``timezone``, minus ``days_ago``.
+        days_ago: Process the manifest of this many days before the scheduled day.
+        timezone: IANA time zone in which the scheduled start becomes a date.
+        asynchronous: Import in the background (202) and poll, recommended for large files;
+            false imports within the request.
+        max_concurrency: Task runs in flight at once.
+        shared_rate_limit: Share each channel's create budget with other processes through
+            Prefect global concurrency limits ``firework-create-<channel>``.
+        ledger: Where the idempotency ledger lives: a block slug such as
+            ``s3-bucket/firework-ledger``, or a local directory. Default: Prefect's result
+            storage on the machine that runs the flow.
+        transport_params: smart-open transport parameters for the manifest and the output.
+        fail_on_row_errors: End the run Failed when any row is failed or invalid.
+    """
+    day, uri, out = _locations(manifest, output, date, days_ago, timezone)
+    frame = import_videos(
+        uri,
+        credentials=_credentials(credentials),
+        asynchronous=asynchronous,
+        max_concurrency=max_concurrency,
+        output=out,
+        ledger=Ledger(ledger) if ledger else None,
+        shared_rate_limit=shared_rate_limit,
+        transport_params=transport_params,
+        fail_on_row_errors=fail_on_row_errors,
+    )
+    return _summary(frame, day, uri, out)
+
+
+@flow(name="update-manifest")
+def update_manifest(
+    manifest: str,
+    credentials: str | None = None,
+    output: str | None = None,
+    date: str | None = None,
+    max_concurrency: int = 8,
+    transport_params: dict[str, Any] | None = None,
+    fail_on_row_errors: bool = False,
+) -> dict[str, Any]:
+    """PATCH the videos of an update manifest (``video_id`` + fields) with ``update_videos``.
+
+    Args:
+        manifest: URI or path of the update manifest; ``{date}`` is replaced by ``date``
+            (default: today, UTC), e.g. ``s3://media/updates/{date}.csv``.
+        credentials: Name of a saved FireworkCredentials block. Empty: the worker's
+            FIREWORK_CREDENTIALS_BLOCK or FIREWORK_CLIENT_ID / FIREWORK_CLIENT_SECRET.
+        output: Where to write the results table (``{date}`` allowed). Default: next to the
+            manifest, ``<manifest stem>.results.<ext>``.
+        date: The day filled into ``{date}``, YYYY-MM-DD.
+        max_concurrency: PATCH requests in flight at once.
+        transport_params: smart-open transport parameters for the manifest and the output.
+        fail_on_row_errors: End the run Failed when any row is failed or invalid.
+    """
+    day, uri, out = _locations(manifest, output, date, 0, "UTC")
+    frame = update_videos(
+        uri,
+        credentials=_credentials(credentials),
+        max_concurrency=max_concurrency,
+        output=out,
+        transport_params=transport_params,
+        fail_on_row_errors=fail_on_row_errors,
+    )
+    return _summary(frame, day, uri, out)

@@ -1,0 +1,70 @@
+"""Deployments and distributed runs, for real: the session's Prefect test server, the sandbox
+on 127.0.0.1, and runners, Dask workers and task workers started (and stopped) by the tests.
+
+Processes these tests start (flow-run subprocesses, Dask workers, ``prefect`` CLIs) find the
+test server through ``PREFECT_API_URL``, which ``api_env`` puts in the environment; they
+inherit ``PREFECT_HOME`` from the root conftest.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from prefect_firework.blocks import FireworkCredentials
+from prefect_firework.sandbox import Sandbox, SandboxConfig
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: needs more than 60 s; runs in `make test` too")
+
+
+@pytest.fixture(autouse=True)
+def _prefect(prefect_harness):
+    yield
+
+
+@pytest.fixture
+def api_env(monkeypatch) -> str:
+    """The test server's URL, also in the environment for the processes a test starts."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    assert url, "the Prefect test harness did not set an API URL"
+    monkeypatch.setenv("PREFECT_API_URL", url)
+    return url
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Sandbox]:
+    # a generous create budget: pacing is tested elsewhere, and 2 x 10 creates must not wait
+    with Sandbox(
+        config=SandboxConfig(transcoding_delay=0.2, rate_limit_count=1000, rate_limit_window=60)
+    ) as sb:
+        yield sb
+
+
+@pytest.fixture
+def sb(sandbox: Sandbox, monkeypatch) -> Sandbox:
+    sandbox.reset()
+    monkeypatch.setenv("FIREWORK_RATE_LIMIT_CREATES", "1000")
+    monkeypatch.setenv("FIREWORK_RATE_LIMIT_WINDOW", "60")
+    monkeypatch.setenv("FIREWORK_POLL_INTERVAL", "0.2")
+    return sandbox
+
+
+@pytest.fixture
+def credentials(sb: Sandbox) -> FireworkCredentials:
+    return FireworkCredentials(
+        client_id=sb.client_id, client_secret=sb.client_secret, base_url=sb.base_url
+    )
+
+
+@pytest.fixture
+def block_name(credentials: FireworkCredentials) -> str:
+    """A saved FireworkCredentials block for the sandbox: what deployments pass by name."""
+    name = f"sandbox-{uuid.uuid4().hex[:10]}"
+    credentials.save(name)
+    return name
