@@ -31,3 +31,29 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    """One sandbox per test module, with a short transcoding delay."""
+    from prefect_firework.sandbox import Sandbox, SandboxConfig
+
+    with Sandbox(config=SandboxConfig(transcoding_delay=0.2)) as sb:
+        yield sb
+
+
+@pytest.fixture
+def sb(sandbox):
+    """The module's sandbox, emptied of earlier tests' videos, objects, requests and faults."""
+    sandbox.reset()
+    return sandbox
+
+
+@pytest.fixture
+def credentials(sb):
+    """A credentials block for the sandbox's read/write client."""
+    from prefect_firework.blocks import FireworkCredentials
+
+    return FireworkCredentials(
+        client_id=sb.client_id, client_secret=sb.client_secret, base_url=sb.base_url
+    )

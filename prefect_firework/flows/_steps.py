@@ -115,7 +115,6 @@ def upload_steps(
             max_concurrency=max_concurrency,
             transport_params=transport_params,
             verify_md5=verify_md5,
-            fresh=False,
         )
     )
 
@@ -130,82 +129,74 @@ def _multipart_steps(
     max_concurrency: int,
     transport_params: Mapping[str, Any] | None,
     verify_md5: bool,
-    fresh: bool,
 ) -> Generator[Any, Any, Uploaded]:
     plan = plan_parts(info.size, concurrency=max_concurrency, part_size=part_size)
-    initiate = (
-        create_multipart_upload.with_options(refresh_cache=True)
-        if fresh
-        else (create_multipart_upload)
-    )
-    upload = yield Call(
-        initiate,
-        {
-            "filename": info.filename,
-            "mime_type": info.mime_type,
-            "channel_id": channel_id,
-            "parts_count": len(plan),
-            "fingerprint": info.fingerprint,
-            "credentials": credentials,
-        },
-    )
-    urls = {p.part: p.put_url for p in upload.parts}
-    if sorted(urls) != [p.number for p in plan]:
-        raise MultipartUploadFailed(
-            f"the API signed parts {sorted(urls)} for a plan of {len(plan)}",
-            upload.key,
-            upload.upload_id,
-        )
-    calls = [
-        Call(
-            upload_part,
+    # the second pass runs only when a part URL was refused as expired (or revoked): one fresh
+    # multipart upload, bypassing the cached initiate, whose parts all go again
+    for initiate in (
+        create_multipart_upload,
+        create_multipart_upload.with_options(refresh_cache=True),
+    ):
+        upload = yield Call(
+            initiate,
             {
-                "put_url": urls[part.number],
-                "source": source,
-                "part": part,
-                "upload_id": upload.upload_id,
+                "filename": info.filename,
+                "mime_type": info.mime_type,
+                "channel_id": channel_id,
+                "parts_count": len(plan),
                 "fingerprint": info.fingerprint,
-                "parts_total": len(plan),
-                "verify_md5": verify_md5,
-                "transport_params": transport_params,
                 "credentials": credentials,
             },
         )
-        for part in plan
-    ]
-    try:
-        completed = yield Gather(calls)
-    except S3UploadError as exc:
-        if exc.status_code == 403 and not fresh:
-            # a part URL expired (or was revoked): start one fresh upload, cleanly
-            return (
-                yield from _multipart_steps(
-                    source,
-                    info,
-                    channel_id=channel_id,
-                    credentials=credentials,
-                    part_size=part_size,
-                    max_concurrency=max_concurrency,
-                    transport_params=transport_params,
-                    verify_md5=verify_md5,
-                    fresh=True,
-                )
+        urls = {p.part: p.put_url for p in upload.parts}
+        if sorted(urls) != [p.number for p in plan]:
+            raise MultipartUploadFailed(
+                f"the API signed parts {sorted(urls)} for a plan of {len(plan)}",
+                upload.key,
+                upload.upload_id,
             )
-        raise MultipartUploadFailed(f"a part failed: {exc}", upload.key, upload.upload_id) from exc
-    except Exception as exc:
-        raise MultipartUploadFailed(f"a part failed: {exc}", upload.key, upload.upload_id) from exc
-    try:
-        key = yield Call(
-            complete_multipart_upload,
-            {
-                "key": upload.key,
-                "upload_id": upload.upload_id,
-                "parts": completed,
-                "credentials": credentials,
-            },
-        )
-    except Exception as exc:
-        raise MultipartUploadFailed(
-            f"completing failed: {exc}", upload.key, upload.upload_id
-        ) from exc
-    return Uploaded(key, "multipart", len(plan), upload.upload_id)
+        calls = [
+            Call(
+                upload_part,
+                {
+                    "put_url": urls[part.number],
+                    "source": source,
+                    "part": part,
+                    "upload_id": upload.upload_id,
+                    "fingerprint": info.fingerprint,
+                    "parts_total": len(plan),
+                    "verify_md5": verify_md5,
+                    "transport_params": transport_params,
+                    "credentials": credentials,
+                },
+            )
+            for part in plan
+        ]
+        try:
+            completed = yield Gather(calls)
+        except S3UploadError as exc:
+            if exc.status_code == 403 and initiate is create_multipart_upload:
+                continue
+            raise MultipartUploadFailed(
+                f"a part failed: {exc}", upload.key, upload.upload_id
+            ) from exc
+        except Exception as exc:
+            raise MultipartUploadFailed(
+                f"a part failed: {exc}", upload.key, upload.upload_id
+            ) from exc
+        try:
+            key = yield Call(
+                complete_multipart_upload,
+                {
+                    "key": upload.key,
+                    "upload_id": upload.upload_id,
+                    "parts": completed,
+                    "credentials": credentials,
+                },
+            )
+        except Exception as exc:
+            raise MultipartUploadFailed(
+                f"completing failed: {exc}", upload.key, upload.upload_id
+            ) from exc
+        return Uploaded(key, "multipart", len(plan), upload.upload_id)
+    raise AssertionError("unreachable: the fresh pass returns or raises")

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from prefect_firework.blocks import FireworkCredentials
 from prefect_firework.ledger import Ledger
 from prefect_firework.sandbox import Sandbox, SandboxConfig
 
@@ -32,13 +31,6 @@ def sb(sandbox: Sandbox, monkeypatch) -> Sandbox:
     monkeypatch.setenv("FIREWORK_RATE_LIMIT_WINDOW", "60")
     monkeypatch.setenv("FIREWORK_POLL_INTERVAL", "0.2")
     return sandbox
-
-
-@pytest.fixture
-def credentials(sb: Sandbox) -> FireworkCredentials:
-    return FireworkCredentials(
-        client_id=sb.client_id, client_secret=sb.client_secret, base_url=sb.base_url
-    )
 
 
 @pytest.fixture
