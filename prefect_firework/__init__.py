@@ -14,6 +14,7 @@ from prefect_firework._version import __version__
 
 _EXPORTS: dict[str, str] = {
     "FireworkCredentials": "prefect_firework.blocks",
+    "FireworkWebhookSecret": "prefect_firework.blocks",
     "resolve_credentials": "prefect_firework.blocks",
     "FireworkSettings": "prefect_firework.settings",
     "FireworkClient": "prefect_firework.client",

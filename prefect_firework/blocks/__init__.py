@@ -5,5 +5,11 @@ from prefect_firework.blocks.credentials import (
     FireworkCredentials,
     resolve_credentials,
 )
+from prefect_firework.blocks.webhook import FireworkWebhookSecret
 
-__all__ = ["CredentialsNotFoundError", "FireworkCredentials", "resolve_credentials"]
+__all__ = [
+    "CredentialsNotFoundError",
+    "FireworkCredentials",
+    "FireworkWebhookSecret",
+    "resolve_credentials",
+]

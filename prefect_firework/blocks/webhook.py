@@ -1,0 +1,65 @@
+"""The ``FireworkWebhookSecret`` block: the endpoint secret a webhook receiver verifies with."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from prefect.blocks.core import Block
+from pydantic import Field, SecretStr
+
+if TYPE_CHECKING:
+    from prefect_firework.webhooks.app import WebhookReceiver
+
+__all__ = ["FireworkWebhookSecret"]
+
+
+class FireworkWebhookSecret(Block):
+    """The endpoint secret Firework signs webhook deliveries with, plus how strictly to check.
+
+    Firework's IS team hands out the secret when they configure a callback URL. Keeping it in a
+    block (stored encrypted by Prefect) lets the receiver, a deployment and the CLI
+    (``prefect-firework webhooks --secret-block NAME``) share it without environment files.
+    During a rotation, put the new secret in ``secret`` and the old one in ``previous_secret``:
+    both verify until the old one is removed.
+
+    Attributes:
+        secret: The endpoint secret.
+        previous_secret: An older secret still accepted while a rotation is under way.
+        tolerance: Seconds a delivery's timestamp may differ from the receiver's clock.
+
+    Example:
+        Load the secret and build a receiver to mount in a FastAPI app:
+        ```python
+        from prefect_firework.blocks import FireworkWebhookSecret
+
+        webhook_secret = FireworkWebhookSecret.load("BLOCK_NAME")
+        receiver = webhook_secret.get_receiver()
+        ```
+    """
+
+    _block_type_name = "Firework Webhook Secret"
+    _documentation_url = "https://pypi.org/project/prefect-firework/"
+
+    secret: SecretStr = Field(default=..., description="The webhook endpoint secret.")
+    previous_secret: SecretStr | None = Field(
+        default=None, description="An older secret still accepted during a rotation."
+    )
+    tolerance: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds a signature timestamp may differ from now (replays past it fail).",
+    )
+
+    def get_secrets(self) -> list[str]:
+        """The accepted secrets, current first (what the receiver verifies against)."""
+        values = [self.secret, self.previous_secret]
+        return [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+
+    def get_receiver(self, **options: Any) -> WebhookReceiver:
+        """An ASGI ``WebhookReceiver`` verifying with this block; ``options`` as its own."""
+        from prefect_firework.webhooks.app import WebhookReceiver
+
+        return WebhookReceiver(self, **options)
+
+    def __repr__(self) -> str:  # never show the secret, even masked
+        return f"FireworkWebhookSecret(tolerance={self.tolerance:g})"

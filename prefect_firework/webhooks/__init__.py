@@ -1,0 +1,60 @@
+"""Firework webhooks as Prefect events: verify, emit, wait on them, and react with automations.
+
+- ``WebhookReceiver`` / ``create_webhook_app``: the ASGI receiver (``app``).
+- ``WebhookServer`` / ``serve_forever``: run it (``serve``; CLI ``prefect-firework webhooks``).
+- ``sign`` / ``verify_signature``: the ``FW-Webhooks-Signature`` scheme (``signature``).
+- ``wait_for_video_import_events``: the batch flows' opt-in event-driven wait (``wait``).
+- ``import_failed_automation``: re-run a deployment when an import fails (``automation``).
+
+Names resolve lazily, so importing the package does not pull in Starlette or uvicorn.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "IMPORT_FAILED_EVENT",
+    "VIDEO_CREATED_EVENT",
+    "VIDEO_UPDATED_EVENT",
+    "ReplayCache",
+    "WebhookReceiver",
+    "WebhookServer",
+    "create_webhook_app",
+    "import_failed_automation",
+    "parse_delivery",
+    "serve_forever",
+    "sign",
+    "verify_signature",
+    "wait_for_video_import_events",
+]
+
+_EXPORTS = {
+    "IMPORT_FAILED_EVENT": "prefect_firework.webhooks.events",
+    "VIDEO_CREATED_EVENT": "prefect_firework.webhooks.events",
+    "VIDEO_UPDATED_EVENT": "prefect_firework.webhooks.events",
+    "ReplayCache": "prefect_firework.webhooks.replay",
+    "WebhookReceiver": "prefect_firework.webhooks.app",
+    "create_webhook_app": "prefect_firework.webhooks.app",
+    "WebhookServer": "prefect_firework.webhooks.serve",
+    "serve_forever": "prefect_firework.webhooks.serve",
+    "import_failed_automation": "prefect_firework.webhooks.automation",
+    "parse_delivery": "prefect_firework.webhooks.delivery",
+    "sign": "prefect_firework.webhooks.signature",
+    "verify_signature": "prefect_firework.webhooks.signature",
+    "wait_for_video_import_events": "prefect_firework.webhooks.wait",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'prefect_firework.webhooks' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
