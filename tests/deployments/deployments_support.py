@@ -56,9 +56,7 @@ def write_csv(rows: Sequence[dict[str, Any]], path: Path) -> Path:
     return path
 
 
-def wait_for(
-    probe: Callable[[], T], *, timeout: float, what: str, every: float = 0.2
-) -> T:
+def wait_for(probe: Callable[[], T], *, timeout: float, what: str, every: float = 0.2) -> T:
     """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
