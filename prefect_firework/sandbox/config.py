@@ -75,6 +75,19 @@ class SandboxConfig:
     #: threads that run async URL imports
     import_workers: int = 2
 
+    #: where to POST signed webhooks (``video_created``, ``video_updated``,
+    #: ``video_import_failed``); None sends none
+    webhook_url: str | None = None
+    #: endpoint secret the deliveries are signed with (``FW-Webhooks-Signature``)
+    webhook_secret: str = "sandbox-webhook-secret"
+    #: seconds before each retry of a delivery not answered 2xx; attempts = 1 + len
+    #: (Firework: up to 6 attempts); make it short in tests, e.g. ``(0.05, 0.1)``
+    webhook_retry_delays: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0, 600.0)
+    #: an attempt not answered within this many seconds failed (Firework: 30 s)
+    webhook_timeout: float = 30.0
+    #: the event types the endpoint is subscribed to
+    webhook_events: tuple[str, ...] = ("video_created", "video_updated", "video_import_failed")
+
     #: name of the bucket behind the S3 front
     bucket: str = "firework-sandbox-uploads"
     #: region used in credential scopes and signatures
@@ -96,6 +109,14 @@ class SandboxConfig:
             problems.append("transcoding_delay must be >= 0 and import_download_timeout > 0")
         if self.import_workers < 1:
             problems.append("import_workers must be >= 1")
+        if self.webhook_url is not None and not self.webhook_url.startswith(
+            ("http://", "https://")
+        ):
+            problems.append("webhook_url must be an http(s) URL")
+        if not self.webhook_secret or self.webhook_timeout <= 0:
+            problems.append("webhook_secret must be set and webhook_timeout > 0")
+        if any(delay < 0 for delay in self.webhook_retry_delays):
+            problems.append("webhook_retry_delays must be >= 0")
         if problems:
             raise ValueError("invalid SandboxConfig: " + "; ".join(problems))
 

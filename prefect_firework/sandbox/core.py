@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -19,6 +20,9 @@ from prefect_firework.sandbox.s3backend import MotoS3
 from prefect_firework.sandbox.seeds import Seeds
 from prefect_firework.sandbox.sigv4 import SigningIdentity
 from prefect_firework.sandbox.state import State
+
+if TYPE_CHECKING:
+    from prefect_firework.sandbox.webhooks import WebhookSender
 
 __all__ = ["Core"]
 
@@ -39,6 +43,8 @@ class Core:
     #: multipart parts on disk until completion
     parts: PartStore
     stopping: threading.Event = field(default_factory=threading.Event)
+    #: signed webhook deliveries; None unless ``config.webhook_url`` is set
+    webhooks: WebhookSender | None = None
 
     @property
     def s3_host(self) -> str:

@@ -26,6 +26,7 @@ from prefect_firework.sandbox.validation import (
 )
 from prefect_firework.sandbox.videos import fetch_poster, new_video
 from prefect_firework.sandbox.views import import_body, video_body
+from prefect_firework.sandbox.webhooks import notify_video
 
 __all__ = ["UploadedFile", "create_video"]
 
@@ -123,4 +124,5 @@ def create_video(
         poster=poster,
         source=source,
     )
+    notify_video(core, "video_created", video, delay=core.config.transcoding_delay)
     return 201, video_body(video)

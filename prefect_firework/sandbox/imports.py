@@ -19,6 +19,7 @@ from prefect_firework.sandbox.ids import new_id
 from prefect_firework.sandbox.ingest import from_download
 from prefect_firework.sandbox.state import VideoImport
 from prefect_firework.sandbox.videos import fetch_poster, new_video
+from prefect_firework.sandbox.webhooks import notify_import_failed, notify_video
 
 __all__ = ["start_import"]
 
@@ -86,6 +87,7 @@ def _run(
         with core.state.locked() as state:
             job.status = "completed"
             job.completed_at = state.now()
+        notify_video(core, "video_created", video, import_job=job)
     except ApiError as exc:
         _fail(core, job, exc.message)
     except Exception as exc:  # a sandbox bug must still end the job, not leave it running
@@ -96,3 +98,5 @@ def _fail(core: Core, job: VideoImport, message: str) -> None:
     with core.state.locked():
         job.status = "errored"
         job.error = message
+    if _current(core, job):
+        notify_import_failed(core, job)

@@ -75,6 +75,7 @@ class Sandbox:
         from prefect_firework.sandbox.seeds import seed
         from prefect_firework.sandbox.server import ServerThread, bind_socket, url_host
         from prefect_firework.sandbox.sigv4 import SigningIdentity
+        from prefect_firework.sandbox.webhooks import WebhookSender
 
         cfg = self.config
         self._state = State(Clock())
@@ -118,6 +119,14 @@ class Sandbox:
             ),
             parts=PartStore(),
         )
+        if cfg.webhook_url:
+            core.webhooks = WebhookSender(
+                cfg.webhook_url,
+                cfg.webhook_secret,
+                retry_delays=cfg.webhook_retry_delays,
+                timeout=cfg.webhook_timeout,
+                events=cfg.webhook_events,
+            ).start()
         self._core = core
         self._inspector = Inspector(core)
         install_log_filter()
@@ -157,6 +166,8 @@ class Sandbox:
         self._file_servers.clear()
         if core is not None:
             core.executor.shutdown(wait=True, cancel_futures=True)
+            if core.webhooks is not None:
+                core.webhooks.stop()
             core.http.close()
             core.parts.close()
         if self._moto is not None:
@@ -312,9 +323,25 @@ class Sandbox:
         """Forget videos, imports, uploads, objects, requests, faults, rate windows and file
         servers; keep the seeded world, the credentials and issued tokens."""
         self._inspect().reset()
+        sender = self._need().webhooks
+        if sender is not None:
+            sender.clear()
         for files in self._file_servers:
             files.stop()
         self._file_servers.clear()
+
+    # -- webhooks ----------------------------------------------------------------------------------
+
+    def webhook_deliveries(self) -> list[dict[str, Any]]:
+        """Webhooks sent (``config.webhook_url``): ``id``, ``event_type``, ``state`` (pending,
+        delivered, failed, dropped), ``attempts`` (``at``, ``status``, ``error``) and ``body``."""
+        sender = self._need().webhooks
+        return sender.deliveries() if sender is not None else []
+
+    def wait_for_webhooks(self, timeout: float = 10.0) -> bool:
+        """Block until no webhook is queued, due for a retry or in flight; False on timeout."""
+        sender = self._need().webhooks
+        return True if sender is None else sender.wait_idle(timeout)
 
     # -- static files for URL imports ------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from prefect_firework.sandbox.tagging import (
     set_hidden,
 )
 from prefect_firework.sandbox.validation import parse_metadata, require_social_media
+from prefect_firework.sandbox.webhooks import notify_video
 
 __all__ = ["fetch_poster", "find_import", "find_video", "new_video", "update_video"]
 
@@ -145,4 +146,5 @@ def update_video(core: Core, principal: Principal, video_id: str, data: dict[str
             else:
                 video.poster_revisions += 1
                 video.poster = _poster(meta["poster_url"], image, video.poster_revisions)
+    notify_video(core, "video_updated", video)
     return video

@@ -122,7 +122,9 @@ def test_replay_cache_forgets_at_expiry_and_stays_bounded():
 
 def test_envelope_body_is_read():
     d = parse_delivery(
-        body("video_created", delivery_id="evt_1", video_id="V1", import_id="I1", url="https://a.b/c")
+        body(
+            "video_created", delivery_id="evt_1", video_id="V1", import_id="I1", url="https://a.b/c"
+        )
     )
     assert (d.event_type, d.delivery_id, d.video_id, d.import_id) == (
         "video_created",
