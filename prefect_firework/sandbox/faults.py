@@ -6,7 +6,9 @@ Three kinds, consumed in the order they were added:
 * ``reset_connection(endpoint)`` drops the connection mid-exchange (the client sees a transport
   error, not a status): the sandbox reads part of the request, starts a response that promises
   more bytes than it sends, and closes the socket;
-* ``delay(endpoint, seconds)`` holds the request before it is handled.
+* ``delay(endpoint, seconds)`` holds the request before it is handled;
+* ``slow_response(endpoint, seconds)`` handles the request, then holds its response: the server
+  did the work, and a client whose timeout is shorter never learns it (an ambiguous outcome).
 
 ``times=None`` means "until ``clear()``". Delays combine with a status or reset fault on the
 same request. Faulted requests never reach the handlers, so they change no state.
@@ -59,6 +61,7 @@ class FaultPlan:
 
     delay: float = 0.0
     action: FaultRule | None = None
+    late: float = 0.0
 
 
 def _check_endpoint(endpoint: str) -> None:
@@ -112,6 +115,15 @@ class Faults:
             raise ValueError("seconds must be >= 0")
         self._add(FaultRule("delay", endpoint, times, seconds=float(seconds)))
 
+    def slow_response(self, endpoint: str, seconds: float, *, times: int | None = 1) -> None:
+        """Handle the next ``times`` requests to ``endpoint``, then hold each response for
+        ``seconds`` before sending it (its effects, e.g. a created video, happen at once)."""
+        _check_endpoint(endpoint)
+        _check_times(times)
+        if seconds < 0:
+            raise ValueError("seconds must be >= 0")
+        self._add(FaultRule("late", endpoint, times, seconds=float(seconds)))
+
     def clear(self) -> None:
         """Disarm every fault."""
         with self._lock:
@@ -143,19 +155,22 @@ class Faults:
             )
         elif kind == "reset":
             self.reset_connection(endpoint, times=spec.get("times", 1))
-        elif kind == "delay":
+        elif kind in ("delay", "late"):
             seconds = spec.get("seconds")
             if isinstance(seconds, bool) or not isinstance(seconds, int | float):
                 raise ValueError("seconds must be a number")
-            self.delay(endpoint, seconds, times=spec.get("times"))
+            if kind == "delay":
+                self.delay(endpoint, seconds, times=spec.get("times"))
+            else:
+                self.slow_response(endpoint, seconds, times=spec.get("times", 1))
         else:
-            raise ValueError("kind must be one of: status, reset, delay")
+            raise ValueError("kind must be one of: status, reset, delay, late")
 
     def take(self, endpoint: str | None) -> FaultPlan:
         """Consume the faults that apply to one request to ``endpoint``."""
         if endpoint is None:
             return FaultPlan()
-        delay = 0.0
+        delay = late = 0.0
         action: FaultRule | None = None
         with self._lock:
             for rule in list(self._rules):
@@ -163,6 +178,8 @@ class Faults:
                     continue
                 if rule.kind == "delay":
                     delay += rule.seconds
+                elif rule.kind == "late":
+                    late += rule.seconds
                 elif action is None:
                     action = rule
                 else:
@@ -171,7 +188,7 @@ class Faults:
                     rule.remaining -= 1
                     if rule.remaining <= 0:
                         self._rules.remove(rule)
-        return FaultPlan(delay, action)
+        return FaultPlan(delay, action, late)
 
     def _add(self, rule: FaultRule) -> None:
         with self._lock:

@@ -95,7 +95,7 @@ class Instrument:
         plan = self.faults.take(endpoint)
         started = self.state.now()
         status: int | None = None
-        fault: str | None = "delay" if plan.delay else None
+        fault: str | None = "delay" if plan.delay else ("late" if plan.late else None)
         recorded = False
 
         def record() -> None:
@@ -121,6 +121,8 @@ class Instrument:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                if plan.late:  # the work is done; only the answer is late
+                    await asyncio.sleep(plan.late)
             elif message["type"] == "http.response.body" and not message.get("more_body"):
                 record()
             await send(message)
