@@ -197,16 +197,27 @@ class FireworkAuth(httpx.Auth):
     def _same_origin(self, url: httpx.URL) -> bool:
         return (url.scheme, url.host, url.port) == self._origin
 
+    @staticmethod
+    def _token(get: Callable[[], AccessToken]) -> AccessToken:
+        """A token for the request; a failure to get one is marked ``request_sent = False``:
+        the API request itself never left (or was answered 401), so even a create may be
+        repeated safely."""
+        try:
+            return get()
+        except FireworkError as exc:
+            exc.request_sent = False  # type: ignore[attr-defined]
+            raise
+
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         if not self._same_origin(request.url):
             yield request
             return
-        token = self.manager.get_token()
+        token = self._token(self.manager.get_token)
         request.headers["Authorization"] = f"Bearer {token.access_token.get_secret_value()}"
         response = yield request
         if response.status_code != 401:
             return
-        fresh = self.manager.refresh(stale=token)
+        fresh = self._token(lambda: self.manager.refresh(stale=token))
         logger.debug(
             "401 from %s %s: refreshed the token, replaying once", request.method, request.url.path
         )

@@ -6,7 +6,7 @@ resume and restart exactly the same way.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -51,6 +51,25 @@ class Uploaded:
     strategy: str
     parts: int
     upload_id: str | None = None
+    #: multipart uploads given up on the way (see ``note``)
+    abandoned: tuple[str, ...] = ()
+
+    @property
+    def note(self) -> str | None:
+        """Names the uploads abandoned on the way, so none is left open unreported."""
+        return _abandoned_note(self.abandoned) if self.abandoned else None
+
+
+def _abandoned_note(upload_ids: Sequence[str]) -> str:
+    return (
+        f"multipart upload(s) {', '.join(upload_ids)} abandoned (part URLs expired, or the "
+        "completion was refused after an earlier answer was lost) and left open: the API has "
+        "no abort call; the bucket's lifecycle rules remove them"
+    )
+
+
+def _also(upload_ids: Sequence[str]) -> str:
+    return f"; {_abandoned_note(upload_ids)}" if upload_ids else ""
 
 
 def choose_strategy(size: int, strategy: Strategy, limits: MediaLimits = DEFAULT_LIMITS) -> str:
@@ -131,6 +150,7 @@ def _multipart_steps(
     verify_md5: bool,
 ) -> Generator[Any, Any, Uploaded]:
     plan = plan_parts(info.size, concurrency=max_concurrency, part_size=part_size)
+    abandoned: list[str] = []
     # the second pass runs only when a part URL was refused as expired (or revoked): one fresh
     # multipart upload, bypassing the cached initiate, whose parts all go again
     for initiate in (
@@ -151,7 +171,8 @@ def _multipart_steps(
         urls = {p.part: p.put_url for p in upload.parts}
         if sorted(urls) != [p.number for p in plan]:
             raise MultipartUploadFailed(
-                f"the API signed parts {sorted(urls)} for a plan of {len(plan)}",
+                f"the API signed parts {sorted(urls)} for a plan of {len(plan)}"
+                + _also(abandoned),
                 upload.key,
                 upload.upload_id,
             )
@@ -176,13 +197,14 @@ def _multipart_steps(
             completed = yield Gather(calls)
         except S3UploadError as exc:
             if exc.status_code == 403 and initiate is create_multipart_upload:
+                abandoned.append(upload.upload_id)
                 continue
             raise MultipartUploadFailed(
-                f"a part failed: {exc}", upload.key, upload.upload_id
+                f"a part failed: {exc}{_also(abandoned)}", upload.key, upload.upload_id
             ) from exc
         except Exception as exc:
             raise MultipartUploadFailed(
-                f"a part failed: {exc}", upload.key, upload.upload_id
+                f"a part failed: {exc}{_also(abandoned)}", upload.key, upload.upload_id
             ) from exc
         try:
             key = yield Call(
@@ -195,8 +217,14 @@ def _multipart_steps(
                 },
             )
         except Exception as exc:
+            if getattr(exc, "status_code", None) == 400 and initiate is create_multipart_upload:
+                # e.g. completed by an earlier try whose answer was lost (a timeout, or a crash
+                # before the result was saved): refused now, and forever on every rerun that
+                # resumes it. Upload once more, fresh; the create then uses the new key.
+                abandoned.append(upload.upload_id)
+                continue
             raise MultipartUploadFailed(
-                f"completing failed: {exc}", upload.key, upload.upload_id
+                f"completing failed: {exc}{_also(abandoned)}", upload.key, upload.upload_id
             ) from exc
-        return Uploaded(key, "multipart", len(plan), upload.upload_id)
+        return Uploaded(key, "multipart", len(plan), upload.upload_id, tuple(abandoned))
     raise AssertionError("unreachable: the fresh pass returns or raises")

@@ -88,6 +88,10 @@ class _Batch:
     recreate_uncertain: bool
     multipart_threshold: int | None = None
     key_field: str | None = KEY_FIELD
+    #: how async imports are awaited: "poll" Firework, or "events" (webhooks, then polling)
+    import_wait: str = "poll"
+    #: seconds to wait for import events before polling the rest (None: the waiter's default)
+    event_timeout: float | None = None
 
 
 def _now() -> dt.datetime:
@@ -269,12 +273,23 @@ def _finish_imports(
     waiting = [r for r in records if r.get("status") == "importing"]
     if not waiting:
         return
-    final = wait_for_video_imports(
-        [r["import_id"] for r in waiting],
-        poll_interval=poll_interval,
-        timeout=timeout,
-        credentials=b.credentials,
-    )
+    if b.import_wait == "events":
+        from prefect_firework.webhooks.wait import wait_for_video_import_events
+
+        final = wait_for_video_import_events(
+            [r["import_id"] for r in waiting],
+            event_timeout=b.event_timeout,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            credentials=b.credentials,
+        )
+    else:
+        final = wait_for_video_imports(
+            [r["import_id"] for r in waiting],
+            poll_interval=poll_interval,
+            timeout=timeout,
+            credentials=b.credentials,
+        )
     for rec in waiting:
         outcome = final.get(rec["import_id"])
         if isinstance(outcome, str) or outcome is None:
@@ -473,14 +488,20 @@ def import_videos(
     recreate_uncertain: bool = False,
     tag_videos: bool = True,
     fail_on_row_errors: bool = False,
+    import_wait: str = "poll",
+    event_timeout: float | None = None,
 ) -> pd.DataFrame:
     """Import every ``url`` row of a manifest; ``source`` rows are refused as ``invalid``.
 
     Imports are async by default (``asynchronous=None`` follows each row's ``async`` column)
     and are all polled from one loop, in one task, every ``poll_interval`` seconds (default
     ``FIREWORK_POLL_INTERVAL``, 5 s). Each row ends ``imported`` or ``failed`` with the
-    import's error.
+    import's error. ``import_wait="events"`` (opt-in) waits instead for the Prefect events of a
+    running webhook receiver (``firework.video.created`` / ``import_failed``) for up to
+    ``event_timeout`` seconds (default 600), then polls the imports still open.
     """
+    if import_wait not in ("poll", "events"):
+        raise ValueError(f"import_wait must be 'poll' or 'events', not {import_wait!r}")
     settings = FireworkSettings()
     b = _batch(
         credentials,
@@ -491,6 +512,7 @@ def import_videos(
         recreate_uncertain,
         tag_videos=tag_videos,
     )
+    b.import_wait, b.event_timeout = import_wait, event_timeout
     frame = read_manifest(manifest, transport_params=transport_params)
     rows: list[UploadRow | InvalidRow] = []
     for row in parse_upload_rows(frame):

@@ -67,6 +67,8 @@ def retry_condition(task: Any, task_run: Any, state: Any) -> bool:
 
 def is_safe_to_retry_create(exc: BaseException) -> bool:
     """True when a failed create certainly did not create anything on the server."""
+    if getattr(exc, "request_sent", True) is False:  # e.g. the token could not be fetched
+        return is_retryable(exc)  # nothing was created; retry only what may pass next time
     if isinstance(exc, RateLimitedError):
         return True
     if isinstance(exc, ServerError):
