@@ -128,6 +128,23 @@ def _uncertain(key: str, entry: LedgerEntry) -> str:
     )
 
 
+def _sent_uncertain(b: _Batch, key: str, exc: BaseException) -> str:
+    tag = f" (it carries custom_fields.{b.key_field} = this row's key)" if b.key_field else ""
+    return (
+        f"{_describe(exc)}; the create may have reached Firework, so the video may already "
+        f"exist{tag}. Look it up, then settle the row with 'prefect-firework ledger resolve "
+        f"{key} [--video-id ID]' (Ledger.resolve), or rerun with recreate_uncertain=True"
+    )
+
+
+def _import_unknown(import_id: str, problem: str | None) -> str:
+    return (
+        f"{problem or 'import was not polled'}; Firework accepted import {import_id}, which may "
+        "still complete, so the video may already exist: a rerun polls it again (and never "
+        "creates it twice)"
+    )
+
+
 def _tagged(b: _Batch, row: UploadRow, key: str) -> Any:
     """The row's metadata with its key in ``custom_fields`` (unless tagging is off)."""
     if not b.key_field:
@@ -170,12 +187,16 @@ def _create_steps(
             created = yield Paced(row.metadata.channel_id, call)
         except Exception as exc:
             if is_safe_to_retry_create(exc) or (
-                isinstance(exc, FireworkError) and exc.status_code and exc.status_code < 500
+                isinstance(exc, FireworkError)
+                and exc.status_code
+                and 400 <= exc.status_code < 500  # not a 201 whose body could not be read
             ):  # certainly not created: the row may simply be retried by a rerun
                 b.ledger.put(
                     LedgerEntry(key=key, status="failed", error=_describe(exc), updated_at=_now())
                 )
-            raise
+                raise
+            # it may have reached Firework: the ledger keeps "creating", and the row says so
+            raise RuntimeError(_sent_uncertain(b, key, exc)) from exc
         if getattr(created, "status", None) == "running":  # an async import job
             b.ledger.put(
                 LedgerEntry(key=key, status="importing", import_id=created.id, updated_at=_now())
@@ -222,6 +243,8 @@ def _file_pipeline(b: _Batch, row: UploadRow) -> Pipeline:
             multipart_threshold=b.multipart_threshold,
         )
         rec["strategy"] = uploaded.strategy
+        if uploaded.note:  # a multipart upload abandoned on the way is named, never hidden
+            rec["error"] = f"note: {uploaded.note}"
         call = Call(
             create_video,
             {
@@ -293,7 +316,7 @@ def _finish_imports(
     for rec in waiting:
         outcome = final.get(rec["import_id"])
         if isinstance(outcome, str) or outcome is None:
-            rec.update(status="failed", error=outcome or "import was not polled")
+            rec.update(status="failed", error=_import_unknown(rec["import_id"], outcome))
             continue  # the ledger keeps "importing": a rerun polls it again, never re-creates
         if outcome.status == "completed":
             rec.update(status="imported", video_id=outcome.video_id)
