@@ -61,7 +61,7 @@ def build_deployments(
             "shared_rate_limit": False,
             "ledger": None,
             "transport_params": None,
-            "dask_address": None,
+            "cluster_address": None,
             "fail_on_row_errors": False,
         },
     )

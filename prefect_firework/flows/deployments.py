@@ -34,14 +34,13 @@ from prefect_firework.blocks import FireworkCredentials, resolve_credentials
 from prefect_firework.flows.batch import import_videos, update_videos, upload_videos
 from prefect_firework.ledger import Ledger
 from prefect_firework.manifest.io import manifest_format
+from prefect_firework.runners import cluster_task_runner
 
 if TYPE_CHECKING:
     from prefect import Flow
-    from prefect.task_runners import TaskRunner
 
 __all__ = [
     "TEMPLATE_FIELDS",
-    "dask_task_runner",
     "import_manifest",
     "render_template",
     "results_next_to",
@@ -115,24 +114,10 @@ def results_next_to(manifest: str) -> str:
     return f"{folder}{sep}{base}.results{extension}{compression or ''}"
 
 
-def dask_task_runner(address: str) -> TaskRunner:
-    """A ``DaskTaskRunner`` connected to the scheduler at ``address`` (``tcp://host:8786``).
-
-    Imported here, not at module top: prefect-dask is the optional ``dask`` extra.
-    """
-    try:
-        from prefect_dask import DaskTaskRunner
-    except ImportError as exc:  # pragma: no cover - the dev environment has the extra
-        raise RuntimeError(
-            "dask_address needs prefect-dask: pip install 'prefect-firework[dask]'"
-        ) from exc
-    return DaskTaskRunner(address=address)
-
-
-def _with_runner(batch_flow: Flow[..., Any], dask_address: str | None) -> Flow[..., Any]:
-    if not dask_address:
+def _with_runner(batch_flow: Flow[..., Any], cluster_address: str | None) -> Flow[..., Any]:
+    if not cluster_address:
         return batch_flow
-    return batch_flow.with_options(task_runner=dask_task_runner(dask_address))
+    return batch_flow.with_options(task_runner=cluster_task_runner(cluster_address))
 
 
 def _locations(
@@ -175,7 +160,7 @@ def upload_manifest(
     shared_rate_limit: bool = False,
     ledger: str | None = None,
     transport_params: dict[str, Any] | None = None,
-    dask_address: str | None = None,
+    cluster_address: str | None = None,
     fail_on_row_errors: bool = False,
 ) -> dict[str, Any]:
     """Upload every video of a dated manifest with ``upload_videos``; results beside it.
@@ -205,14 +190,16 @@ def upload_manifest(
         transport_params: smart-open transport parameters for the manifest, the sources and
             the output, as plain JSON, e.g. ``{"client_kwargs": {"S3.Client":
             {"endpoint_url": "http://minio:9000"}}}``.
-        dask_address: Run the upload tasks on the Dask cluster whose scheduler listens here,
-            e.g. ``tcp://dask-scheduler:8786`` (needs the ``dask`` extra on every machine).
-            Default: threads in the flow's process.
+        cluster_address: Run the upload tasks on an existing cluster: a Dask scheduler
+            (``tcp://dask-scheduler:8786``, extra ``dask``) or a Ray head
+            (``ray://ray-head:10001``, extra ``ray``), installed on every machine. Default:
+            threads in the flow's process. See ``prefect_firework.runners`` for what the
+            cluster's machines need.
         fail_on_row_errors: End the run Failed when any row is failed or invalid (e.g. to
             trigger a notification); by default the run completes and the table tells.
     """
     day, uri, out = _locations(manifest, output, date, days_ago, timezone)
-    frame = _with_runner(upload_videos, dask_address)(
+    frame = _with_runner(upload_videos, cluster_address)(
         uri,
         credentials=_credentials(credentials),
         max_concurrency=max_concurrency,

@@ -10,12 +10,14 @@ from typing import Any
 import distributed
 import pandas as pd
 import pytest
-from deployments_support import MIB, manifest_rows
+from deployments_support import MIB, manifest_rows, write_csv
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
 from prefect_firework.flows.batch import get_videos, update_videos, upload_videos
+from prefect_firework.flows.deployments import upload_manifest
 from prefect_firework.ledger import Ledger
+from prefect_firework.runners import cluster_task_runner
 from prefect_firework.sandbox.media import make_mp4
 
 #: a task's pickled parameters or result above this would be carrying data, not references
@@ -119,7 +121,7 @@ def _executed(cluster: distributed.LocalCluster) -> dict[str, int]:
 
 
 def test_upload_videos_on_dask_workers_matches_the_thread_runner(
-    sb, credentials, tmp_path, cluster
+    sb, credentials, block_name, tmp_path, cluster
 ):
     def manifest(prefix: str) -> pd.DataFrame:
         rows = manifest_rows(sb, tmp_path / prefix, 8, prefix=prefix)
@@ -154,3 +156,33 @@ def test_upload_videos_on_dask_workers_matches_the_thread_runner(
     executed = _executed(cluster)
     assert len(executed) == 2
     assert sum(executed.values()) - before >= 8 * 4 + 2 * 6, executed
+
+    # the deployment flow's cluster_address parameter reaches the same cluster
+    rows = manifest_rows(sb, tmp_path / "deployed", 2, prefix="deployed")
+    write_csv(rows, tmp_path / "manifests" / "2026-11-27.csv")
+    summary = upload_manifest(
+        str(tmp_path / "manifests" / "{date}.csv"),
+        credentials=block_name,
+        date="2026-11-27",
+        ledger=str(tmp_path / "l3"),
+        cluster_address=cluster.scheduler_address,
+    )
+    assert summary["statuses"] == {"created": 2}
+    assert summary["output"] == str(tmp_path / "manifests" / "2026-11-27.results.csv")
+    assert sum(_executed(cluster).values()) - before >= 8 * 4 + 2 * 6 + 2 * 4
+    assert len(sb.videos()) == 22
+
+
+def test_cluster_addresses_pick_the_runner():
+    runner = cluster_task_runner(" tcp://127.0.0.1:8786 ")
+    assert isinstance(runner, DaskTaskRunner)
+    assert runner.address == "tcp://127.0.0.1:8786"
+    try:
+        import prefect_ray  # noqa: F401
+    except ImportError:
+        with pytest.raises(RuntimeError, match=r"prefect-firework\[ray\]"):
+            cluster_task_runner("ray://head:10001")
+    else:  # pragma: no cover - the ray extra is not in the lock
+        assert type(cluster_task_runner("ray://head:10001")).__name__ == "RayTaskRunner"
+    with pytest.raises(ValueError, match="cluster address"):
+        cluster_task_runner("  ")

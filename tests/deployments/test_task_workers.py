@@ -4,6 +4,7 @@ back through shared result storage."""
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -18,7 +19,9 @@ from prefect.settings import (
     PREFECT_TASKS_SCHEDULING_DEFAULT_STORAGE_BLOCK,
     temporary_settings,
 )
+from prefect.tasks import Task
 
+import prefect_firework.workers as workers
 from prefect_firework.models import Video
 from prefect_firework.sandbox.media import make_mp4
 from prefect_firework.workers import WORKER_TASKS, upload_video_task
@@ -62,8 +65,9 @@ def task_worker(shared_storage, tmp_path) -> Iterator[Path]:
         )
     try:
         wait_for(
-            lambda: "Subscribing to runs of task(s)" in log.read_text()
-            or process.poll() is not None,
+            lambda: (
+                "Subscribing to runs of task(s)" in log.read_text() or process.poll() is not None
+            ),
             timeout=90,
             what="the task worker to subscribe",
         )
@@ -74,11 +78,6 @@ def task_worker(shared_storage, tmp_path) -> Iterator[Path]:
 
 
 def test_the_worker_module_serves_exactly_the_worker_tasks():
-    import inspect
-
-    import prefect_firework.workers as workers
-    from prefect.tasks import Task
-
     served = {obj.name for _, obj in inspect.getmembers(workers) if isinstance(obj, Task)}
     assert served == {t.name for t in WORKER_TASKS}
     assert served >= {"upload_video_task", "import_video_task", "get_video", "update_video"}
