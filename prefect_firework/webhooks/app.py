@@ -2,9 +2,11 @@
 
 Per delivery, in this order: read the raw body (413 above ``max_body_bytes``), verify the
 signature against the raw bytes (400 malformed header, 401 no match, 400 stale), parse the body
-(400), refuse a replay of an accepted delivery (400), emit one Prefect event, answer 202.
-Refused deliveries emit nothing. The answer never waits on slow work: emitting only queues the
-event for Prefect's background events worker, which sends it to the API.
+(400), refuse a replay of an accepted delivery (400), emit one Prefect event, answer 202. If
+Prefect does not take the event, the answer is 503 and the delivery is forgotten, so that
+Firework's retry gets in. Refused deliveries emit nothing. The answer never waits on slow
+work: emitting only queues the event for Prefect's background events worker, which sends it to
+the API.
 
 Use it standalone (``prefect-firework webhooks``), mounted in a FastAPI/Starlette service
 (``app.mount("/webhooks/firework", receiver)``, which serves ``/webhooks/firework/``), or as a
@@ -39,7 +41,7 @@ from prefect_firework.webhooks.signature import (
     verify_signature,
 )
 
-__all__ = ["SecretSource", "WebhookReceiver", "create_webhook_app"]
+__all__ = ["EventNotEmitted", "SecretSource", "WebhookReceiver", "create_webhook_app"]
 
 logger = logging.getLogger("prefect_firework.webhooks")
 
@@ -71,10 +73,17 @@ def _resolve_secrets(secret: Secret | Iterable[Secret] | SecretSource) -> tuple[
     return resolved
 
 
+class EventNotEmitted(RuntimeError):
+    """Prefect did not take the event (no API configured, or its events worker failed)."""
+
+
 def _default_emit(**event: Any) -> Any:
     from prefect.events import emit_event
 
-    return emit_event(**event)
+    emitted = emit_event(**event)
+    if emitted is None:  # emit_event logs its own errors and returns None
+        raise EventNotEmitted("Prefect did not accept the event")
+    return emitted
 
 
 class WebhookReceiver:
@@ -175,9 +184,17 @@ class WebhookReceiver:
         event = to_event(delivery, self._names)
         try:
             await anyio.to_thread.run_sync(lambda: self._emit(**event))
-        except Exception:
-            logger.exception("Could not emit %s for delivery %s", event["event"], key[:12])
-            return JSONResponse({"error": "could not emit the event"}, 500)
+        except Exception as exc:  # answer non-2xx so that Firework delivers it again later
+            logger.error(
+                "Could not emit %s for delivery %s: %s",
+                event["event"],
+                delivery.delivery_id or key[:12],
+                exc,
+            )
+            forget = getattr(self.replay_guard, "discard", None)
+            if forget is not None:
+                forget(key)
+            return JSONResponse({"error": "could not emit the event; retry later"}, 503)
         logger.info(
             "Accepted %s delivery %s as %s on %s",
             delivery.event_type,

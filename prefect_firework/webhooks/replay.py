@@ -7,7 +7,7 @@ bounded by the legitimate traffic of one window (signatures cannot be forged to 
 ``max_entries`` caps even that, dropping the oldest first.
 
 The cache is per process. Receivers behind a load balancer need a shared store: anything with
-the same ``add(key, expires_at) -> bool`` method can replace it.
+the same ``add(key, expires_at) -> bool`` (and optionally ``discard(key)``) can replace it.
 """
 
 from __future__ import annotations
@@ -51,12 +51,18 @@ class ReplayCache:
             if key in self._expiry:
                 return False
             while len(self._expiry) >= self._max:
-                _, oldest = heapq.heappop(self._heap)
-                if self._expiry.pop(oldest, None) is not None:
+                expires_at, oldest = heapq.heappop(self._heap)
+                if self._expiry.get(oldest) == expires_at:
+                    del self._expiry[oldest]
                     logger.warning("Replay cache full (%d entries); forgot the oldest", self._max)
             self._expiry[key] = expires_at
             heapq.heappush(self._heap, (expires_at, key))
             return True
+
+    def discard(self, key: str) -> None:
+        """Forget ``key`` (a delivery accepted but not processed, so its retry may come in)."""
+        with self._lock:
+            self._expiry.pop(key, None)
 
     def __contains__(self, key: object) -> bool:
         with self._lock:
@@ -70,5 +76,6 @@ class ReplayCache:
 
     def _prune(self, now: float) -> None:
         while self._heap and self._heap[0][0] <= now:
-            _, key = heapq.heappop(self._heap)
-            self._expiry.pop(key, None)
+            expires_at, key = heapq.heappop(self._heap)
+            if self._expiry.get(key) == expires_at:  # not a key added again since
+                del self._expiry[key]

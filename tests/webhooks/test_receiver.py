@@ -149,3 +149,18 @@ def test_the_block_supplies_secrets_and_tolerance(events):
     assert client.post("/", content=raw, headers=old).status_code == 202
     assert client.post("/", content=raw, headers=signed(raw, secret=SECRET)).status_code == 401
     assert len(events.named()) == 3
+
+
+def test_an_event_prefect_does_not_take_is_503_and_may_come_again(events, monkeypatch):
+    import prefect.events.utilities
+
+    client = AsgiClient(create_webhook_app(SECRET))
+    raw = body("video_created", video_id="V1")
+    headers = signed(raw)
+    monkeypatch.setattr(prefect.events.utilities, "should_emit_events", lambda: False)
+    assert client.post("/", content=raw, headers=headers).status_code == 503
+    monkeypatch.undo()
+    monkeypatch.setattr(type(events.worker), "instance", lambda *_: events.worker)
+    # the same signed delivery, sent again, is not a replay: it never became an event
+    assert client.post("/", content=raw, headers=headers).status_code == 202
+    assert [e.resource.id for e in events.named()] == ["firework.video.V1"]
