@@ -21,6 +21,16 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
+# Benchmarks with small defaults (< 10 min); each script takes --full for the sizes in
+# bench/RESULTS.md. Not part of `make test`.
+bench: $(STAMP)
+	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/memory.py
+	$(BIN)/python bench/cold.py
+	$(BIN)/python bench/orchestration.py
+	$(BIN)/python bench/pacing.py
+	$(BIN)/python bench/remote.py
+
 clean:
 	rm -rf $(VENV)
 

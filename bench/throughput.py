@@ -1,0 +1,152 @@
+"""1. Multipart throughput and client CPU, side by side with curl and boto3 s3transfer.
+
+    .venv/bin/python bench/throughput.py            # 128 MiB, concurrency 8, 2 runs (make bench)
+    .venv/bin/python bench/throughput.py --full     # 1 GiB, concurrency 4 and 8, 5 runs
+
+One local file, 16 MiB parts, concurrency 4 and 8. Clients, each in its own process, in turn
+(A B C ... A B C ...), after one discarded warm-up round:
+
+- ``flow``: ``upload_video`` against a running ``prefect server`` (preflight, initiate, parts,
+  complete, create: the whole flow), MD5 verification on and off;
+- ``client``: ``FireworkClient`` alone, a ThreadPoolExecutor over ``upload_part``, MD5 on/off;
+- ``client->moto``: the same client PUTting boto3-presigned part URLs straight to moto;
+- ``s3transfer->moto``: boto3 ``upload_file`` with the equivalent ``TransferConfig`` (defaults
+  otherwise, CRC32 checksums), to moto: it cannot use the sandbox's presigned-only front;
+- ``curl``: ``xargs -P N curl -T`` of the same parts (pre-cut files), to the front and to moto.
+
+Throughput is the part phase (first part request sent to last part response received), which
+is the same definition for every client; the total (initiate .. complete) is shown too. CPU is
+the client process's own user+sys over the whole window (curl: the curl processes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as c
+
+VARIANTS = [
+    # (label, client, target, verify_md5)
+    ("curl -> front", "curl", "front", None),
+    ("flow, MD5 on", "flow", "front", True),
+    ("client, MD5 on", "client", "front", True),
+    ("s3transfer -> moto", "s3transfer", "moto", None),
+    ("flow, MD5 off", "flow", "front", False),
+    ("client, MD5 off", "client", "front", False),
+    ("curl -> moto", "curl", "moto", None),
+    ("client -> moto, MD5 on", "client", "moto", True),
+]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--full", action="store_true", help="1 GiB file, 5 runs")
+    ap.add_argument("--runs", type=int, default=None)
+    ap.add_argument("--size-mib", type=int, default=None)
+    ap.add_argument("--concurrency", type=int, nargs="+", default=None)
+    ap.add_argument("--only", nargs="*", help="labels to run (default: all)")
+    args = ap.parse_args()
+    size = (args.size_mib or (1024 if args.full else 128)) * c.MiB
+    runs = args.runs or (5 if args.full else 2)
+    args.concurrency = args.concurrency or ([4, 8] if args.full else [8])
+    part = 16 * c.MiB
+    load0 = c.loadavg()
+    source = c.video(size)
+    warm = c.video(12 * c.MiB, seed=1)
+    parts = [str(p) for p in c.split_parts(source, part)]
+    variants = [v for v in VARIANTS if not args.only or v[0] in args.only]
+
+    samples: dict[tuple[int, str], list[dict]] = {}
+    with c.SandboxProc() as sb, c.PrefectServer() as server:
+        info = sb.for_worker()
+        for conc in args.concurrency:
+            for run in range(runs + 1):  # run 0 is the warm-up round, discarded
+                for label, client, target, md5 in variants:
+                    cfg = {
+                        "mode": "upload",
+                        "client": client,
+                        "target": target,
+                        "sb": info,
+                        "source": str(source),
+                        "size": size,
+                        "part_size": part,
+                        "concurrency": conc,
+                        "verify_md5": md5 if md5 is not None else True,
+                        "warm_source": str(warm),
+                        "parts": parts,
+                    }
+                    with c.section(f"c={conc} run {run} {label}"):
+                        result = c.worker(cfg, env=server.env() if client == "flow" else None)
+                    sb.reset()
+                    if run:
+                        samples.setdefault((conc, label), []).append(result)
+
+    gib = size / c.GiB
+    mib = size / c.MiB
+    rows = []
+    for conc in args.concurrency:
+        curl = {t: samples.get((conc, f"curl -> {t}"), []) for t in ("front", "moto")}
+        s3t = samples.get((conc, "s3transfer -> moto"), [])
+        for label, _client, target, _md5 in variants:
+            got = samples[(conc, label)]
+
+            def ratio(base: list[dict], key: str, got: list[dict] = got) -> float:
+                """Reference / ours for times, ours / reference for CPU, round by round."""
+                if key == "cpu":
+                    return c.pair_ratio(got, base, key)
+                return c.pair_ratio(base, got, key)
+
+            parts_mibs = [mib / r["parts_wall"] for r in got if r.get("parts_wall")]
+            rows.append(
+                [
+                    conc,
+                    label,
+                    c.median(parts_mibs),
+                    c.spread(parts_mibs),
+                    c.median([mib / r["wall"] for r in got]),
+                    c.median([r["cpu"] / gib for r in got]),
+                    ratio(curl[target], "parts_wall"),
+                    ratio(s3t, "parts_wall"),
+                    ratio(curl[target], "cpu"),
+                    ratio(s3t, "cpu"),
+                ]
+            )
+    body = c.table(
+        [
+            "conc",
+            "client",
+            "part-phase MiB/s (median)",
+            "range",
+            "total MiB/s",
+            "CPU-s/GiB",
+            "speed vs curl (same server)",
+            "speed vs s3transfer",
+            "CPU vs curl",
+            "CPU vs s3transfer",
+        ],
+        rows,
+    )
+    c.report(
+        f"1. Multipart throughput and client CPU ({mib:.0f} MiB, 16 MiB parts, "
+        f"median of {runs} runs after a warm-up round)",
+        body,
+        load_before=load0,
+        notes=[
+            "front = the sandbox's strict S3 front (presigned URLs from the API); moto = moto's "
+            "S3 server directly (boto3-presigned URLs, or s3transfer's signed requests).",
+            "speed ratios > 1 mean faster than the reference; CPU ratios < 1 mean less CPU. "
+            "Each ratio is computed run by run (same round), then the median is taken.",
+            "flow = upload_video against a running prefect server (total includes preflight, "
+            "Prefect task runs and the video create); client = FireworkClient + "
+            "ThreadPoolExecutor; both after a warm-up upload in the same process.",
+            f"Prefect server start took {server.start_seconds:.1f} s (not in any number).",
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()
