@@ -4,6 +4,7 @@ URL manifest and then update the imported video, against the sandbox."""
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,18 +23,21 @@ NAMES = ["nightly-manifest-upload", "url-imports", "video-updates"]
 DAY = "2026-11-27"
 
 
-def _served_deployments() -> list[str]:
+def _served_deployments(since: dt.datetime) -> list[str]:
+    """Deployments registered (or re-registered: another test may have deployed the same
+    names to a work pool) since ``since``."""
     with get_client(sync_client=True) as client:
         found = client.read_deployments(
             deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=NAMES))
         )
-    return sorted(d.name for d in found)
+    return sorted(d.name for d in found if d.updated and d.updated >= since)
 
 
 @pytest.fixture
 def serve_script(api_env, block_name, tmp_path) -> Iterator[Path]:
     """The script serving manifests under ``tmp_path``; stopped by SIGTERM to its pid."""
     log = tmp_path / "serve.log"
+    started = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
     with log.open("w") as out:
         process = subprocess.Popen(
             [
@@ -46,7 +50,7 @@ def serve_script(api_env, block_name, tmp_path) -> Iterator[Path]:
         )
     try:
         wait_for(
-            lambda: _served_deployments() == NAMES or process.poll() is not None,
+            lambda: _served_deployments(started) == NAMES or process.poll() is not None,
             timeout=90,
             what="serve.py to register its deployments",
         )

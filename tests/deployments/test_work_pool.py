@@ -5,11 +5,13 @@ uploads the day's manifest into the sandbox with credentials from a saved block.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import pandas as pd
 from deployments_support import PREFECT_YAML, captions, manifest_rows, run_cli, write_csv
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import WorkPoolFilter, WorkPoolFilterName
 from prefect.deployments import run_deployment
 
 
@@ -22,6 +24,24 @@ def test_prefect_yaml_deploys_and_a_process_worker_runs_the_nightly_upload(
     write_csv(
         manifest_rows(sb, tmp_path / "media", 2, prefix="pooled"), manifests / "2026-11-27.csv"
     )
+
+    # steps 3 and 4 of the README as written: every deployment of the file, into the file's
+    # pool (which no worker polls here: url-imports is due at once, on an S3 manifest)
+    idle = "firework-process"
+    run_cli(["prefect", "work-pool", "create", idle, "--type", "process", "--overwrite"])
+    run_cli(["prefect", "deploy", "--prefect-file", str(PREFECT_YAML), "--all"])
+    with get_client(sync_client=True) as client:
+        deployed = {
+            d.name: d
+            for d in client.read_deployments(
+                work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=[idle]))
+            )
+        }
+    assert sorted(deployed) == ["nightly-manifest-upload", "url-imports", "video-updates"]
+    assert [s.schedule.interval for s in deployed["url-imports"].schedules] == [
+        dt.timedelta(minutes=15)
+    ]
+    assert deployed["video-updates"].schedules == []
 
     run_cli(["prefect", "work-pool", "create", pool, "--type", "process"])
     run_cli(
