@@ -607,12 +607,14 @@ class Ledger:
         """Hold ``key`` if nobody else does, without waiting; pair with :meth:`release`.
 
         For the batch flows' scheduler, which must not stall its thread while another run
-        holds a row (two runs blocking on each other's rows would deadlock).
+        holds a row (two runs blocking on each other's rows would deadlock). False as well
+        while this thread holds it: the scheduler runs many rows on one thread, and two rows
+        of one manifest may share a key (the same video listed twice).
         """
         digest = key_digest(key)
         held = self._held()
         if digest in held:
-            raise RuntimeError(f"ledger key {key!r} is already held by this thread")
+            return False
         holder = make_holder()
         if not self._result_store().acquire_lock(digest, holder=holder, timeout=0.001):
             return False
