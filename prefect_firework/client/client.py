@@ -11,6 +11,7 @@ which refreshes the token first.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
@@ -76,6 +77,7 @@ class FireworkClient:
     ``timeout`` bounds each API request; ``s3_timeout`` each S3 transfer (uploads are large).
     ``transport``/``s3_transport`` replace the httpx transports of the API and S3 clients
     (``httpx.MockTransport`` in tests, a proxy or custom TLS setup in production).
+    ``verify=False`` is refused unless ``base_url`` is on loopback (a local sandbox).
     """
 
     def __init__(
@@ -98,6 +100,11 @@ class FireworkClient:
         if not secret.get_secret_value():
             raise ValueError("client_secret is required")
         self.base_url = base_url.rstrip("/")
+        if not verify and not _is_loopback(self.base_url):
+            raise ValueError(
+                "TLS verification cannot be turned off for a real endpoint: verify=False is "
+                f"only for a sandbox on loopback, not {redact_url(self.base_url)!r}"
+            )
         self.token_url = token_url or f"{self.base_url}/oauth/token"
         self.client_id = client_id
         self.scopes = scopes
@@ -365,6 +372,16 @@ class FireworkClient:
                 method=response.request.method,
                 url=str(response.request.url),
             ) from None
+
+
+def _is_loopback(url: str) -> bool:
+    host = httpx.URL(url).host
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _segment(value: str) -> str:
