@@ -52,7 +52,9 @@ _RETRYING: dict[str, Any] = {
 
 
 def _name(parameters: Mapping[str, Any]) -> str:
-    return os.path.basename(str(parameters.get("filename") or parameters.get("source") or ""))
+    # never a query string: a presigned source URL carries its signature there
+    name = str(parameters.get("filename") or parameters.get("source") or "")
+    return os.path.basename(name.split("?", 1)[0])
 
 
 @task(
