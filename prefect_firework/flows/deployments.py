@@ -33,6 +33,7 @@ from prefect import flow, get_run_logger
 from prefect_firework.blocks import FireworkCredentials, resolve_credentials
 from prefect_firework.flows.batch import import_videos, update_videos, upload_videos
 from prefect_firework.ledger import Ledger
+from prefect_firework.manifest import read_manifest
 from prefect_firework.manifest.io import manifest_format
 from prefect_firework.runners import cluster_task_runner
 
@@ -135,7 +136,9 @@ def _credentials(credentials: str | None) -> FireworkCredentials:
     return resolve_credentials(credentials)
 
 
-def _summary(frame: pd.DataFrame, day: dt.date, uri: str, out: str) -> dict[str, Any]:
+def _summary(
+    frame: pd.DataFrame, day: dt.date, uri: str, out: str | None
+) -> dict[str, Any]:
     statuses = {str(k): int(v) for k, v in frame["status"].value_counts().sort_index().items()}
     get_run_logger().info("%s: %d rows %s; results in %s", uri, len(frame), statuses, out)
     return {
@@ -227,6 +230,7 @@ def import_manifest(
     ledger: str | None = None,
     transport_params: dict[str, Any] | None = None,
     fail_on_row_errors: bool = False,
+    url: str | None = None,
 ) -> dict[str, Any]:
     """Import every ``url`` row of a manifest with ``import_videos``; results beside it.
 
@@ -255,10 +259,18 @@ def import_manifest(
             storage on the machine that runs the flow.
         transport_params: smart-open transport parameters for the manifest and the output.
         fail_on_row_errors: End the run Failed when any row is failed or invalid.
+        url: Only the manifest's rows of this URL, e.g. ``{{ event.payload.url }}`` from the
+            automation that re-runs a failed import; their results are not written to
+            ``output`` unless it is given (the full day's table stays as it was).
     """
     day, uri, out = _locations(manifest, output, date, days_ago, timezone)
+    source: str | pd.DataFrame = uri
+    if url:
+        frame = read_manifest(uri, transport_params=transport_params)
+        source = frame[frame.get("url", pd.Series(dtype=object)) == url].reset_index(drop=True)
+        out = render_template(output, day) if output else None
     frame = import_videos(
-        uri,
+        source,
         credentials=_credentials(credentials),
         asynchronous=asynchronous,
         max_concurrency=max_concurrency,
