@@ -58,6 +58,7 @@ def main() -> None:
                             "warm_source": str(warm),
                             "transport_params": tp if kind == "s3" else None,
                             "memory": True,
+                            "complete": client != "client",  # server time, not client memory
                         }
                         label = f"{size // c.MiB} MiB {kind} {client} run {run}"
                         with c.section(label):
