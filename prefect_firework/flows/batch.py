@@ -19,7 +19,7 @@ import pandas as pd
 from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from prefect_firework.blocks import FireworkCredentials
+from prefect_firework.blocks import FireworkCredentials, resolve_credentials
 from prefect_firework.client.errors import FireworkError
 from prefect_firework.flows._driver import (
     Call,
@@ -420,7 +420,9 @@ def _batch(
     if max_concurrency < 1:
         raise ValueError("max_concurrency must be at least 1")
     return _Batch(
-        credentials=credentials,
+        # resolved once per run: a block name would otherwise be loaded from the API by
+        # every task run, and a missing block or variable fails here, before any row
+        credentials=resolve_credentials(credentials),
         transport_params=transport_params,
         ledger=ledger or Ledger(),
         max_concurrency=max_concurrency,

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from prefect import flow, get_run_logger
 
-from prefect_firework.blocks import FireworkCredentials
+from prefect_firework.blocks import FireworkCredentials, resolve_credentials
 from prefect_firework.flows.upload import build_metadata
 from prefect_firework.models import Video, VideoImport, validate_import_url
 from prefect_firework.tasks import create_video, get_video, wait_for_video_import
@@ -40,6 +40,7 @@ def import_video(
     logger = get_run_logger()
     video_metadata = build_metadata(channel_id, caption, metadata)
     validate_import_url(url)
+    credentials = resolve_credentials(credentials)  # once per run, not once per task
     if mode == "sync":
         return create_video(video_metadata, url=url, credentials=credentials)
     job = create_video(video_metadata, url=url, asynchronous=True, credentials=credentials)

@@ -13,7 +13,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from prefect_firework.blocks import FireworkCredentials
+from prefect_firework.blocks import FireworkCredentials, resolve_credentials
 from prefect_firework.flows._driver import Call, run_pipeline
 from prefect_firework.flows._steps import (
     MultipartUploadFailed,
@@ -72,6 +72,7 @@ def upload_video(
     logger = get_run_logger()
     video_metadata = build_metadata(channel_id, caption, metadata)
     source = os.fspath(source)
+    credentials = resolve_credentials(credentials)  # once per run, not once per task
     info = preflight_source(source, transport_params=transport_params)
 
     def pipeline() -> Generator[Any, Any, Video]:
