@@ -33,9 +33,10 @@ bench: $(STAMP)
 
 # Reliability soak (docs/RELIABILITY.md): many crash trials, 10x the generated bad input and
 # fuzzing. FIREWORK_SOAK_TRIALS=50 make soak for more trials. Not part of `make test`.
+# (The suite strips FIREWORK_* variables, so the tests read RELIABILITY_* ones.)
 FIREWORK_SOAK_TRIALS ?= 20
 soak: $(STAMP)
-	FIREWORK_SOAK=1 FIREWORK_SOAK_TRIALS=$(FIREWORK_SOAK_TRIALS) $(BIN)/python -m pytest \
+	RELIABILITY_SOAK=1 RELIABILITY_SOAK_TRIALS=$(FIREWORK_SOAK_TRIALS) $(BIN)/python -m pytest \
 		tests/reliability/test_crash_rerun.py tests/reliability/test_bad_input.py \
 		tests/reliability/test_sandbox_fuzz.py
 

@@ -5,7 +5,7 @@ request to Firework for a row that is refused.
 of input go through ``upload_videos`` against the sandbox, with real files (0 B, 24 KB, 2 s and
 61 min containers, a text file named ``.mp4``...), and the sandbox's request log is the judge.
 A named corpus first, then file-level cases, then hypothesis-generated manifests that mix good
-rows with bad cells. ``FIREWORK_SOAK=1`` (``make soak``) raises the number of generated
+rows with bad cells. ``RELIABILITY_SOAK=1`` (``make soak``) raises the number of generated
 manifests from 10 to 150.
 """
 
@@ -29,7 +29,7 @@ from prefect_firework.ledger import Ledger
 from prefect_firework.manifest import RESULT_COLUMNS, UPLOAD_COLUMNS, ManifestError
 from prefect_firework.sandbox.media import make_mp4, pad_to_size, set_mp4_duration
 
-SOAK = bool(os.environ.get("FIREWORK_SOAK"))
+SOAK = bool(os.environ.get("RELIABILITY_SOAK"))
 EXAMPLES = 150 if SOAK else 10
 
 

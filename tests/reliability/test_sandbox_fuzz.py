@@ -5,7 +5,7 @@ The sandbox must be a strict, faithful stand-in: a client bug has to show up as 
 ``<Error><Code>``), never as a crash. Hypothesis builds the requests: random JSON (wrong types,
 known field names with wrong values, huge strings), garbage and truncated multipart bodies, form
 data, odd content types, odd ids and query strings, with and without a valid token.
-``FIREWORK_SOAK=1`` multiplies the examples by 10.
+``RELIABILITY_SOAK=1`` multiplies the examples by 10.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from prefect_firework.sandbox.media import make_mp4
 
-SOAK = bool(os.environ.get("FIREWORK_SOAK"))
+SOAK = bool(os.environ.get("RELIABILITY_SOAK"))
 EXAMPLES = 600 if SOAK else 60
 HUGE = "x" * 300_000
 
