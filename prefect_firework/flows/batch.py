@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from prefect import flow, get_run_logger
+from prefect import get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from prefect_firework.blocks import FireworkCredentials, resolve_credentials
@@ -30,6 +30,7 @@ from prefect_firework.flows._driver import (
     drive,
     labelled,
 )
+from prefect_firework.flows._flow import firework_flow
 from prefect_firework.flows._progress import BatchProgress
 from prefect_firework.flows._steps import MultipartUploadFailed, upload_steps
 from prefect_firework.ledger import Ledger, LedgerEntry
@@ -433,7 +434,7 @@ def _batch(
     )
 
 
-@flow(name="upload_videos", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS))
+@firework_flow(name="upload_videos", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS))
 def upload_videos(
     manifest: Manifest,
     *,
@@ -497,7 +498,7 @@ def upload_videos(
     )
 
 
-@flow(name="import_videos", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS))
+@firework_flow(name="import_videos", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS))
 def import_videos(
     manifest: Manifest,
     *,
@@ -606,7 +607,7 @@ def _run_simple(
     return records
 
 
-@flow(name="update_videos", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS))
+@firework_flow(name="update_videos", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS))
 def update_videos(
     manifest: Manifest,
     *,
@@ -674,7 +675,7 @@ def _get_pipeline(b: _Batch, index: int, video_id: str) -> Pipeline:
     return {"row": index, **data}
 
 
-@flow(name="get_videos", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS))
+@firework_flow(name="get_videos", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS))
 def get_videos(
     video_ids: Iterable[str] | pd.Series | pd.DataFrame,
     *,

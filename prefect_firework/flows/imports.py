@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from prefect import flow, get_run_logger
+from prefect import get_run_logger
 
 from prefect_firework.blocks import FireworkCredentials, resolve_credentials
+from prefect_firework.flows._flow import firework_flow
 from prefect_firework.flows.upload import build_metadata
 from prefect_firework.models import Video, VideoImport, validate_import_url
 from prefect_firework.tasks import create_video, get_video, wait_for_video_import
@@ -14,7 +15,7 @@ from prefect_firework.tasks import create_video, get_video, wait_for_video_impor
 __all__ = ["import_video"]
 
 
-@flow(name="import_video", log_prints=True)
+@firework_flow(name="import_video", log_prints=True)
 def import_video(
     url: str,
     channel_id: str,

@@ -10,11 +10,12 @@ import os
 from collections.abc import Generator, Mapping
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from prefect_firework.blocks import FireworkCredentials, resolve_credentials
 from prefect_firework.flows._driver import Call, run_pipeline
+from prefect_firework.flows._flow import firework_flow
 from prefect_firework.flows._steps import (
     MultipartUploadFailed,
     Strategy,
@@ -46,7 +47,7 @@ def build_metadata(
     return VideoMetadata(channel_id=channel_id, caption=caption, **dict(metadata or {}))
 
 
-@flow(name="upload_video", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS))
+@firework_flow(name="upload_video", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS))
 def upload_video(
     source: str,
     channel_id: str,

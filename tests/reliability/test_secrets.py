@@ -206,8 +206,8 @@ def test_full_batch_at_debug_leaks_no_secret(
         [{**r, "channel_id": sb.channel_id, "caption": f"secret test {i}"}
          for i, r in enumerate(rows)]
     )
-    # a manifest file: its path is the flow run's parameter (a DataFrame would be stored whole
-    # in the Prefect API, presigned URLs and all: see the xfail test below)
+    # a manifest file: its path is the flow run's parameter (a DataFrame is stored as a one-line
+    # summary: see test_dataframe_manifest_parameters_keep_presigned_urls_out_of_the_api)
     manifest_path = tmp_path / "manifest.csv"
     manifest.to_csv(manifest_path, index=False)
     sb.faults.inject("upload_signature", status=503, times=1)
@@ -289,11 +289,6 @@ def test_full_batch_at_debug_leaks_no_secret(
     assert cached_parts >= 1, "the multipart step's result is where the resume URLs live"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Prefect stores a flow's parameters in its API: a DataFrame manifest is stored whole, "
-    "so presigned source URLs in it end up there (pass a manifest file path instead)",
-)
 def test_dataframe_manifest_parameters_keep_presigned_urls_out_of_the_api(sb, ledger, tmp_path):
     credentials = FireworkCredentials(
         client_id=sb.client_id, client_secret=sb.client_secret, base_url=sb.base_url
