@@ -26,10 +26,15 @@ for _name in list(os.environ):
 
 @pytest.fixture(scope="session")
 def prefect_harness():
-    """A temporary Prefect API (SQLite) for the whole session."""
+    """A temporary Prefect API (SQLite) for the whole session, without the flow-run heartbeat
+    thread (joining it costs up to a second at the end of every flow run)."""
+    from prefect.settings import temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    with (
+        prefect_test_harness(server_startup_timeout=120),
+        temporary_settings(updates={"flows.heartbeat_frequency": None}),
+    ):
         yield
 
 
