@@ -40,17 +40,23 @@ def prefect_harness():
 
 @pytest.fixture(scope="module")
 def sandbox():
-    """One sandbox per test module, with a short transcoding delay."""
+    """One sandbox per test module: a short transcoding delay and a generous create budget
+    (pacing has tests of its own, with a small one)."""
     from prefect_firework.sandbox import Sandbox, SandboxConfig
 
-    with Sandbox(config=SandboxConfig(transcoding_delay=0.2)) as sb:
+    config = SandboxConfig(transcoding_delay=0.2, rate_limit_count=1000, rate_limit_window=60)
+    with Sandbox(config=config) as sb:
         yield sb
 
 
 @pytest.fixture
-def sb(sandbox):
-    """The module's sandbox, emptied of earlier tests' videos, objects, requests and faults."""
+def sb(sandbox, monkeypatch):
+    """The module's sandbox, emptied of earlier tests' videos, objects, requests and faults;
+    the flows' pacer and polling are set to match it."""
     sandbox.reset()
+    monkeypatch.setenv("FIREWORK_RATE_LIMIT_CREATES", "1000")
+    monkeypatch.setenv("FIREWORK_RATE_LIMIT_WINDOW", "60")
+    monkeypatch.setenv("FIREWORK_POLL_INTERVAL", "0.2")
     return sandbox
 
 

@@ -12,12 +12,11 @@ runner, and no task blocks a worker thread waiting for another task (no pool dea
 from __future__ import annotations
 
 import collections
-import contextvars
+import copy
 import heapq
 import itertools
 import queue as queue_module
 import time
-import weakref
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -141,15 +140,9 @@ def drive(
 
     def start(item: _Pending) -> None:
         task = item.call.task
-        token = None
         if item.call.label:
-            task = _labelled_task(task)
-            token = _LABEL.set(item.call.label)  # the task runner copies the context at submit
-        try:
-            future = task.submit(**item.call.kwargs)
-        finally:
-            if token is not None:
-                _LABEL.reset(token)
+            task = _labelled_task(task, item.call.label)
+        future = task.submit(**item.call.kwargs)
         in_flight[future] = item
         future.add_done_callback(done_futures.put)
 
@@ -265,21 +258,20 @@ def drive(
     yield from finished
 
 
-_LABEL: contextvars.ContextVar[str | None] = contextvars.ContextVar("row_label", default=None)
-_LABELLED: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+class _RowRunName:
+    """A task run name prefixed with the row's label (``row-7-upload-part-3/12``).
 
+    A module-level callable rather than a closure: Dask and Ray pickle the task, run name
+    included, to run it in another process.
+    """
 
-def _labelled_task(task: Any) -> Any:
-    """The same task whose run name starts with the submitting row's label (``_LABEL``, e.g.
-    ``row-7-upload-part-3/12``). Made once per task: ``with_options`` re-reads the task's
-    source code, ~1-5 ms of CPU in the driver's thread, which once per task run was half of
-    the driver's CPU in bench/orchestration.py."""
-    cached = _LABELLED.get(task)
-    if cached is not None:
-        return cached
-    original = task.task_run_name
+    def __init__(self, label: str, original: Any, task_name: str) -> None:
+        self.label = label
+        self.original = original
+        self.task_name = task_name
 
-    def name(parameters: dict[str, Any]) -> str:
+    def __call__(self, parameters: dict[str, Any]) -> str:
+        original = self.original
         if callable(original):
             try:
                 base = original(parameters=parameters)
@@ -288,12 +280,19 @@ def _labelled_task(task: Any) -> Any:
         elif isinstance(original, str):
             base = original.format(**parameters)
         else:
-            base = task.name
-        label = _LABEL.get()
-        return f"{label}-{base}" if label else base
+            base = self.task_name
+        return f"{self.label}-{base}"
 
-    labelled_task = task.with_options(task_run_name=name)
-    _LABELLED[task] = labelled_task
+
+def _labelled_task(task: Any, label: str) -> Any:
+    """``task`` named for the row that submits it: a shallow copy with one attribute changed.
+
+    ``Task.with_options`` would re-read the task's source code (1-5 ms of the driver thread's
+    CPU per task run, half of it in bench/orchestration.py); the copy costs microseconds and
+    keeps every other option as it is at submit time.
+    """
+    labelled_task = copy.copy(task)
+    labelled_task.task_run_name = _RowRunName(label, task.task_run_name, task.name)
     return labelled_task
 
 

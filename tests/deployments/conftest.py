@@ -9,12 +9,10 @@ inherit ``PREFECT_HOME`` from the root conftest.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
 from prefect_firework.blocks import FireworkCredentials
-from prefect_firework.sandbox import Sandbox, SandboxConfig
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -35,31 +33,6 @@ def api_env(monkeypatch) -> str:
     assert url, "the Prefect test harness did not set an API URL"
     monkeypatch.setenv("PREFECT_API_URL", url)
     return url
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[Sandbox]:
-    # a generous create budget: pacing is tested elsewhere, and 2 x 10 creates must not wait
-    with Sandbox(
-        config=SandboxConfig(transcoding_delay=0.2, rate_limit_count=1000, rate_limit_window=60)
-    ) as sb:
-        yield sb
-
-
-@pytest.fixture
-def sb(sandbox: Sandbox, monkeypatch) -> Sandbox:
-    sandbox.reset()
-    monkeypatch.setenv("FIREWORK_RATE_LIMIT_CREATES", "1000")
-    monkeypatch.setenv("FIREWORK_RATE_LIMIT_WINDOW", "60")
-    monkeypatch.setenv("FIREWORK_POLL_INTERVAL", "0.2")
-    return sandbox
-
-
-@pytest.fixture
-def credentials(sb: Sandbox) -> FireworkCredentials:
-    return FireworkCredentials(
-        client_id=sb.client_id, client_secret=sb.client_secret, base_url=sb.base_url
-    )
 
 
 @pytest.fixture

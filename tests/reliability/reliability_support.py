@@ -6,7 +6,6 @@ from __future__ import annotations
 import collections
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +15,6 @@ import pandas as pd
 import pytest
 
 from prefect_firework import tasks
-from prefect_firework.flows import _driver
 from prefect_firework.sandbox.media import make_mp4
 
 MIB = 1024 * 1024
@@ -66,10 +64,6 @@ def set_retry_delay(monkeypatch: pytest.MonkeyPatch, delay: float = 0.0) -> None
         if task.retries:
             monkeypatch.setattr(task, "retry_delay_seconds", [delay] * task.retries)
             monkeypatch.setattr(task, "retry_jitter_factor", None)
-    # the driver caches one row-labelled copy of each task (made by with_options, which copies
-    # the options as they are then): start from an empty cache so copies see the patch
-    if hasattr(_driver, "_LABELLED"):
-        monkeypatch.setattr(_driver, "_LABELLED", weakref.WeakKeyDictionary())
 
 
 @contextmanager
