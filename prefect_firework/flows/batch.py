@@ -22,6 +22,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_firework.blocks import FireworkCredentials, resolve_credentials
 from prefect_firework.client.errors import FireworkError
 from prefect_firework.flows._driver import (
+    NO_PACING,
     Call,
     Paced,
     Pipeline,
@@ -592,8 +593,6 @@ def _update_pipeline(b: _Batch, row: UpdateRow) -> Pipeline:
 def _run_simple(
     rows: Iterable[tuple[int, Pipeline]], b: _Batch, progress: BatchProgress
 ) -> list[dict[str, Any]]:
-    from prefect_firework.flows._driver import NO_PACING
-
     records = []
     for _, rec in drive(
         rows,
