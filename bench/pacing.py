@@ -26,6 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common as c
 
 
+def _slack(values: list[float]) -> str:
+    if not values:
+        return "- (no waits)"
+    return f"{c.median(values) * 1000:.0f} / {max(values) * 1000:.0f}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="60 creates, 20 per 10 s, 3 runs")
@@ -77,6 +83,10 @@ def main() -> None:
                 first = min(r["time"] for r in log)
                 last = max(r["time"] + r["duration"] for r in log)
                 minimum = (math.ceil(per_channel / limit) - 1) * window + plain["wall"]
+                # pacing precision (one channel): how long after its window allowed it the
+                # server received each create beyond the first `limit` (server stamps)
+                times = sorted(r["time"] for r in log)
+                slack = [times[i] - times[i - limit] - window for i in range(limit, len(times))]
                 out[channels].append(
                     {
                         "makespan": last - first,
@@ -86,6 +96,7 @@ def main() -> None:
                         "r429": sum(1 for r in log if r["status"] == 429),
                         "ok": sum(1 for r in log if r["status"] in (200, 201)),
                         "counts": flow["counts"],
+                        "slack": slack if channels == 1 else [],
                     }
                 )
 
@@ -96,10 +107,11 @@ def main() -> None:
                 f"{creates} creates on {channels} channel(s)",
                 c.median([g["makespan"] for g in got]),
                 c.median([g["minimum"] for g in got]),
-                c.median([g["makespan"] / g["minimum"] for g in got]),
+                f"{c.median([g['makespan'] / g['minimum'] for g in got]):.3f}",
                 c.spread([g["makespan"] / g["minimum"] for g in got]),
                 c.median([g["makespan"] - g["minimum"] for g in got]),
                 c.median([g["flow_wall"] for g in got]),
+                _slack([x for g in got for x in g["slack"]]),
                 sum(g["r429"] for g in got),
                 f"{len(got)}",
                 str(got[-1]["counts"]),
@@ -114,6 +126,7 @@ def main() -> None:
             "range",
             "excess (s)",
             "flow wall (s)",
+            "create sent after its window allowed it (ms, median / max)",
             "429s (all runs)",
             "runs",
             "statuses (last run)",
