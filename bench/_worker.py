@@ -536,7 +536,10 @@ def mode_batch(cfg: dict[str, Any]) -> dict[str, Any]:
     )
     with get_client(sync_client=True) as pc:
         pc.hello()
-    ledger_root = Path(tempfile.mkdtemp(prefix="bench-ledger-"))
+    # under the result storage the parent removes (this process ends with os._exit)
+    ledger_root = Path(
+        tempfile.mkdtemp(prefix="bench-ledger-", dir=os.environ.get("PREFECT_LOCAL_STORAGE_PATH"))
+    )
     conc = cfg["concurrency"]
     if cfg.get("warm_rows"):
         upload_videos(
