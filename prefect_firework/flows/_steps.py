@@ -19,9 +19,8 @@ from prefect_firework.sources import SourceInfo
 from prefect_firework.tasks import (
     complete_multipart_upload,
     create_multipart_upload,
-    create_upload_signature,
     upload_part,
-    upload_to_s3,
+    upload_single,
 )
 
 __all__ = ["MultipartUploadFailed", "Strategy", "Uploaded", "choose_strategy", "upload_steps"]
@@ -103,21 +102,13 @@ def upload_steps(
         limits = replace(limits, single_upload_max=multipart_threshold)
     mode = choose_strategy(info.size, strategy, limits)
     if mode == "single":
-        signature = yield Call(
-            create_upload_signature,
+        key = yield Call(
+            upload_single,
             {
+                "source": source,
                 "filename": info.filename,
                 "mime_type": info.mime_type,
                 "channel_id": channel_id,
-                "credentials": credentials,
-            },
-        )
-        key = yield Call(
-            upload_to_s3,
-            {
-                "signature": signature,
-                "source": source,
-                "mime_type": info.mime_type,
                 "size": info.size,
                 "transport_params": transport_params,
                 "credentials": credentials,

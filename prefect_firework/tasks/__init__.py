@@ -17,6 +17,7 @@ from prefect_firework.tasks.uploads import (
     create_multipart_upload,
     create_upload_signature,
     upload_part,
+    upload_single,
     upload_to_s3,
 )
 from prefect_firework.tasks.videos import create_video, get_video, update_video
@@ -33,6 +34,7 @@ __all__ = [
     "get_video_import",
     "update_video",
     "upload_part",
+    "upload_single",
     "upload_to_s3",
     "wait_for_video_import",
     "wait_for_video_imports",

@@ -1,5 +1,9 @@
 """Upload tasks: presigned POST for single files, multipart initiate / part / complete.
 
+``upload_single`` is the flows' single-file step: signature and POST in one task run (see its
+docstring); ``create_upload_signature`` and ``upload_to_s3`` are the same two operations as
+separate tasks, for flows of your own.
+
 The multipart steps are resumable. ``create_multipart_upload`` is cached (across flow runs)
 for less than the presigned URLs' lifetime, keyed by the source's fingerprint; each
 ``upload_part`` is cached by (upload id, part number, fingerprint); ``complete`` by upload id.
@@ -34,6 +38,7 @@ __all__ = [
     "create_multipart_upload",
     "create_upload_signature",
     "upload_part",
+    "upload_single",
     "upload_to_s3",
 ]
 
@@ -95,6 +100,46 @@ def upload_to_s3(
 ) -> str:
     """POST the whole file to S3 with the signature's form fields (streamed); return the key."""
     client = resolve_credentials(credentials).get_client()
+    client.post_to_s3(
+        signature,
+        source,
+        mime_type=mime_type,
+        size=size,
+        transport_params=dict(transport_params) if transport_params else None,
+    )
+    return signature.key
+
+
+@task(
+    name="upload_single",
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    task_run_name=lambda parameters: f"upload-single-{_name(parameters)}",
+    **_RETRYING,
+)
+def upload_single(
+    source: Source,
+    filename: str,
+    mime_type: str,
+    channel_id: str,
+    size: int | None = None,
+    transport_params: Mapping[str, Any] | None = None,
+    credentials: FireworkCredentials | str | None = None,
+) -> str:
+    """Get an upload signature and POST the file with it (spec 4); return the S3 key.
+
+    Two operations in one task run, on purpose: the signature (a presigned policy) never
+    leaves the run, in no future and no state; a retry signs afresh instead of reusing a
+    policy that may have expired; and a small file costs one task run, not two (Prefect's
+    engine spends ~4-8 ms of CPU per task run, which dominated batches of small files:
+    bench/RESULTS.md, section 4).
+    """
+    client = resolve_credentials(credentials).get_client()
+    signature = with_rate_limit_wait(
+        lambda: client.create_upload_signature(
+            filename=filename, mime_type=mime_type, channel_id=channel_id
+        )
+    )
     client.post_to_s3(
         signature,
         source,

@@ -84,9 +84,7 @@ def test_task_parameters_and_results_pickle_and_stay_small(sb, credentials, tmp_
 
     tasks = {name for name, _, _ in runner.seen}
     assert tasks >= {
-        "preflight_source",
-        "create_upload_signature",
-        "upload_to_s3",
+        "upload_single",
         "create_multipart_upload",
         "upload_part",
         "complete_multipart_upload",
@@ -151,11 +149,11 @@ def test_upload_videos_on_dask_workers_matches_the_thread_runner(
     assert sorted(created[v] for v in on_dask["video_id"]) == sorted(
         [f"dask{i}" for i in range(8)] + ["dask-big0", "dask-big1"]
     )
-    # the tasks really ran in the worker processes: 8 rows x 4 tasks (preflight, signature,
-    # POST, create) + 2 rows x 6 (preflight, initiate, 2 parts, complete, create)
+    # the tasks really ran in the worker processes: 8 rows x 2 tasks (upload_single, create)
+    # + 2 rows x 5 (initiate, 2 parts, complete, create); preflight is no task run
     executed = _executed(cluster)
     assert len(executed) == 2
-    assert sum(executed.values()) - before >= 8 * 4 + 2 * 6, executed
+    assert sum(executed.values()) - before >= 8 * 2 + 2 * 5, executed
 
     # the deployment flow's cluster_address parameter reaches the same cluster
     rows = manifest_rows(sb, tmp_path / "deployed", 2, prefix="deployed")
@@ -169,7 +167,7 @@ def test_upload_videos_on_dask_workers_matches_the_thread_runner(
     )
     assert summary["statuses"] == {"created": 2}
     assert summary["output"] == str(tmp_path / "manifests" / "2026-11-27.results.csv")
-    assert sum(_executed(cluster).values()) - before >= 8 * 4 + 2 * 6 + 2 * 4
+    assert sum(_executed(cluster).values()) - before >= 8 * 2 + 2 * 5 + 2 * 2
     assert len(sb.videos()) == 22
 
 

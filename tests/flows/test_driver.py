@@ -13,6 +13,7 @@ from prefect.client.orchestration import get_client
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from prefect_firework.flows._driver import (
+    Blocking,
     Call,
     Gather,
     Paced,
@@ -157,6 +158,46 @@ def test_paced_calls_respect_the_pacer_and_sleep_resumes():
     assert sorted(rec["value"] for _, rec in results) == [0, 10, 20, 30]
     assert time.perf_counter() - started >= 4 * 0.05, "one paced call at a time"
     assert order[-1] == 0, "the sleeping row resumed after the others"
+
+
+def test_blocking_calls_run_off_the_driver_thread_and_overlap():
+    """A row waiting on a Blocking call (a ledger fsync) does not stall the others: the calls
+    run on helper threads, concurrently, and their value or exception goes into the row."""
+    driver_threads: set[int] = set()
+    blocking_threads: set[int] = set()
+    gauge = Gauge()
+
+    def slow_io(i: int) -> int:
+        blocking_threads.add(threading.get_ident())
+        with gauge:
+            time.sleep(0.1)
+        if i == 3:
+            raise OSError("disk full")
+        return i + 1
+
+    def pipeline(i):
+        driver_threads.add(threading.get_ident())
+        try:
+            got = yield Blocking(slow_io, (i,))
+        except OSError as exc:
+            return {"row": i, "error": str(exc)}
+        value = yield Call(work, {"i": got})
+        return {"row": i, "value": value}
+
+    results = dict(
+        run(
+            lambda: ((i, pipeline(i)) for i in range(6)),
+            max_tasks=2,
+            max_rows=6,
+            pacer=_FreePacer(),
+        )
+    )
+    assert results[3] == {"row": 3, "error": "disk full"}
+    assert {i: r["value"] for i, r in results.items() if i != 3} == {
+        i: (i + 1) * 10 for i in (0, 1, 2, 4, 5)
+    }
+    assert gauge.peak > 1, "the blocking calls overlapped"
+    assert not driver_threads & blocking_threads, "never on the driver's thread"
 
 
 def test_run_pipeline_returns_or_raises():

@@ -28,6 +28,7 @@ DONE = ("created", "imported", "skipped")
 ALL_TASKS = (
     tasks.create_upload_signature,
     tasks.upload_to_s3,
+    tasks.upload_single,
     tasks.create_multipart_upload,
     tasks.upload_part,
     tasks.complete_multipart_upload,

@@ -36,6 +36,7 @@ def fast(task):
 def test_signature_and_poll_tasks_never_cache():
     for task in (
         tasks.create_upload_signature,
+        tasks.upload_single,
         tasks.get_access_token,
         tasks.get_video_import,
         tasks.wait_for_video_import,
@@ -85,6 +86,21 @@ def test_single_upload_then_create_then_get_and_update(sb, credentials, tmp_path
     assert tasks.get_video(video.id, credentials).caption == "One"
     updated = tasks.update_video(video.id, VideoUpdate(caption="Two"), credentials)
     assert updated.caption == "Two"
+
+
+def test_upload_single_signs_afresh_on_each_try_and_keeps_no_result(sb, credentials, tmp_path):
+    """The flows' single-file step: a reset S3 POST is retried with a new signature (the old
+    policy may have expired), and the signature never becomes a persisted result."""
+    assert tasks.upload_single.persist_result is False
+    path = make_mp4(tmp_path / "s.mp4", 4, size=120_000)
+    sb.faults.inject("s3_post", status=503, times=1)
+    key = fast(tasks.upload_single)(
+        str(path), "s.mp4", "video/mp4", sb.channel_id, size=120_000, credentials=credentials
+    )
+    assert endpoint_calls(sb, "upload_signature") == 2
+    assert endpoint_calls(sb, "s3_post") == 2
+    meta = VideoMetadata(channel_id=sb.channel_id, caption="S")
+    assert tasks.create_video(meta, s3_key=key, credentials=credentials).id
 
 
 def test_complete_500_is_retried_and_succeeds(sb, credentials, tmp_path):
