@@ -19,7 +19,7 @@ deployments from several machines needs what prefect.yaml's comments describe
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from prefect import serve
 from prefect.deployments.runner import EntrypointType
@@ -28,11 +28,98 @@ from prefect.schedules import Cron, Interval
 from prefect_firework.flows.deployments import import_manifest, update_manifest, upload_manifest
 
 if TYPE_CHECKING:
+    from prefect import Flow
     from prefect.deployments.runner import RunnerDeployment
+    from prefect.schedules import Schedule
 
 #: prefect.yaml's defaults: a saved FireworkCredentials block and a bucket prefix to edit
 CREDENTIALS = "firework"
 BUCKET = "s3://bucket"
+
+
+class _Deployment(NamedTuple):
+    """One entry of prefect.yaml's ``deployments:``, so that adding or changing a deployment
+    is one row of ``_deployments`` to hold against the YAML rather than another copy of the
+    ``to_deployment`` call. A NamedTuple, not a dataclass: a dataclass with string annotations
+    looks its module up in ``sys.modules``, which a script loaded from its path (the tests'
+    ``spec_from_file_location``) is not in."""
+
+    flow: Flow[..., Any]
+    name: str
+    description: str
+    tags: tuple[str, ...]
+    #: the ``manifest`` template, under the bucket
+    manifest: str
+    #: the parameters after ``manifest``, ``credentials`` and ``output``, in prefect.yaml's order
+    options: dict[str, Any]
+    schedules: tuple[Schedule, ...] = ()
+    concurrency_limit: int | None = None
+
+    def parameters(self, credentials: str, bucket: str) -> dict[str, Any]:
+        """prefect.yaml's parameters: every deployment reads its manifest under ``bucket``
+        with the ``credentials`` block and writes the results next to it (``output: null``);
+        its own options follow."""
+        return {
+            "manifest": f"{bucket}/{self.manifest}",
+            "credentials": credentials,
+            "output": None,
+            **self.options,
+        }
+
+
+def _deployments() -> tuple[_Deployment, ...]:
+    """prefect.yaml's three deployments. Made per call rather than once at import, as the
+    calls were before: an ``Interval`` is anchored at the moment it is made."""
+    return (
+        _Deployment(
+            upload_manifest,
+            "nightly-manifest-upload",
+            description="Every night at 02:00 UTC, upload yesterday's manifest of videos and "
+            "write the results table next to it.",
+            tags=("firework", "upload", "nightly"),
+            schedules=(Cron("0 2 * * *", timezone="UTC"),),
+            concurrency_limit=1,
+            manifest="manifests/{date}.parquet",
+            options={
+                "days_ago": 1,
+                "timezone": "UTC",
+                "max_concurrency": 8,
+                "max_uploads_in_flight": 8,
+                "shared_rate_limit": False,
+                "ledger": None,
+                "transport_params": None,
+                "cluster_address": None,
+                "fail_on_row_errors": False,
+            },
+        ),
+        _Deployment(
+            import_manifest,
+            "url-imports",
+            description="Every 15 minutes, import the URL rows of today's import manifest.",
+            tags=("firework", "import"),
+            schedules=(Interval(900, timezone="UTC"),),
+            concurrency_limit=1,
+            manifest="imports/{date}.csv",
+            options={
+                "days_ago": 0,
+                "timezone": "UTC",
+                "asynchronous": True,
+                "max_concurrency": 8,
+                "shared_rate_limit": False,
+                "ledger": None,
+                "transport_params": None,
+                "fail_on_row_errors": False,
+            },
+        ),
+        _Deployment(
+            update_manifest,
+            "video-updates",
+            description="On demand: PATCH the videos listed in an update manifest.",
+            tags=("firework", "update"),
+            manifest="updates/{date}.csv",
+            options={"max_concurrency": 8, "transport_params": None, "fail_on_row_errors": False},
+        ),
+    )
 
 
 def build_deployments(
@@ -41,66 +128,18 @@ def build_deployments(
     """The three deployments of prefect.yaml, with manifests under ``bucket`` (any prefix
     smart-open reads: ``s3://media``, ``gs://media``, ``/data``...)."""
     bucket = bucket.rstrip("/")
-    module = EntrypointType.MODULE_PATH  # the same entry points as prefect.yaml
-    nightly = upload_manifest.to_deployment(
-        "nightly-manifest-upload",
-        description="Every night at 02:00 UTC, upload yesterday's manifest of videos and "
-        "write the results table next to it.",
-        tags=["firework", "upload", "nightly"],
-        schedules=[Cron("0 2 * * *", timezone="UTC")],
-        concurrency_limit=1,
-        entrypoint_type=module,
-        parameters={
-            "manifest": f"{bucket}/manifests/{{date}}.parquet",
-            "credentials": credentials,
-            "output": None,
-            "days_ago": 1,
-            "timezone": "UTC",
-            "max_concurrency": 8,
-            "max_uploads_in_flight": 8,
-            "shared_rate_limit": False,
-            "ledger": None,
-            "transport_params": None,
-            "cluster_address": None,
-            "fail_on_row_errors": False,
-        },
-    )
-    imports = import_manifest.to_deployment(
-        "url-imports",
-        description="Every 15 minutes, import the URL rows of today's import manifest.",
-        tags=["firework", "import"],
-        schedules=[Interval(900, timezone="UTC")],
-        concurrency_limit=1,
-        entrypoint_type=module,
-        parameters={
-            "manifest": f"{bucket}/imports/{{date}}.csv",
-            "credentials": credentials,
-            "output": None,
-            "days_ago": 0,
-            "timezone": "UTC",
-            "asynchronous": True,
-            "max_concurrency": 8,
-            "shared_rate_limit": False,
-            "ledger": None,
-            "transport_params": None,
-            "fail_on_row_errors": False,
-        },
-    )
-    updates = update_manifest.to_deployment(
-        "video-updates",
-        description="On demand: PATCH the videos listed in an update manifest.",
-        tags=["firework", "update"],
-        entrypoint_type=module,
-        parameters={
-            "manifest": f"{bucket}/updates/{{date}}.csv",
-            "credentials": credentials,
-            "output": None,
-            "max_concurrency": 8,
-            "transport_params": None,
-            "fail_on_row_errors": False,
-        },
-    )
-    return [nightly, imports, updates]
+    return [
+        spec.flow.to_deployment(
+            spec.name,
+            description=spec.description,
+            tags=list(spec.tags),
+            schedules=list(spec.schedules),
+            concurrency_limit=spec.concurrency_limit,
+            entrypoint_type=EntrypointType.MODULE_PATH,  # the same entry points as prefect.yaml
+            parameters=spec.parameters(credentials, bucket),
+        )
+        for spec in _deployments()
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,9 +21,11 @@ installed package and needs no copy of any source tree.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import os
 import posixpath
 import string
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -121,13 +123,23 @@ def _with_runner(batch_flow: Flow[..., Any], cluster_address: str | None) -> Flo
     return batch_flow.with_options(task_runner=cluster_task_runner(cluster_address))
 
 
-def _locations(
-    manifest: str, output: str | None, date: str | None, days_ago: int, timezone: str
-) -> tuple[dt.date, str, str]:
-    day = run_date(date, days_ago=days_ago, timezone=timezone)
-    uri = render_template(manifest, day)
-    out = render_template(output, day) if output else results_next_to(uri)
-    return day, uri, out
+@dataclass(frozen=True)
+class _Dated:
+    """A deployment flow's templates and how its day is picked: five parameters that only
+    mean something together, handed to ``_run_batch`` as one value."""
+
+    manifest: str
+    output: str | None
+    date: str | None
+    days_ago: int = 0
+    timezone: str = "UTC"
+
+    def locations(self) -> tuple[dt.date, str, str]:
+        """The run's day, the manifest's URI and where its results go."""
+        day = run_date(self.date, days_ago=self.days_ago, timezone=self.timezone)
+        uri = render_template(self.manifest, day)
+        out = render_template(self.output, day) if self.output else results_next_to(uri)
+        return day, uri, out
 
 
 def _credentials(credentials: str | None) -> FireworkCredentials:
@@ -148,6 +160,51 @@ def _summary(
         "rows": len(frame),
         "statuses": statuses,
     }
+
+
+class _Absent(enum.Enum):
+    """A keyword ``_run_batch`` leaves out of the batch flow's call: ``update_videos`` takes
+    no ``ledger``, and ``None`` already means "the default ledger storage"."""
+
+    KEYWORD = enum.auto()
+
+
+def _run_batch(
+    batch_flow: Flow[..., pd.DataFrame],
+    dated: _Dated,
+    *,
+    credentials: str | None,
+    transport_params: dict[str, Any] | None,
+    cluster_address: str | None = None,
+    ledger: str | _Absent | None = _Absent.KEYWORD,
+    url: str | None = None,
+    **batch_kwargs: Any,
+) -> dict[str, Any]:
+    """The body the deployment flows share, so that how a dated manifest becomes a batch run
+    (its locations, the credentials loaded once, the cluster, the summary) is written once.
+    The flows keep their explicit signatures because Prefect builds each deployment's
+    parameter schema from them; ``batch_kwargs`` are the batch flow's own options, passed on
+    as they are.
+
+    The steps run in the order the flows always ran them, so the same mistake fails first:
+    the dates and templates, the cluster, the ``url`` rows, the credentials block, the
+    ledger. ``ledger`` is a block slug or directory (``None``: the default storage); left
+    out, the batch flow is called without one. ``url`` keeps only the manifest's rows of
+    that URL (``import_manifest``'s re-run of one failed import); their results go to
+    ``output`` only if it is given, so the full day's table stays as it was.
+    """
+    day, uri, out = dated.locations()
+    run = _with_runner(batch_flow, cluster_address)
+    source: str | pd.DataFrame = uri
+    if url:
+        rows = read_manifest(uri, transport_params=transport_params)
+        source = rows[rows.get("url", pd.Series(dtype=object)) == url].reset_index(drop=True)
+        out = render_template(dated.output, day) if dated.output else None
+    call: dict[str, Any] = {"credentials": _credentials(credentials)}
+    if not isinstance(ledger, _Absent):
+        call["ledger"] = Ledger(ledger) if ledger else None
+    frame = run(source, output=out, transport_params=transport_params, **call, **batch_kwargs)
+    return _summary(frame, day, uri, out)
 
 
 @flow(name="upload-manifest")
@@ -201,19 +258,18 @@ def upload_manifest(
         fail_on_row_errors: End the run Failed when any row is failed or invalid (e.g. to
             trigger a notification); by default the run completes and the table tells.
     """
-    day, uri, out = _locations(manifest, output, date, days_ago, timezone)
-    frame = _with_runner(upload_videos, cluster_address)(
-        uri,
-        credentials=_credentials(credentials),
+    return _run_batch(
+        upload_videos,
+        _Dated(manifest, output, date, days_ago, timezone),
+        credentials=credentials,
         max_concurrency=max_concurrency,
         max_uploads_in_flight=max_uploads_in_flight,
-        output=out,
-        ledger=Ledger(ledger) if ledger else None,
         shared_rate_limit=shared_rate_limit,
+        ledger=ledger,
         transport_params=transport_params,
+        cluster_address=cluster_address,
         fail_on_row_errors=fail_on_row_errors,
     )
-    return _summary(frame, day, uri, out)
 
 
 @flow(name="import-manifest")
@@ -263,24 +319,18 @@ def import_manifest(
             automation that re-runs a failed import; their results are not written to
             ``output`` unless it is given (the full day's table stays as it was).
     """
-    day, uri, out = _locations(manifest, output, date, days_ago, timezone)
-    source: str | pd.DataFrame = uri
-    if url:
-        frame = read_manifest(uri, transport_params=transport_params)
-        source = frame[frame.get("url", pd.Series(dtype=object)) == url].reset_index(drop=True)
-        out = render_template(output, day) if output else None
-    frame = import_videos(
-        source,
-        credentials=_credentials(credentials),
+    return _run_batch(
+        import_videos,
+        _Dated(manifest, output, date, days_ago, timezone),
+        credentials=credentials,
         asynchronous=asynchronous,
         max_concurrency=max_concurrency,
-        output=out,
-        ledger=Ledger(ledger) if ledger else None,
         shared_rate_limit=shared_rate_limit,
+        ledger=ledger,
         transport_params=transport_params,
         fail_on_row_errors=fail_on_row_errors,
+        url=url,
     )
-    return _summary(frame, day, uri, out)
 
 
 @flow(name="update-manifest")
@@ -307,13 +357,11 @@ def update_manifest(
         transport_params: smart-open transport parameters for the manifest and the output.
         fail_on_row_errors: End the run Failed when any row is failed or invalid.
     """
-    day, uri, out = _locations(manifest, output, date, 0, "UTC")
-    frame = update_videos(
-        uri,
-        credentials=_credentials(credentials),
+    return _run_batch(
+        update_videos,
+        _Dated(manifest, output, date),
+        credentials=credentials,
         max_concurrency=max_concurrency,
-        output=out,
         transport_params=transport_params,
         fail_on_row_errors=fail_on_row_errors,
     )
-    return _summary(frame, day, uri, out)
