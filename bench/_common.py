@@ -71,7 +71,22 @@ def machine() -> str:
     return (
         f"{os.cpu_count()} cores, {mem / GiB:.1f} GiB RAM, {platform.machine()}; "
         f"python {platform.python_version()}, {', '.join(versions)}, "
-        f"curl {curl[1] if len(curl) > 1 else '?'}"
+        f"curl {curl[1] if len(curl) > 1 else '?'}; prefect-firework at {revision()}"
+    )
+
+
+def revision() -> str:
+    """The commit measured (``+dirty`` when prefect_firework/ or bench/ had local changes)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "?"
+    return commit + (
+        "+dirty"
+        if git("status", "--porcelain", "--", "prefect_firework", "bench", ":!bench/RESULTS.md")
+        else ""
     )
 
 
@@ -351,6 +366,28 @@ def video(size: int, *, seed: int = 0) -> Path:
     make_mp4(tmp, 8, size=size, seed=seed)
     tmp.replace(path)
     return path
+
+
+def served_clip() -> tuple[Path, Path]:
+    """``(directory, clip)``: a 64 KiB MP4 in a directory for :class:`FileServer` to serve, the
+    source of the URL-import rows (and, as a local file, of the small-file rows)."""
+    served = WORK / "served"
+    served.mkdir(parents=True, exist_ok=True)
+    small = video(64 * 1024, seed=3)
+    (served / "clip.mp4").write_bytes(small.read_bytes())
+    return served, small
+
+
+def url_rows(base_url: str, channel_ids: Sequence[str], count: int) -> list[dict[str, Any]]:
+    """``count`` sync URL-import rows of the served clip, spread round-robin over channels."""
+    return [
+        {
+            "url": f"{base_url}/clip.mp4",
+            "channel_id": channel_ids[i % len(channel_ids)],
+            "async": False,
+        }
+        for i in range(count)
+    ]
 
 
 def split_parts(source: Path, part_size: int) -> list[Path]:

@@ -47,10 +47,7 @@ def main() -> None:
     window = args.window or (10.0 if args.full else 5.0)
     conc = args.concurrency
     load0 = c.loadavg()
-    served = c.WORK / "served"
-    served.mkdir(parents=True, exist_ok=True)
-    small = c.video(64 * 1024, seed=3)
-    (served / "clip.mp4").write_bytes(small.read_bytes())
+    served, _clip = c.served_clip()
     config = {"rate_limit_count": limit, "rate_limit_window": window, "transcoding_delay": 0.01}
     env_limits = {
         "FIREWORK_RATE_LIMIT_CREATES": str(limit),
@@ -62,10 +59,7 @@ def main() -> None:
         for run in range(runs):
             for channels in (1, 3):
                 ids = info["channel_ids"][:channels]
-                rows = [
-                    {"url": f"{fs.url}/clip.mp4", "channel_id": ids[i % channels], "async": False}
-                    for i in range(creates)
-                ]
+                rows = c.url_rows(fs.url, ids, creates)
                 per_channel = math.ceil(creates / channels)
                 batch = [r for i, r in enumerate(rows) if i // channels < min(limit, per_channel)]
                 with c.section(f"run {run} plain last batch, {channels} channel(s)"):
