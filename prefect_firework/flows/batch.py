@@ -1,29 +1,39 @@
-"""Batch flows fed from pandas: upload, import, update and fetch thousands of videos.
+"""Batch flows fed from pandas: upload and import thousands of videos.
 
 Every input row ends as exactly one result row (``RESULT_COLUMNS``): invalid rows are refused
 before any request, valid rows go on whatever happens to their neighbours, and a rerun of the
 same manifest skips the rows the ledger records as done, so no video is created twice.
+``update_videos`` and ``get_videos`` live in ``prefect_firework.flows.videos`` (re-exported
+here: this module is where users import the batch flows from).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import os
 import time
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from prefect import get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from prefect_firework.blocks import FireworkCredentials, resolve_credentials
+from prefect_firework.blocks import FireworkCredentials
 from prefect_firework.client.errors import FireworkError
+from prefect_firework.flows._batch import (
+    KEY_FIELD,
+    MAX_WORKERS,
+    Batch,
+    Manifest,
+    RowErrorsFound,
+    describe,
+    finish,
+    invalid_record,
+    make_batch,
+    now,
+    record,
+)
 from prefect_firework.flows._driver import (
-    NO_PACING,
     Blocking,
     Call,
     Paced,
@@ -36,81 +46,33 @@ from prefect_firework.flows._driver import (
 from prefect_firework.flows._flow import firework_flow
 from prefect_firework.flows._progress import BatchProgress
 from prefect_firework.flows._steps import MultipartUploadFailed, upload_steps
+from prefect_firework.flows.videos import VIDEO_COLUMNS, get_videos, update_videos
 from prefect_firework.ledger import Ledger, LedgerEntry
 from prefect_firework.manifest import (
     InvalidRow,
-    UpdateRow,
     UploadRow,
-    parse_update_rows,
     parse_upload_rows,
-    parse_video_ids,
     read_manifest,
-    results_frame,
     upload_row_key,
-    write_results,
 )
 from prefect_firework.pacing import make_pacer
 from prefect_firework.settings import FireworkSettings
 from prefect_firework.sources import PreflightError, preflight
-from prefect_firework.tasks import (
-    create_video,
-    get_video,
-    update_video,
-    wait_for_video_imports,
-)
+from prefect_firework.tasks import create_video, wait_for_video_imports
 from prefect_firework.tasks._policy import is_safe_to_retry_create
 
-__all__ = ["RowErrorsFound", "get_videos", "import_videos", "update_videos", "upload_videos"]
-
-#: threads in each batch flow's runner; ``max_concurrency`` bounds the task runs in flight
-MAX_WORKERS = 16
-
-Manifest = pd.DataFrame | str | os.PathLike[str]
+__all__ = [
+    "KEY_FIELD",
+    "MAX_WORKERS",
+    "VIDEO_COLUMNS",
+    "RowErrorsFound",
+    "get_videos",
+    "import_videos",
+    "update_videos",
+    "upload_videos",
+]
 
 _DONE = ("created", "imported")
-
-#: the custom field that tags each created video with its row's idempotency key, so an
-#: operator can find the video a crashed run created (the API has no search)
-KEY_FIELD = "prefect_firework_key"
-
-
-class RowErrorsFound(RuntimeError):
-    """Raised at the end of a batch when ``fail_on_row_errors=True`` and a row did not succeed."""
-
-
-@dataclass
-class _Batch:
-    """What every row pipeline of one batch run shares (all small and picklable but the
-    ledger's lock handles, which stay in the flow's process)."""
-
-    credentials: FireworkCredentials | str | None
-    transport_params: Mapping[str, Any] | None
-    ledger: Ledger
-    max_concurrency: int
-    verify_md5: bool
-    recreate_uncertain: bool
-    multipart_threshold: int | None = None
-    key_field: str | None = KEY_FIELD
-    #: how async imports are awaited: "poll" Firework, or "events" (webhooks, then polling)
-    import_wait: str = "poll"
-    #: seconds to wait for import events before polling the rest (None: the waiter's default)
-    event_timeout: float | None = None
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _record(row: int, key: str | None, **fields: Any) -> dict[str, Any]:
-    return {"row": row, "key": key, **fields}
-
-
-def _invalid(row: InvalidRow) -> dict[str, Any]:
-    return _record(row.row, row.key, status="invalid", error=row.error)
 
 
 def _claim(ledger: Ledger, key: str) -> Generator[Any, Any, None]:
@@ -131,10 +93,10 @@ def _uncertain(key: str, entry: LedgerEntry) -> str:
     )
 
 
-def _sent_uncertain(b: _Batch, key: str, exc: BaseException) -> str:
+def _sent_uncertain(b: Batch, key: str, exc: BaseException) -> str:
     tag = f" (it carries custom_fields.{b.key_field} = this row's key)" if b.key_field else ""
     return (
-        f"{_describe(exc)}; the create may have reached Firework, so the video may already "
+        f"{describe(exc)}; the create may have reached Firework, so the video may already "
         f"exist{tag}. Look it up, then settle the row with 'prefect-firework ledger resolve "
         f"{key} [--video-id ID]' (Ledger.resolve), or rerun with recreate_uncertain=True"
     )
@@ -148,7 +110,7 @@ def _import_unknown(import_id: str, problem: str | None) -> str:
     )
 
 
-def _tagged(b: _Batch, row: UploadRow, key: str) -> Any:
+def _tagged(b: Batch, row: UploadRow, key: str) -> Any:
     """The row's metadata with its key in ``custom_fields`` (unless tagging is off)."""
     if not b.key_field:
         return row.metadata
@@ -158,14 +120,14 @@ def _tagged(b: _Batch, row: UploadRow, key: str) -> Any:
     return row.metadata.model_copy(update={"custom_fields": fields})
 
 
-def _put(b: _Batch, entry: LedgerEntry) -> Blocking:
+def _put(b: Batch, entry: LedgerEntry) -> Blocking:
     """A ledger write (an fsync on local storage, a PUT on an object store), for a worker
     thread: the driver's thread goes on scheduling other rows meanwhile."""
     return Blocking(b.ledger.put, (entry,))
 
 
 def _create_steps(
-    b: _Batch,
+    b: Batch,
     row: UploadRow,
     key: str,
     rec: dict[str, Any],
@@ -191,7 +153,7 @@ def _create_steps(
         yield _put(
             b,
             LedgerEntry(
-                key=key, status="creating", s3_key=s3_key, upload_id=upload_id, updated_at=_now()
+                key=key, status="creating", s3_key=s3_key, upload_id=upload_id, updated_at=now()
             ),
         )
         try:
@@ -203,7 +165,7 @@ def _create_steps(
                 and 400 <= exc.status_code < 500  # not a 201 whose body could not be read
             ):  # certainly not created: the row may simply be retried by a rerun
                 failed = LedgerEntry(
-                    key=key, status="failed", error=_describe(exc), updated_at=_now()
+                    key=key, status="failed", error=describe(exc), updated_at=now()
                 )
                 yield _put(b, failed)
                 raise exc
@@ -211,7 +173,7 @@ def _create_steps(
             raise RuntimeError(_sent_uncertain(b, key, exc)) from exc
         if getattr(created, "status", None) == "running":  # an async import job
             yield _put(
-                b, LedgerEntry(key=key, status="importing", import_id=created.id, updated_at=_now())
+                b, LedgerEntry(key=key, status="importing", import_id=created.id, updated_at=now())
             )
             rec.update(status="importing", import_id=created.id, video_id=created.video_id)
         else:
@@ -219,7 +181,7 @@ def _create_steps(
             yield _put(
                 b,
                 LedgerEntry(
-                    key=key, status=status, video_id=created.id, s3_key=s3_key, updated_at=_now()
+                    key=key, status=status, video_id=created.id, s3_key=s3_key, updated_at=now()
                 ),
             )
             rec.update(status=status, video_id=created.id)
@@ -228,9 +190,9 @@ def _create_steps(
         b.ledger.release(key)
 
 
-def _file_pipeline(b: _Batch, row: UploadRow) -> Pipeline:
+def _file_pipeline(b: Batch, row: UploadRow) -> Pipeline:
     started = time.perf_counter()
-    rec = _record(row.row, row.key)
+    rec = record(row.row, row.key)
     try:
         try:
             # a plain call on a helper thread, not a task run: it sends nothing to Firework,
@@ -274,17 +236,17 @@ def _file_pipeline(b: _Batch, row: UploadRow) -> Pipeline:
             b, row, key, rec, call, s3_key=uploaded.s3_key, upload_id=uploaded.upload_id
         )
     except MultipartUploadFailed as exc:
-        rec.update(status="failed", error=_describe(exc), upload_id=exc.upload_id)
+        rec.update(status="failed", error=describe(exc), upload_id=exc.upload_id)
     except Exception as exc:
-        rec.update(status="failed", error=_describe(exc))
+        rec.update(status="failed", error=describe(exc))
     rec["seconds"] = round(time.perf_counter() - started, 3)
     return rec
 
 
-def _url_pipeline(b: _Batch, row: UploadRow) -> Pipeline:
+def _url_pipeline(b: Batch, row: UploadRow) -> Pipeline:
     started = time.perf_counter()
     key = upload_row_key(row, None)
-    rec = _record(row.row, key, strategy="url-async" if row.asynchronous else "url-sync")
+    rec = record(row.row, key, strategy="url-async" if row.asynchronous else "url-sync")
     try:
         entry = yield Blocking(b.ledger.get, (key,))
         if entry is not None and entry.status in _DONE:
@@ -301,13 +263,13 @@ def _url_pipeline(b: _Batch, row: UploadRow) -> Pipeline:
         )
         yield from _create_steps(b, row, key, rec, call)
     except Exception as exc:
-        rec.update(status="failed", error=_describe(exc))
+        rec.update(status="failed", error=describe(exc))
     rec["seconds"] = round(time.perf_counter() - started, 3)
     return rec
 
 
 def _finish_imports(
-    b: _Batch, records: list[dict[str, Any]], poll_interval: float, timeout: float
+    b: Batch, records: list[dict[str, Any]], poll_interval: float, timeout: float
 ) -> None:
     """Poll every import this run started (or found running) from one loop, in one task."""
     waiting = [r for r in records if r.get("status") == "importing"]
@@ -344,7 +306,7 @@ def _finish_imports(
                     status="imported",
                     import_id=outcome.id,
                     video_id=outcome.video_id,
-                    updated_at=_now(),
+                    updated_at=now(),
                 )
             )
         else:
@@ -358,7 +320,7 @@ def _finish_imports(
                     status="failed",
                     import_id=outcome.id,
                     error=error,
-                    updated_at=_now(),
+                    updated_at=now(),
                 )
             )
     # one fsync'd write each: overlapped, not one after another (hundreds of imports)
@@ -368,7 +330,7 @@ def _finish_imports(
 
 def _run_upload_rows(
     rows: list[UploadRow | InvalidRow],
-    b: _Batch,
+    b: Batch,
     *,
     pacer: SlotPacer,
     max_uploads_in_flight: int,
@@ -379,7 +341,7 @@ def _run_upload_rows(
     records: list[dict[str, Any]] = []
     for row in rows:
         if isinstance(row, InvalidRow):
-            records.append(_invalid(row))
+            records.append(invalid_record(row))
             progress.row_done(records[-1])
 
     def pipelines() -> Iterator[tuple[int, Pipeline]]:
@@ -389,7 +351,7 @@ def _run_upload_rows(
                 yield row.row, labelled(f"row-{row.row}", make(b, row))
 
     def crashed(index: int, exc: BaseException) -> dict[str, Any]:
-        return _record(index, None, status="failed", error=_describe(exc))
+        return record(index, None, status="failed", error=describe(exc))
 
     for _, rec in drive(
         pipelines(),
@@ -408,49 +370,36 @@ def _run_upload_rows(
     return records
 
 
-def _finish(
-    records: list[dict[str, Any]],
+def _run_manifest(
+    name: str,
+    rows: list[UploadRow | InvalidRow],
+    b: Batch,
     *,
-    title: str,
-    output: str | os.PathLike[str] | None,
-    transport_params: Mapping[str, Any] | None,
+    pacer: SlotPacer,
+    max_uploads_in_flight: int,
+    poll_interval: float,
+    import_timeout: float,
+    output: str | None,
     fail_on_row_errors: bool,
-    progress: BatchProgress,
 ) -> pd.DataFrame:
-    frame = results_frame(records)
-    progress.close(frame, title=title)
-    if output is not None:
-        write_results(frame, output, transport_params=dict(transport_params or {}) or None)
-        get_run_logger().info("Wrote %d result rows to %s", len(frame), output)
-    bad = frame[frame["status"].isin(["failed", "invalid"])]
-    if fail_on_row_errors and len(bad):
-        raise RowErrorsFound(f"{len(bad)} of {len(frame)} rows did not succeed; see the results")
-    return frame
-
-
-def _batch(
-    credentials: FireworkCredentials | str | None,
-    transport_params: Mapping[str, Any] | None,
-    ledger: Ledger | None,
-    max_concurrency: int,
-    verify_md5: bool,
-    recreate_uncertain: bool,
-    multipart_threshold: int | None = None,
-    tag_videos: bool = True,
-) -> _Batch:
-    if max_concurrency < 1:
-        raise ValueError("max_concurrency must be at least 1")
-    return _Batch(
-        # resolved once per run: a block name would otherwise be loaded from the API by
-        # every task run, and a missing block or variable fails here, before any row
-        credentials=resolve_credentials(credentials),
-        transport_params=transport_params,
-        ledger=ledger or Ledger(),
-        max_concurrency=max_concurrency,
-        verify_md5=verify_md5,
-        recreate_uncertain=recreate_uncertain,
-        multipart_threshold=multipart_threshold,
-        key_field=KEY_FIELD if tag_videos else None,
+    """Run a parsed manifest's rows with progress reporting; return the results table."""
+    progress = BatchProgress(name, total=len(rows))
+    records = _run_upload_rows(
+        rows,
+        b,
+        pacer=pacer,
+        max_uploads_in_flight=max(1, max_uploads_in_flight),
+        poll_interval=poll_interval,
+        import_timeout=import_timeout,
+        progress=progress,
+    )
+    return finish(
+        records,
+        title=f"{name} results",
+        output=output,
+        transport_params=b.transport_params,
+        fail_on_row_errors=fail_on_row_errors,
+        progress=progress,
     )
 
 
@@ -486,7 +435,7 @@ def upload_videos(
     a crash's uncertain create can be looked up; see ``Ledger.resolve``.
     """
     settings = FireworkSettings()
-    b = _batch(
+    b = make_batch(
         credentials,
         transport_params,
         ledger,
@@ -497,24 +446,16 @@ def upload_videos(
         tag_videos,
     )
     frame = read_manifest(manifest, transport_params=transport_params)
-    rows = parse_upload_rows(frame)
-    progress = BatchProgress("upload_videos", total=len(rows))
-    records = _run_upload_rows(
-        rows,
+    return _run_manifest(
+        "upload_videos",
+        parse_upload_rows(frame),
         b,
         pacer=make_pacer(shared=shared_rate_limit, settings=settings),
-        max_uploads_in_flight=max(1, max_uploads_in_flight),
+        max_uploads_in_flight=max_uploads_in_flight,
         poll_interval=settings.poll_interval,
         import_timeout=settings.import_timeout,
-        progress=progress,
-    )
-    return _finish(
-        records,
-        title="upload_videos results",
         output=output,
-        transport_params=transport_params,
         fail_on_row_errors=fail_on_row_errors,
-        progress=progress,
     )
 
 
@@ -549,7 +490,7 @@ def import_videos(
     if import_wait not in ("poll", "events"):
         raise ValueError(f"import_wait must be 'poll' or 'events', not {import_wait!r}")
     settings = FireworkSettings()
-    b = _batch(
+    b = make_batch(
         credentials,
         transport_params,
         ledger,
@@ -574,140 +515,14 @@ def import_videos(
         elif isinstance(row, UploadRow) and asynchronous is not None:
             row = row.model_copy(update={"asynchronous": asynchronous})
         rows.append(row)
-    progress = BatchProgress("import_videos", total=len(rows))
-    records = _run_upload_rows(
+    return _run_manifest(
+        "import_videos",
         rows,
         b,
         pacer=make_pacer(shared=shared_rate_limit, settings=settings),
-        max_uploads_in_flight=max(1, max_concurrency),
+        max_uploads_in_flight=max_concurrency,
         poll_interval=poll_interval or settings.poll_interval,
         import_timeout=import_timeout or settings.import_timeout,
-        progress=progress,
-    )
-    return _finish(
-        records,
-        title="import_videos results",
         output=output,
-        transport_params=transport_params,
         fail_on_row_errors=fail_on_row_errors,
-        progress=progress,
     )
-
-
-def _update_pipeline(b: _Batch, row: UpdateRow) -> Pipeline:
-    started = time.perf_counter()
-    rec = _record(row.row, row.key, video_id=row.video_id)
-    try:
-        yield Call(
-            update_video,
-            {"video_id": row.video_id, "update": row.update, "credentials": b.credentials},
-        )
-        rec["status"] = "updated"
-    except Exception as exc:
-        rec.update(status="failed", error=_describe(exc))
-    rec["seconds"] = round(time.perf_counter() - started, 3)
-    return rec
-
-
-def _run_simple(
-    rows: Iterable[tuple[int, Pipeline]], b: _Batch, progress: BatchProgress
-) -> list[dict[str, Any]]:
-    records = []
-    for _, rec in drive(
-        rows,
-        max_tasks=b.max_concurrency,
-        max_rows=b.max_concurrency,
-        pacer=NO_PACING,
-        on_error=lambda i, exc: _record(i, None, status="failed", error=_describe(exc)),
-    ):
-        records.append(rec)
-        progress.row_done(rec)
-    return records
-
-
-@firework_flow(name="update_videos", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS))
-def update_videos(
-    manifest: Manifest,
-    *,
-    credentials: FireworkCredentials | str | None = None,
-    max_concurrency: int = 8,
-    output: str | None = None,
-    transport_params: dict[str, Any] | None = None,
-    fail_on_row_errors: bool = False,
-) -> pd.DataFrame:
-    """PATCH each ``video_id`` row with the fields it sets (spec 7).
-
-    An empty cell leaves the field as it is (not sent); ``null`` / ``""`` in ``poster_url``
-    removes the poster; ``[]`` in ``product_ids`` untags all; ``{}`` in ``custom_fields``
-    clears them; ``video_hidden`` alone bulk-updates the video's product listings.
-    """
-    b = _batch(credentials, transport_params, None, max_concurrency, True, False)
-    frame = read_manifest(manifest, transport_params=transport_params)
-    parsed = parse_update_rows(frame)
-    progress = BatchProgress("update_videos", total=len(parsed))
-    records = [_invalid(r) for r in parsed if isinstance(r, InvalidRow)]
-    records += _run_simple(
-        (
-            (r.row, labelled(f"row-{r.row}", _update_pipeline(b, r)))
-            for r in parsed
-            if isinstance(r, UpdateRow)
-        ),
-        b,
-        progress,
-    )
-    return _finish(
-        records,
-        title="update_videos results",
-        output=output,
-        transport_params=transport_params,
-        fail_on_row_errors=fail_on_row_errors,
-        progress=progress,
-    )
-
-
-VIDEO_COLUMNS = [
-    "video_id",
-    "caption",
-    "description",
-    "access",
-    "archived_at",
-    "audio_disabled",
-    "hashtags",
-    "product_ids",
-    "custom_fields",
-    "display_social_attributions",
-    "external_media",
-    "thumbnail_url",
-    "video_posters",
-    "error",
-]
-
-
-def _get_pipeline(b: _Batch, index: int, video_id: str) -> Pipeline:
-    try:
-        video = yield Call(get_video, {"video_id": video_id, "credentials": b.credentials})
-    except Exception as exc:
-        return {"row": index, "video_id": video_id, "error": _describe(exc)}
-    data = video.model_dump(mode="json")
-    data["video_id"] = data.pop("id")
-    return {"row": index, **data}
-
-
-@firework_flow(name="get_videos", task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS))
-def get_videos(
-    video_ids: Iterable[str] | pd.Series | pd.DataFrame,
-    *,
-    credentials: FireworkCredentials | str | None = None,
-    max_concurrency: int = 8,
-) -> pd.DataFrame:
-    """Fetch each video's metadata: one row per id (``error`` set when it could not be read),
-    for data teams to join against their catalogue and audit."""
-    b = _batch(credentials, None, None, max_concurrency, True, False)
-    ids = parse_video_ids(video_ids)
-    progress = BatchProgress("get_videos", total=len(ids))
-    records = _run_simple(
-        ((i, labelled(f"row-{i}", _get_pipeline(b, i, v))) for i, v in enumerate(ids)), b, progress
-    )
-    progress.close(None, title=None)
-    frame = pd.DataFrame(sorted(records, key=lambda r: r["row"]))
-    return frame.reindex(columns=VIDEO_COLUMNS)
