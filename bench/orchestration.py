@@ -11,8 +11,11 @@ create). The plain loop is a ThreadPoolExecutor of the same requests (raw httpx 
 ``FireworkClient`` calls for file rows), no Prefect, no ledger, no preflight.
 
 Per-row overhead = (flow wall - plain wall) / rows, pair by pair in the same round; CPU per row
-is the client process's user+sys / rows. One more flow run of each manifest under cProfile
-(every thread, per-thread CPU clock) says where the flow's CPU goes.
+is the client process's user+sys / rows. A one-row manifest, run in the same rounds, measures
+the flow's fixed cost (the flow run itself, artifacts, the results table); subtracted round by
+round, what is left is the overhead each further row adds. One more flow run of the URL and
+the file manifest under cProfile (every thread, per-thread CPU clock) says where the flow's CPU
+goes.
 """
 
 from __future__ import annotations
@@ -109,6 +112,8 @@ def main() -> None:
         manifests = {
             "url": c.url_rows(fs.url, [channel], n_url),
             "file": [{"source": str(small), "channel_id": channel} for _ in range(n_file)],
+            # one row: the flow's fixed cost (flow run, artifacts, results), for the margin
+            "one": c.url_rows(fs.url, [channel], 1),
         }
         env = {**server.env(), **LIFTED}
         for run in range(runs + 1):
@@ -122,7 +127,8 @@ def main() -> None:
                     if run:
                         results[(kind, label)].append(result)
         profiled: dict[str, dict] = {}
-        for kind, rows in manifests.items():
+        for kind in ("url", "file"):
+            rows = manifests[kind]
             with c.section(f"profile {kind}"):
                 cfg = {
                     "sb": info,
@@ -135,21 +141,32 @@ def main() -> None:
                 profiled[kind] = c.worker(cfg, env=env)
                 sb.reset()
 
+    def extra(kind: str) -> list[float]:
+        """Flow wall - plain wall (s), round by round."""
+        pairs = zip(results[(kind, "flow")], results[(kind, "plain")], strict=True)
+        return [f["wall"] - p["wall"] for f, p in pairs]
+
+    fixed = extra("one")
     rows = []
-    for kind, n in (("url", n_url), ("file", n_file)):
+    for kind, n in (("url", n_url), ("file", n_file), ("one", 1)):
         flow, plain = results[(kind, "flow")], results[(kind, "plain")]
-        overhead = [(f["wall"] - p["wall"]) / n * 1000 for f, p in zip(flow, plain, strict=False)]
+        overhead = [e / n * 1000 for e in extra(kind)]
+        # the same round's one-row run stands for the fixed cost: what is left is per row
+        margin = [(e - f) / n * 1000 for e, f in zip(extra(kind), fixed, strict=True)]
+        name = "1 url row (fixed cost)" if kind == "one" else f"{n} {kind} rows"
         for label, got in (("upload_videos", flow), ("plain loop", plain)):
+            ours = label == "upload_videos"
             rows.append(
                 [
-                    f"{n} {kind} rows",
+                    name,
                     label,
                     c.median([n / r["wall"] for r in got]),
                     c.median([r["wall"] for r in got]),
                     c.median([r["cpu"] / n * 1000 for r in got]),
-                    c.median(overhead) if label == "upload_videos" else "",
-                    c.spread(overhead) if label == "upload_videos" else "",
-                    c.pair_ratio(plain, flow, "wall") if label == "upload_videos" else "",
+                    c.median(overhead) if ours else "",
+                    c.spread(overhead) if ours else "",
+                    c.median(margin) if ours and kind != "one" else "",
+                    c.pair_ratio(plain, flow, "wall") if ours else "",
                     str(got[-1]["counts"]),
                 ]
             )
@@ -162,6 +179,7 @@ def main() -> None:
             "client CPU ms/row",
             "overhead ms/row (wall)",
             "range",
+            "per-row overhead without the fixed cost (ms)",
             "speed vs plain",
             "statuses (last run)",
         ],
