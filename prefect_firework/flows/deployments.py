@@ -238,7 +238,7 @@ def upload_manifest(
         days_ago: Process the manifest of this many days before the scheduled day (1 for a
             job at 02:00 that handles yesterday's file).
         timezone: IANA time zone in which the scheduled start becomes a date.
-        max_concurrency: Task runs in flight at once (parts, preflights, creates).
+        max_concurrency: Task runs in flight at once (parts, uploads, creates).
         max_uploads_in_flight: Rows uploading at once, ahead of the paced creates.
         shared_rate_limit: Share each channel's 20-creates-per-5-minutes budget with other
             processes through Prefect global concurrency limits ``firework-create-<channel>``
