@@ -114,7 +114,7 @@ def token_5xx(ctx: Ctx) -> None:
 def token_expired_mid_run(ctx: Ctx) -> None:
     _warm_token(ctx)
     if ctx.first_step:  # expire right after the path's first API call
-        ctx.stack.enter_context(when(ctx.sb, ctx.first_step, ctx.sb.expire_tokens))
+        _once_signed(ctx, ctx.sb.expire_tokens)
     else:  # the path's only call is the create/PATCH: its cached token is already dead
         ctx.sb.expire_tokens()
 
@@ -147,9 +147,32 @@ def reset_create_body(ctx: Ctx) -> None:
     ctx.sb.faults.reset_connection("create_video", times=1)
 
 
+def _once_signed(ctx: Ctx, action: Callable[[], Any]) -> None:
+    """Run ``action`` once the upload is signed and before a byte of it is sent.
+
+    The single path signs and POSTs in one task run (``upload_single``), with no gap for a
+    watcher of the sandbox's log to land in, so the moment is taken from the client itself.
+    The multipart path has a task run between its initiate and its parts: a watcher will do.
+    """
+    if ctx.path != "single":
+        ctx.stack.enter_context(when(ctx.sb, ctx.first_step, action))
+        return
+    original = FireworkClient.create_upload_signature
+    fired: list[bool] = []
+
+    def signed(self: FireworkClient, **kwargs: Any) -> Any:
+        signature = original(self, **kwargs)
+        if not fired:
+            fired.append(True)
+            action()
+        return signature
+
+    ctx.monkeypatch.setattr(FireworkClient, "create_upload_signature", signed)
+
+
 def part_url_expired(ctx: Ctx) -> None:
     # the clock jumps past the 60-minute URL lifetime once the upload is signed
-    ctx.stack.enter_context(when(ctx.sb, ctx.first_step, lambda: ctx.sb.advance_clock(3700)))
+    _once_signed(ctx, lambda: ctx.sb.advance_clock(3700))
 
 
 def slow_step(ctx: Ctx) -> None:
@@ -199,7 +222,7 @@ def source_gone(ctx: Ctx) -> None:
             with open(ctx.source, "r+b") as fh:
                 fh.truncate(os.path.getsize(ctx.source) // 2)
 
-        ctx.stack.enter_context(when(ctx.sb, ctx.first_step, truncate))
+        _once_signed(ctx, truncate)
     else:
         assert ctx.served is not None
         os.remove(ctx.served / "clip.mp4")
