@@ -184,6 +184,22 @@ def base_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def tree_cpu(proc: subprocess.Popen[Any] | None) -> float:
+    """User+sys CPU seconds a server process and its children have used so far."""
+    import psutil
+
+    if proc is None:
+        return 0.0
+    total = 0.0
+    with contextlib.suppress(psutil.Error):
+        root = psutil.Process(proc.pid)
+        for one in (root, *root.children(recursive=True)):
+            with contextlib.suppress(psutil.Error):
+                times = one.cpu_times()
+                total += times.user + times.system
+    return total
+
+
 _SANDBOX = """
 import json, sys
 from prefect_firework.sandbox.config import SandboxConfig

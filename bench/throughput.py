@@ -83,8 +83,11 @@ def main() -> None:
                         # flow must complete, the client and curl rows skip it
                         "complete": client == "flow" or target == "moto",
                     }
+                    prefect_cpu = c.tree_cpu(server.proc)
                     with c.section(f"c={conc} run {run} {label}"):
                         result = c.worker(cfg, env=server.env() if client == "flow" else None)
+                    # what the Prefect server spent on this run's task runs (flow rows only)
+                    result["prefect_cpu"] = c.tree_cpu(server.proc) - prefect_cpu
                     sb.reset()
                     if run:
                         samples.setdefault((conc, label), []).append(result)
@@ -95,7 +98,7 @@ def main() -> None:
     for conc in args.concurrency:
         curl = {t: samples.get((conc, f"curl -> {t}"), []) for t in ("front", "moto")}
         s3t = samples.get((conc, "s3transfer -> moto"), [])
-        for label, _client, target, _md5 in variants:
+        for label, kind, target, _md5 in variants:
             got = samples[(conc, label)]
 
             def ratio(base: list[dict], key: str, got: list[dict] = got) -> float:
@@ -117,6 +120,7 @@ def main() -> None:
                     ratio(s3t, "parts_wall"),
                     ratio(curl[target], "cpu"),
                     ratio(s3t, "cpu"),
+                    c.median([r["prefect_cpu"] / gib for r in got]) if kind == "flow" else "-",
                 ]
             )
     body = c.table(
@@ -131,6 +135,7 @@ def main() -> None:
             "speed vs s3transfer",
             "CPU vs curl",
             "CPU vs s3transfer",
+            "Prefect server CPU-s/GiB",
         ],
         rows,
     )
@@ -152,6 +157,10 @@ def main() -> None:
             "Prefect task runs and the video create); client = FireworkClient + "
             "ThreadPoolExecutor; both after a warm-up upload in the same process.",
             f"Prefect server start took {server.start_seconds:.1f} s (not in any number).",
+            "Prefect server CPU = what the `prefect server` process tree used while the flow "
+            "worker ran (its ~75 task runs: events, state changes, logs), including the "
+            "worker's 12 MiB warm-up flow run (~7 of them). It shares the 2 cores with the "
+            "sandbox and the client, as the client's CPU does.",
         ],
     )
 
