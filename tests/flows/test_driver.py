@@ -242,4 +242,10 @@ def test_labelled_task_run_names_say_which_row():
             runs = await client.read_task_runs()
             return {r.name for r in runs if r.flow_run_id == state.state_details.flow_run_id}
 
-    assert {"row-5-work-1", "row-5-work-2"} <= asyncio.run(names())
+    # task runs reach the API as events, processed after the flow returns: wait for them
+    deadline = time.monotonic() + 15
+    got = asyncio.run(names())
+    while not {"row-5-work-1", "row-5-work-2"} <= got and time.monotonic() < deadline:
+        time.sleep(0.2)
+        got = asyncio.run(names())
+    assert {"row-5-work-1", "row-5-work-2"} <= got

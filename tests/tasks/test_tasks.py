@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from prefect import flow
@@ -201,5 +202,11 @@ def test_part_task_run_names_say_which_part(sb, credentials, tmp_path):
             runs = await client.read_task_runs()
             return {r.name for r in runs if r.flow_run_id == state.state_details.flow_run_id}
 
+    # task runs reach the API as events, processed after the flow returns: wait for them
+    expected = {"upload-part-1/3", "upload-part-2/3", "upload-part-3/3"}
+    deadline = time.monotonic() + 15
     got = asyncio.run(names())
-    assert {"upload-part-1/3", "upload-part-2/3", "upload-part-3/3"} <= got
+    while not expected <= got and time.monotonic() < deadline:
+        time.sleep(0.2)
+        got = asyncio.run(names())
+    assert expected <= got
