@@ -328,7 +328,8 @@ def _finish_imports(
         list(pool.map(b.ledger.put, settled))
 
 
-def _run_upload_rows(
+def _run_manifest(
+    name: str,
     rows: list[UploadRow | InvalidRow],
     b: Batch,
     *,
@@ -336,8 +337,11 @@ def _run_upload_rows(
     max_uploads_in_flight: int,
     poll_interval: float,
     import_timeout: float,
-    progress: BatchProgress,
-) -> list[dict[str, Any]]:
+    output: str | None,
+    fail_on_row_errors: bool,
+) -> pd.DataFrame:
+    """Run a parsed manifest's rows with progress reporting; return the results table."""
+    progress = BatchProgress(name, total=len(rows))
     records: list[dict[str, Any]] = []
     for row in rows:
         if isinstance(row, InvalidRow):
@@ -356,7 +360,7 @@ def _run_upload_rows(
     for _, rec in drive(
         pipelines(),
         max_tasks=b.max_concurrency,
-        max_rows=max_uploads_in_flight,
+        max_rows=max(1, max_uploads_in_flight),
         pacer=pacer,
         on_error=crashed,
     ):
@@ -367,32 +371,6 @@ def _run_upload_rows(
     for rec in records:
         if rec.get("import_id") and rec.get("status") in ("imported", "failed"):
             progress.row_done(rec, count=False)
-    return records
-
-
-def _run_manifest(
-    name: str,
-    rows: list[UploadRow | InvalidRow],
-    b: Batch,
-    *,
-    pacer: SlotPacer,
-    max_uploads_in_flight: int,
-    poll_interval: float,
-    import_timeout: float,
-    output: str | None,
-    fail_on_row_errors: bool,
-) -> pd.DataFrame:
-    """Run a parsed manifest's rows with progress reporting; return the results table."""
-    progress = BatchProgress(name, total=len(rows))
-    records = _run_upload_rows(
-        rows,
-        b,
-        pacer=pacer,
-        max_uploads_in_flight=max(1, max_uploads_in_flight),
-        poll_interval=poll_interval,
-        import_timeout=import_timeout,
-        progress=progress,
-    )
     return finish(
         records,
         title=f"{name} results",

@@ -134,20 +134,9 @@ def upload_single(
     engine spends ~4-8 ms of CPU per task run, which dominated batches of small files:
     bench/RESULTS.md, section 4).
     """
-    client = resolve_credentials(credentials).get_client()
-    signature = with_rate_limit_wait(
-        lambda: client.create_upload_signature(
-            filename=filename, mime_type=mime_type, channel_id=channel_id
-        )
-    )
-    client.post_to_s3(
-        signature,
-        source,
-        mime_type=mime_type,
-        size=size,
-        transport_params=dict(transport_params) if transport_params else None,
-    )
-    return signature.key
+    # the two tasks' functions, called in this run (not as nested task runs)
+    signature = create_upload_signature.fn(filename, mime_type, channel_id, credentials)
+    return upload_to_s3.fn(signature, source, mime_type, size, transport_params, credentials)
 
 
 @task(
