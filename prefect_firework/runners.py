@@ -31,7 +31,9 @@ What it requires
 ----------------
 - Every task machine reaches the sources (``s3://``, ``gs://``, ``https://`` or a shared file
   system; a local path exists only where it was written), the Firework API, and the Prefect
-  API (``PREFECT_API_URL``; and the credentials block, when passed by name).
+  API (``PREFECT_API_URL``; and the credentials block, when passed by name). The flow's own
+  machine reads them too: the batch flows preflight each file row there (a plain call, not a
+  task run: it sends nothing to Firework), as they read the manifest and write the ledger.
 - Resume after a crash needs the part results where the next run looks: set
   ``PREFECT_DEFAULT_RESULT_STORAGE_BLOCK`` to a shared block (e.g. ``s3-bucket/firework``) on
   every machine. Without it a rerun simply uploads the parts again.
