@@ -37,6 +37,11 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+    # third-party libraries' own log lines stay out of the demo (Prefect's and ours still
+    # show): Prefect's temporary API, which inherits this environment, can log a database
+    # pool traceback when it is stopped at exit while a connection is being reset
+    os.environ.setdefault("PREFECT_LOGGING_ROOT_LEVEL", "CRITICAL")
+    logging.getLogger("prefect_firework").setLevel(logging.INFO)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "httpx", "botocore", "moto"):
         logging.getLogger(name).setLevel(logging.WARNING)
