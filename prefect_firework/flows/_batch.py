@@ -6,7 +6,6 @@ this; a private module, so the names may change with them.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ __all__ = [
     "finish",
     "invalid_record",
     "make_batch",
-    "now",
     "record",
 ]
 
@@ -65,10 +63,6 @@ class Batch:
     import_wait: str = "poll"
     #: seconds to wait for import events before polling the rest (None: the waiter's default)
     event_timeout: float | None = None
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 def describe(exc: BaseException) -> str:

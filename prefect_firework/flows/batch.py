@@ -30,7 +30,6 @@ from prefect_firework.flows._batch import (
     finish,
     invalid_record,
     make_batch,
-    now,
     record,
 )
 from prefect_firework.flows._driver import (
@@ -152,9 +151,7 @@ def _create_steps(
         # recorded (fsync'd) before the create is sent: a crash from here on is "uncertain"
         yield _put(
             b,
-            LedgerEntry(
-                key=key, status="creating", s3_key=s3_key, upload_id=upload_id, updated_at=now()
-            ),
+            LedgerEntry(key=key, status="creating", s3_key=s3_key, upload_id=upload_id),
         )
         try:
             created = yield Paced(row.metadata.channel_id, call)
@@ -164,25 +161,19 @@ def _create_steps(
                 and exc.status_code
                 and 400 <= exc.status_code < 500  # not a 201 whose body could not be read
             ):  # certainly not created: the row may simply be retried by a rerun
-                failed = LedgerEntry(
-                    key=key, status="failed", error=describe(exc), updated_at=now()
-                )
+                failed = LedgerEntry(key=key, status="failed", error=describe(exc))
                 yield _put(b, failed)
                 raise exc
             # it may have reached Firework: the ledger keeps "creating", and the row says so
             raise RuntimeError(_sent_uncertain(b, key, exc)) from exc
         if getattr(created, "status", None) == "running":  # an async import job
-            yield _put(
-                b, LedgerEntry(key=key, status="importing", import_id=created.id, updated_at=now())
-            )
+            yield _put(b, LedgerEntry(key=key, status="importing", import_id=created.id))
             rec.update(status="importing", import_id=created.id, video_id=created.video_id)
         else:
             status = "created" if row.kind == "file" else "imported"
             yield _put(
                 b,
-                LedgerEntry(
-                    key=key, status=status, video_id=created.id, s3_key=s3_key, updated_at=now()
-                ),
+                LedgerEntry(key=key, status=status, video_id=created.id, s3_key=s3_key),
             )
             rec.update(status=status, video_id=created.id)
         return created
@@ -306,7 +297,6 @@ def _finish_imports(
                     status="imported",
                     import_id=outcome.id,
                     video_id=outcome.video_id,
-                    updated_at=now(),
                 )
             )
         else:
@@ -320,7 +310,6 @@ def _finish_imports(
                     status="failed",
                     import_id=outcome.id,
                     error=error,
-                    updated_at=now(),
                 )
             )
     # one fsync'd write each: overlapped, not one after another (hundreds of imports)
