@@ -68,7 +68,7 @@ def cpu():
 
 tasks, flows = int(sys.argv[1]), int(sys.argv[2])
 many(8)  # warm-up: imports, the API client, the first flow run
-start, c0 = time.perf_counter(), cpu()
+c0 = cpu()
 many(tasks)
 task_cpu = (cpu() - c0) / tasks
 walls = []
