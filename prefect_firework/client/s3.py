@@ -34,7 +34,7 @@ from prefect_firework.client.errors import (
 )
 from prefect_firework.client.redact import redact_url, register_secret
 from prefect_firework.models.uploads import UploadSignature, validate_mime_type
-from prefect_firework.sources import SourceError, open_range
+from prefect_firework.sources import SourceError, SourceVersion, open_range
 
 __all__ = [
     "CHUNK_SIZE",
@@ -62,15 +62,35 @@ def iter_source_range(
     *,
     chunk_size: int = CHUNK_SIZE,
     transport_params: Mapping[str, Any] | None = None,
+    expect: SourceVersion | None = None,
 ) -> Iterator[bytes]:
     """Yield exactly ``length`` bytes of ``source`` from ``offset``, in chunks of ``chunk_size``.
 
     Raises :class:`SourceChangedError` if the source ends before ``length`` bytes (whether the
-    stream just runs dry or the sources layer reports it as ``SourceError(rule="truncated")``).
-    Other ``SourceError``s (unreadable, range unsupported) propagate unchanged.
+    stream just runs dry or the sources layer reports it as ``SourceError(rule="truncated")``),
+    or, given ``expect``, is no longer that version (before the last chunk is yielded, so the
+    request carrying it is cut short). Other ``SourceError``s propagate unchanged.
     """
+    try:
+        yield from _read_range(source, offset, length, chunk_size, transport_params, expect)
+    except SourceError as exc:
+        if exc.rule != "changed":
+            raise
+        raise _changed(source, exc) from None
+
+
+def _read_range(
+    source: Source,
+    offset: int,
+    length: int,
+    chunk_size: int,
+    transport_params: Mapping[str, Any] | None,
+    expect: SourceVersion | None,
+) -> Iterator[bytes]:
     remaining = length
-    with open_range(source, offset, length, transport_params=transport_params) as stream:
+    with open_range(
+        source, offset, length, transport_params=transport_params, expect=expect
+    ) as stream:
         while remaining > 0:
             detail = ""
             try:
@@ -88,6 +108,14 @@ def iter_source_range(
                 )
             remaining -= len(chunk)
             yield chunk
+
+
+def _changed(source: Source, exc: SourceError) -> SourceChangedError:
+    return SourceChangedError(
+        f"{exc.message}; nothing of this version is completed or turned into a video: "
+        "rerun to upload the current version afresh",
+        url=_source_label(source),
+    )
 
 
 def _source_label(source: Source) -> str:
@@ -110,9 +138,11 @@ class SourceRangeStream(httpx.SyncByteStream):
         chunk_size: int = CHUNK_SIZE,
         transport_params: Mapping[str, Any] | None = None,
         md5: bool = True,
+        expect: SourceVersion | None = None,
     ) -> None:
         if offset < 0 or length < 0:
             raise ValueError(f"offset and length must be >= 0, got {offset}, {length}")
+        self.expect = expect
         self.source = source
         self.offset = offset
         self.length = length
@@ -132,6 +162,7 @@ class SourceRangeStream(httpx.SyncByteStream):
             self.length,
             chunk_size=self.chunk_size,
             transport_params=self.transport_params,
+            expect=self.expect,
         ):
             if digest is not None:
                 digest.update(chunk)
@@ -175,9 +206,11 @@ class MultipartFormStream(httpx.SyncByteStream):
         chunk_size: int = CHUNK_SIZE,
         transport_params: Mapping[str, Any] | None = None,
         boundary: str | None = None,
+        expect: SourceVersion | None = None,
     ) -> None:
         if size < 0:
             raise ValueError(f"size must be >= 0, got {size}")
+        self.expect = expect
         self.boundary = boundary or secrets.token_hex(16)
         self.source = source
         self.size = size
@@ -220,6 +253,7 @@ class MultipartFormStream(httpx.SyncByteStream):
                 self.size,
                 chunk_size=self.chunk_size,
                 transport_params=self.transport_params,
+                expect=self.expect,
             )
         yield self._tail
 
@@ -293,11 +327,13 @@ def post_to_s3(
     filename: str | None = None,
     transport_params: Mapping[str, Any] | None = None,
     chunk_size: int = CHUNK_SIZE,
+    expect: SourceVersion | None = None,
 ) -> None:
-    """Upload ``source`` with a presigned POST (spec 4.6): fields in order, ``file`` last.
+    """Upload ``source`` with a presigned POST: fields in the policy's order, ``file`` last.
 
     ``http`` must be a client without API auth. Raises :class:`S3UploadError` on S3's refusal
-    (403 for a bad or expired signature, 400 for a size outside the policy's limits).
+    (403 for a bad or expired signature, 400 for a size outside the policy's limits), and
+    :class:`SourceChangedError` (the body cut short) when the source is not ``expect``.
     """
     validate_mime_type(mime_type)
     register_secret(signature.policy)
@@ -312,6 +348,7 @@ def post_to_s3(
         size=total,
         chunk_size=chunk_size,
         transport_params=transport_params,
+        expect=expect,
     )
     request = http.build_request("POST", signature.post_url, content=body, headers=body.headers)
     response = _send(http, request)
@@ -329,6 +366,7 @@ def put_part(
     verify_md5: bool = True,
     transport_params: Mapping[str, Any] | None = None,
     chunk_size: int = CHUNK_SIZE,
+    expect: SourceVersion | None = None,
 ) -> str:
     """PUT ``length`` bytes of ``source`` from ``offset`` to a presigned part URL.
 
@@ -346,6 +384,7 @@ def put_part(
         chunk_size=chunk_size,
         transport_params=transport_params,
         md5=verify_md5,
+        expect=expect,
     )
     request = http.build_request("PUT", url, content=body, headers={"Content-Length": str(length)})
     response = _send(http, request)

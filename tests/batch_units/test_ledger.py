@@ -19,6 +19,7 @@ from batch_support import claim_in_child, exit_while_holding_in_child, hold_fore
 from prefect.filesystems import LocalFileSystem, RemoteFileSystem
 from prefect.locking.filesystem import FileSystemLockManager
 from prefect.locking.memory import MemoryLockManager
+from prefect.locking.protocol import LockManager
 
 from prefect_firework.ledger import (
     Ledger,
@@ -309,7 +310,9 @@ def test_lock_manager_survives_the_race_that_breaks_prefects(tmp_path: Path) -> 
     for thread in threads:
         thread.join(60)
     assert problems == []
-    assert issubclass(LedgerLockManager, FileSystemLockManager)
+    # Prefect's protocol, by composition: no private member of Prefect's manager is used
+    assert isinstance(LedgerLockManager(tmp_path / 'x'), LockManager)
+    assert not issubclass(LedgerLockManager, FileSystemLockManager)
 
 
 def test_stale_and_foreign_locks(tmp_path: Path) -> None:

@@ -369,6 +369,7 @@ def test_fault_matrix(fault, path, sb, ledger, tmp_path, monkeypatch):
     slow = fault.startswith("slow")  # the client gives up after 1 s; the answer takes 1.3 s
     set_retry_delay(monkeypatch, 0.0)
     monkeypatch.setattr(_policy, "_FALLBACK_RATE_LIMIT_WAIT", 0.5)
+    monkeypatch.setenv("FIREWORK_RATE_LIMIT_BACKOFF", "0.5")  # the batch pacer's pause
     monkeypatch.setenv("FIREWORK_IMPORT_TIMEOUT", "1.5")
     credentials = FireworkCredentials(
         client_id=sb.client_id,
