@@ -274,11 +274,15 @@ class ChannelPacer:
 
         ``None`` (the API documents no ``Retry-After``) pauses the channel for ``backoff``
         seconds, doubling with each such 429 until a create succeeds (:meth:`succeeded`), up
-        to a whole window. Penalties only extend: a shorter one never shortens a longer one.
+        to a whole window; a 429 that arrives while a pause is on (its create was sent
+        before the pause began) changes nothing. Penalties only extend: a shorter one never
+        shortens a longer one.
         """
         with self._cond:
             state = self._channels.setdefault(channel_id, _Channel())
             if retry_after is None:
+                if state.penalty_until > self._clock():
+                    return  # sent before the pause began: the pause already answers it
                 state.backoff = next_backoff(state.backoff, self.backoff, self.window)
                 delay = state.backoff
             else:
@@ -459,6 +463,8 @@ class PrefectRateLimitPacer:
         (``retry_after``, else a backoff doubling from ``backoff`` up to the window)."""
         with self._lock:
             if retry_after is None:
+                if self._penalties.get(channel_id, -math.inf) > self._clock():
+                    return  # sent before the pause began: the pause already answers it
                 delay = next_backoff(self._backoffs.get(channel_id, 0.0), self.backoff, self.window)
                 self._backoffs[channel_id] = delay
             else:

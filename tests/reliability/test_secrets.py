@@ -378,3 +378,79 @@ def test_sandbox_binds_loopback_only_unless_allowed():
     for host in ("0.0.0.0", "::", "192.0.2.10"):
         with pytest.raises(ValueError, match="allow_remote"):
             Sandbox(SandboxConfig(host=host)).start()
+
+
+def test_third_party_loggers_at_debug_leak_no_storage_key_or_signature(
+    sb, ledger, tmp_path, monkeypatch
+):
+    """smart-open logs ``transport_params`` at DEBUG and botocore its signatures: with those
+    loggers sent to a real Prefect server, neither the storage key nor any signature reaches
+    its database (the package filters the loggers its calls drive)."""
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    import boto3
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_DATABASE_CONNECTION_URL
+
+    storage_secret = "S3cretStorageKey" + uuid.uuid4().hex  # moto accepts any
+    init = {
+        "endpoint_url": sb.moto_url,
+        "aws_access_key_id": "AKIADEBUGRUN" + uuid.uuid4().hex[:8].upper(),
+        "aws_secret_access_key": storage_secret,
+        "region_name": "us-east-1",
+    }
+    s3 = boto3.session.Session().client("s3", **init)
+    bucket = f"debug-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.upload_file(mp4(tmp_path / "d.mp4", size=11 * MIB, seed=11), bucket, "d.mp4")
+    manifest = tmp_path / "m.csv"
+    pd.DataFrame(
+        [{"source": f"s3://{bucket}/d.mp4", "channel_id": sb.channel_id, "caption": "debug"}]
+    ).to_csv(manifest, index=False)
+    signatures = tmp_path / "signatures.json"
+    args = {
+        "manifest": str(manifest),
+        "ledger": str(tmp_path / "child-ledger"),
+        "transport_params": {"client_kwargs": {"S3.Client": init}},
+        "credentials": {
+            "client_id": sb.client_id,
+            "client_secret": sb.client_secret,
+            "base_url": sb.base_url,
+        },
+        "signatures": str(signatures),
+        "multipart_threshold": 4 * MIB,
+    }
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": PREFECT_API_URL.value(),
+        "PREFECT_LOGGING_LEVEL": "DEBUG",
+        "PREFECT_LOGGING_EXTRA_LOGGERS": "smart_open,botocore,urllib3",
+        "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    child = Path(__file__).with_name("debug_child.py")
+    done = subprocess.run(
+        [sys.executable, str(child), json.dumps(args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["created"]
+    signed = json.loads(signatures.read_text())
+    assert signed, "the run signed S3 requests (the check below is not vacuous)"
+
+    database = Path(PREFECT_SERVER_DATABASE_CONNECTION_URL.value().split("///", 1)[1])
+    stored = b"".join(
+        p.read_bytes() for p in database.parent.glob(database.name + "*") if p.is_file()
+    )
+    assert b"botocore" in stored or b"smart_open" in stored, "third-party logs reached the API"
+    output = done.stdout + done.stderr
+    for name, value in [("storage key", storage_secret), *(("signature", s) for s in signed)]:
+        if value.encode() in stored:  # not an assert: pytest would print the whole database
+            pytest.fail(f"a {name} is in the Prefect database")
+        if value in output:
+            pytest.fail(f"a {name} is in the run's output")
