@@ -22,8 +22,8 @@ PUT ``/{bucket}/{key}?partNumber=..&uploadId=..&X-Amz-...`` (spec 5.2):
   * an unknown or finished upload -> 404 ``NoSuchUpload``. Success is 200 with the quoted MD5.
 
 Bodies never sit whole in memory: a POST's file is spooled (1 MB in memory, the rest on disk)
-and then put into moto; a part goes straight to the part store on disk (``partstore``) and
-reaches moto assembled, when the upload completes.
+and then put into moto; a part goes straight to the part store on disk (``partstore``), whose
+files become the object when the upload completes.
 """
 
 from __future__ import annotations
