@@ -37,6 +37,9 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+    # a first start on a fresh PREFECT_HOME migrates a database: on a busy 2-core machine
+    # that can take longer than Prefect's 20 s default
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     # third-party libraries' own log lines stay out of the demo (Prefect's and ours still
     # show): Prefect's temporary API, which inherits this environment, can log a database
     # pool traceback when it is stopped at exit while a connection is being reset

@@ -88,8 +88,9 @@ class SandboxConfig:
     #: the event types the endpoint is subscribed to
     webhook_events: tuple[str, ...] = ("video_created", "video_updated", "video_import_failed")
 
-    #: name of the bucket behind the S3 front
-    bucket: str = "firework-sandbox-uploads"
+    #: name of the bucket behind the S3 front; "" gives each sandbox a bucket of its own
+    #: (moto keeps one store per process, so sandboxes of one process would share objects)
+    bucket: str = ""
     #: region used in credential scopes and signatures
     region: str = "us-east-1"
 

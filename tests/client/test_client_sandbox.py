@@ -417,15 +417,58 @@ class _IterStream(httpx.SyncByteStream):
         yield from self.chunks
 
 
-def test_part_etag_mismatch_is_detected(sb: Sandbox, media: Path) -> None:
+def test_part_corrupted_on_the_way_is_caught_by_content_md5(sb: Sandbox, media: Path) -> None:
+    # every PUT is corrupted: S3 checks the local file's Content-MD5 (BadDigest), twice
     with make_client(sb, s3_transport=CorruptingTransport()) as client:
         upload = client.create_multipart_upload(
             filename=media.name, mime_type="video/mp4", channel_id=sb.channel_id, parts_count=1
         )
         with pytest.raises(S3UploadError) as info:
             client.upload_part(upload.parts[0].put_url, media, 0, media.stat().st_size)
-    assert info.value.code == "ETagMismatch"
+    assert info.value.code == "BadDigest"
     assert upload.parts[0].put_url.get_secret_value() not in str(info.value)
+
+
+@pytest.mark.parametrize("etags", ["md5", "opaque"])
+def test_part_corruption_is_caught_where_the_bucket_refuses_content_md5(
+    media: Path, etags: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bucket that refuses the unsigned Content-MD5: corrupted on every send, the same
+    wrong ETag comes back twice (MD5 ETags), so the part fails; with SSE-KMS-like ETags a
+    clean part is accepted after one resend, and the bucket is remembered as such."""
+    from prefect_firework.client import s3 as s3_module
+
+    monkeypatch.setattr(s3_module, "_REFUSES_CONTENT_MD5", set())
+    monkeypatch.setattr(s3_module, "_OPAQUE_ETAGS", set())
+    config = SandboxConfig(min_part_size=PART, s3_etags=etags, s3_unsigned_headers="refuse")
+    with Sandbox(config=config) as strict:
+        size = media.stat().st_size
+        if etags == "md5":
+            with make_client(strict, s3_transport=CorruptingTransport()) as client:
+                upload = client.create_multipart_upload(
+                    filename=media.name,
+                    mime_type="video/mp4",
+                    channel_id=strict.channel_id,
+                    parts_count=1,
+                )
+                with pytest.raises(S3UploadError) as info:
+                    client.upload_part(upload.parts[0].put_url, media, 0, size)
+            assert info.value.code == "ETagMismatch"
+        else:
+            with make_client(strict) as client:
+                upload = client.create_multipart_upload(
+                    filename=media.name,
+                    mime_type="video/mp4",
+                    channel_id=strict.channel_id,
+                    parts_count=1,
+                )
+                etag = client.upload_part(upload.parts[0].put_url, media, 0, size)
+                client.complete_multipart_upload(
+                    key=upload.key,
+                    upload_id=upload.upload_id,
+                    parts=[CompletedPart(part=1, etag=etag)],
+                )
+            assert [o["md5"] for o in strict.objects()] == [md5_of(media)]
 
 
 def test_expired_part_url_is_403(media: Path) -> None:
