@@ -68,6 +68,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from prefect_firework.errors import LedgerError, LedgerLockTimeout
 from prefect_firework.locks import FileLockManager, LockInfo, make_holder
 
 if TYPE_CHECKING:
@@ -157,14 +158,6 @@ class LedgerEntry(BaseModel):
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
         return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
-
-
-class LedgerError(RuntimeError):
-    """The ledger cannot be read or written reliably (never read as "no entry")."""
-
-
-class LedgerLockTimeout(LedgerError, TimeoutError):
-    """Another holder kept the key's lock for longer than the timeout."""
 
 
 #: the ledger's default lock manager (file locks with leases); the old name stays an alias

@@ -24,6 +24,7 @@ import httpx
 from pydantic import BaseModel, SecretStr
 from pydantic import ValidationError as PydanticValidationError
 
+from prefect_firework._redact import install_log_redaction, redact_url, register_secret
 from prefect_firework._version import __version__
 from prefect_firework.client import s3
 from prefect_firework.client.auth import FireworkAuth, TokenManager
@@ -32,7 +33,6 @@ from prefect_firework.client.errors import (
     FireworkTransportError,
     error_from_response,
 )
-from prefect_firework.client.redact import install_log_redaction, redact_url, register_secret
 from prefect_firework.limits import SUPPORTED_MIME_TYPES
 from prefect_firework.models import (
     AccessToken,

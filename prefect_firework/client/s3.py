@@ -28,13 +28,13 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from prefect_firework._redact import redact_url, register_secret
 from prefect_firework.client.errors import (
     FireworkTransportError,
     S3UploadError,
     SourceChangedError,
     s3_error_from_response,
 )
-from prefect_firework.client.redact import redact_url, register_secret
 from prefect_firework.models.uploads import UploadSignature, validate_mime_type
 from prefect_firework.sources import SourceError, SourceVersion, open_range
 

@@ -15,6 +15,7 @@ import pandas as pd
 from prefect import get_run_logger
 
 from prefect_firework.blocks import FireworkCredentials, resolve_credentials
+from prefect_firework.errors import RowErrorsFound
 from prefect_firework.flows._progress import BatchProgress
 from prefect_firework.ledger import Ledger
 from prefect_firework.manifest import InvalidRow, results_frame, write_results
@@ -40,10 +41,6 @@ Manifest = pd.DataFrame | str | os.PathLike[str]
 #: the custom field that tags each created video with its row's idempotency key, so an
 #: operator can find the video a crashed run created (the API has no search)
 KEY_FIELD = "prefect_firework_key"
-
-
-class RowErrorsFound(RuntimeError):
-    """Raised at the end of a batch when ``fail_on_row_errors=True`` and a row did not succeed."""
 
 
 @dataclass

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from prefect_firework.blocks import FireworkCredentials
-from prefect_firework.client.errors import S3UploadError, SourceChangedError
+from prefect_firework.errors import MultipartUploadFailed, S3UploadError, SourceChangedError
 from prefect_firework.flows._driver import Blocking, Call, Gather
 from prefect_firework.limits import DEFAULT_LIMITS, MediaLimits
 from prefect_firework.models import CompletedPart, MultipartUpload
@@ -27,20 +27,6 @@ from prefect_firework.tasks import (
 __all__ = ["MultipartUploadFailed", "Strategy", "Uploaded", "choose_strategy", "upload_steps"]
 
 Strategy = Literal["auto", "single", "multipart"]
-
-
-class MultipartUploadFailed(RuntimeError):
-    """Parts could not all be uploaded. Names the upload left open, so no orphan goes
-    unreported (the API has no abort call; an S3 lifecycle rule cleans such uploads up)."""
-
-    def __init__(self, message: str, key: str, upload_id: str) -> None:
-        super().__init__(f"{message} (multipart upload {upload_id} for key {key} left open)")
-        self.message = message
-        self.key = key
-        self.upload_id = upload_id
-
-    def __reduce__(self):  # picklable: Prefect ships exceptions between processes
-        return (type(self), (self.message, self.key, self.upload_id))
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,8 @@ import pandas as pd
 import smart_open
 import smart_open.compression
 
+from prefect_firework.errors import ManifestError
+
 __all__ = ["ManifestError", "ManifestFormat", "manifest_format", "read_manifest", "write_results"]
 
 ManifestFormat = Literal["csv", "parquet", "jsonl"]
@@ -41,10 +43,6 @@ _FORMATS: dict[str, ManifestFormat] = {
 _NAMELESS = re.compile(r"Unnamed: \d+")
 #: in JSON Lines, an explicit ``null`` in these columns is a value; it becomes this text
 JSON_NULL_AS_TEXT: dict[str, str] = {"poster_url": "null"}
-
-
-class ManifestError(ValueError):
-    """The manifest file as a whole cannot be used (unknown format, not UTF-8, unreadable)."""
 
 
 def _display(location: str) -> str:

@@ -15,6 +15,7 @@ from prefect.cache_policies import NO_CACHE
 
 from prefect_firework.blocks import FireworkCredentials, resolve_credentials
 from prefect_firework.client.errors import is_retryable
+from prefect_firework.errors import ImportFailedError, ImportTimeoutError
 from prefect_firework.models import VideoImport
 from prefect_firework.tasks._policy import (
     RETRY_DELAYS,
@@ -33,22 +34,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("prefect_firework.tasks")
-
-
-class ImportFailedError(RuntimeError):
-    """An async import ended ``errored``."""
-
-    def __init__(self, video_import: VideoImport) -> None:
-        self.video_import = video_import
-        detail = f": {video_import.error}" if getattr(video_import, "error", None) else ""
-        super().__init__(f"video import {video_import.id} errored{detail}")
-
-    def __reduce__(self):  # picklable across processes (Dask, Ray, workers)
-        return (type(self), (self.video_import,))
-
-
-class ImportTimeoutError(TimeoutError):
-    """An async import did not finish before the deadline."""
 
 
 @task(

@@ -11,8 +11,7 @@ Names resolve lazily, so importing the package does not pull in Starlette or uvi
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from prefect_firework._lazy import lazy_exports
 
 __all__ = [
     "IMPORT_FAILED_EVENT",
@@ -47,14 +46,4 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'prefect_firework.webhooks' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -457,7 +457,8 @@ def test_a_lease_nobody_refreshes_is_broken_by_any_contender(tmp_path: Path) -> 
     assert manager.acquire_lock("k", "prefect-firework|far-away|1|0|1|x", hold_timeout=0.3)
     assert not manager.acquire_lock("k", make_holder(), acquire_timeout=0)
     time.sleep(0.4)
-    assert manager.acquire_lock("k", mine := make_holder(), acquire_timeout=0)
+    mine = make_holder()
+    assert manager.acquire_lock("k", mine, acquire_timeout=0)
     assert not manager.refresh("k", "prefect-firework|far-away|1|0|1|x", 10), "not its lock"
     assert manager.refresh("k", mine, 10)
     manager.release_lock("k", mine)

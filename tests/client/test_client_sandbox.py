@@ -28,13 +28,13 @@ from prefect_firework.client import (
     AuthenticationError,
     FireworkClient,
     FireworkTransportError,
+    InvalidRequestError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
     RateLimitedError,
     S3UploadError,
     ServerError,
-    ValidationError,
     is_retryable,
 )
 from prefect_firework.models import (
@@ -276,7 +276,7 @@ def test_upload_signature_errors(sb: Sandbox, fw: FireworkClient) -> None:
             filename="a.mp4", mime_type="video/mp4", channel_id=sb.other_business_channel_id
         )
     # The server's own mime check, behind the client's: send the raw request.
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(InvalidRequestError) as info:
         fw._request(
             "POST",
             "/api/v1/upload_signatures",
@@ -341,7 +341,7 @@ def test_multipart_errors(sb: Sandbox, fw: FireworkClient, media: Path, tiny: Pa
         done.append(
             CompletedPart(part=p.part, etag=fw.upload_part(p.put_url, media, offset, length))
         )
-    with pytest.raises(ValidationError, match="Multipart upload failed"):
+    with pytest.raises(InvalidRequestError, match="Multipart upload failed"):
         fw.complete_multipart_upload(key=upload.key, upload_id=upload.upload_id, parts=done)
 
     # assembled file below 25 KiB -> "File too small (min 25KB)" (400)
@@ -349,7 +349,7 @@ def test_multipart_errors(sb: Sandbox, fw: FireworkClient, media: Path, tiny: Pa
         filename=tiny.name, mime_type="video/mp4", channel_id=sb.channel_id, parts_count=1
     )
     etag = fw.upload_part(one.parts[0].put_url, tiny, 0, tiny.stat().st_size)
-    with pytest.raises(ValidationError, match="File too small"):
+    with pytest.raises(InvalidRequestError, match="File too small"):
         fw.complete_multipart_upload(
             key=one.key, upload_id=one.upload_id, parts=[CompletedPart(part=1, etag=etag)]
         )
@@ -363,7 +363,7 @@ def test_multipart_errors(sb: Sandbox, fw: FireworkClient, media: Path, tiny: Pa
     assert is_retryable(info.value)
 
     # server-side parts_count rule, behind the client's
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidRequestError):
         fw._request(
             "POST",
             "/api/v1/upload_multipart/signatures",
@@ -531,7 +531,7 @@ def test_create_from_url_sync_and_async(sb: Sandbox, fw: FireworkClient, media: 
         time.sleep(0.2)
         failed = fw.get_video_import(failed.id)
     assert failed.status == "errored"
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidRequestError):
         fw.create_video_from_url(missing, meta(sb))
 
 
@@ -552,7 +552,7 @@ def test_get_and_update_video(sb: Sandbox, fw: FireworkClient, media: Path) -> N
     assert updated.caption == "Renamed" and updated.custom_fields == {}
     kept = fw.update_video(video.id, VideoUpdate(access="private"))
     assert kept.caption == "Renamed" and kept.access == "private"  # omitted fields preserved
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(InvalidRequestError) as info:
         fw.update_video(video.id, VideoUpdate(caption="x" * 5000))
     assert info.value.status_code in (400, 422)
 
@@ -572,7 +572,7 @@ def test_injected_status_errors_map(sb: Sandbox, fw: FireworkClient) -> None:
         ("get_video", 500, ServerError, True),
         ("get_video", 503, ServerError, True),
         ("get_video", 403, PermissionDeniedError, False),
-        ("update_video", 422, ValidationError, False),
+        ("update_video", 422, InvalidRequestError, False),
         ("create_video", 413, PayloadTooLargeError, False),
     ]
     for endpoint, status, cls, retry in cases:

@@ -26,10 +26,10 @@ from prefect_firework.client import FireworkClient
 from prefect_firework.client.errors import (
     FireworkError,
     FireworkTransportError,
+    InvalidRequestError,
     NotFoundError,
     RateLimitedError,
     ServerError,
-    ValidationError,
 )
 from prefect_firework.flows.batch import update_videos, upload_videos
 from prefect_firework.flows.upload import upload_video
@@ -55,7 +55,7 @@ def test_create_outcome_reads_only_proof_as_not_created() -> None:
         assert not is_safe_to_retry_create(server(status))
     assert create_outcome(server(503)) == "not_created"
     assert is_safe_to_retry_create(server(503))
-    assert create_outcome(ValidationError("bad", status_code=422)) == "not_created"
+    assert create_outcome(InvalidRequestError("bad", status_code=422)) == "not_created"
     assert create_outcome(NotFoundError("no channel", status_code=404)) == "not_created"
     assert create_outcome(RateLimitedError("slow down")) == "not_created"
     assert create_outcome(FireworkError("unreadable 201", status_code=201)) == "unknown"
@@ -137,7 +137,7 @@ def test_a_failed_upload_video_still_resumes(sb, credentials, tmp_path, monkeypa
     source = mp4(tmp_path / "resume.mp4", size=11 * MIB, seed=8)
     ledger = Ledger(tmp_path / "spent")
     sb.faults.inject("create_video", status=422, times=1)
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidRequestError):
         upload_video(
             source,
             sb.channel_id,
