@@ -54,7 +54,11 @@ from prefect_firework.manifest import (
 from prefect_firework.pacing import ChannelPacer, PrefectRateLimitPacer, make_pacer
 from prefect_firework.settings import FireworkSettings
 from prefect_firework.sources import PreflightError, preflight
-from prefect_firework.tasks import create_video, wait_for_video_imports
+from prefect_firework.tasks import (
+    create_video,
+    wait_for_video_import_events,
+    wait_for_video_imports,
+)
 
 __all__ = [
     "KEY_FIELD",
@@ -158,8 +162,6 @@ def _finish_imports(
     if not waiting:
         return
     if b.import_wait == "events":
-        from prefect_firework.webhooks.wait import wait_for_video_import_events
-
         final = wait_for_video_import_events(
             [r["import_id"] for r in waiting],
             event_timeout=b.event_timeout,

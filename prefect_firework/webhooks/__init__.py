@@ -3,7 +3,8 @@
 - ``WebhookReceiver`` / ``create_webhook_app``: the ASGI receiver (``app``).
 - ``WebhookServer`` / ``serve_forever``: run it (``serve``; CLI ``prefect-firework webhooks``).
 - ``sign`` / ``verify_signature``: the ``FW-Webhooks-Signature`` scheme (``signature``).
-- ``wait_for_video_import_events``: the batch flows' opt-in event-driven wait (``wait``).
+- ``await_import_events``: the outcomes of imports from Prefect's stored and live events
+  (``wait``); the task ``prefect_firework.tasks.wait_for_video_import_events`` builds on it.
 - ``import_failed_automation``: re-run a deployment when an import fails (``automation``).
 
 Names resolve lazily, so importing the package does not pull in Starlette or uvicorn.
@@ -20,13 +21,13 @@ __all__ = [
     "ReplayCache",
     "WebhookReceiver",
     "WebhookServer",
+    "await_import_events",
     "create_webhook_app",
     "import_failed_automation",
     "parse_delivery",
     "serve_forever",
     "sign",
     "verify_signature",
-    "wait_for_video_import_events",
 ]
 
 _EXPORTS = {
@@ -42,7 +43,7 @@ _EXPORTS = {
     "parse_delivery": "prefect_firework.webhooks.delivery",
     "sign": "prefect_firework.webhooks.signature",
     "verify_signature": "prefect_firework.webhooks.signature",
-    "wait_for_video_import_events": "prefect_firework.webhooks.wait",
+    "await_import_events": "prefect_firework.webhooks.wait",
 }
 
 
