@@ -91,7 +91,7 @@ def download_video(
                 spool.write(chunk)
             if received != length:
                 raise ApiError(400, f"Download incomplete: {received} of {length} bytes")
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL: e.g. a bad redirect
         spool.close()
         raise ApiError(400, f"Could not download url: {type(exc).__name__}") from exc
     except BaseException:
@@ -112,7 +112,7 @@ def download_poster(http: httpx.Client, url: str, config: SandboxConfig) -> Post
                 data += chunk
                 if len(data) > config.max_poster_size:
                     raise ApiError(422, "poster_url image is too large")
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise ApiError(422, f"poster_url could not be downloaded: {type(exc).__name__}") from exc
     info = image_info(bytes(data))
     if info is None:

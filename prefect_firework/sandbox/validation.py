@@ -4,28 +4,46 @@ Status codes, as the sandbox reads spec 6.9 / 7.5:
 
 * **400** - the request is malformed: unparsable JSON, a body that is not an object, a field of
   the wrong JSON type, a missing request parameter (``channel_id``, ``url`` / ``s3_key`` /
-  ``file``), an import URL that breaks the format rules of 6.3.
+  ``file``), an import URL that breaks the format rules of 6.3, and any URL (``url``,
+  ``poster_url``, ``external_media.url``) that does not parse: ``http://[abc/x.mp4``, a port
+  outside 1..65535, control characters, a hostname that is not a DNS name or IP address.
 * **422** - the video fails validation: caption missing, blank or too long, ``access`` not
   ``public``/``private``, ``archived_at`` not ISO 8601, a custom field key or value breaking
   ``^[a-z0-9_]{1,255}$`` / 1024 characters, social attribution without ``external_media``
-  (with ``source`` and ``url``), a ``poster_url`` that is not an http(s) ``.jpg``/``.png`` URL.
+  (with ``source`` and ``url``), a ``poster_url`` that parses but is not an http(s)
+  ``.jpg``/``.png`` URL.
+
+"Parses" means both readings the sandbox relies on accept it: ``urllib.parse`` (which checks
+the rules) and httpx (which fetches imports and posters). Any URL one of them refuses is a 400
+here, before the handler does any work, never an exception inside it.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import urllib.parse
 from datetime import datetime, timezone
 from typing import Any
 
+import httpx
+
 from prefect_firework.sandbox.config import SandboxConfig
 from prefect_firework.sandbox.errors import ApiError
 
-__all__ = ["ACCESS_VALUES", "check_import_url", "parse_metadata", "require_social_media"]
+__all__ = [
+    "ACCESS_VALUES",
+    "check_import_url",
+    "parse_metadata",
+    "parse_url",
+    "require_social_media",
+]
 
 ACCESS_VALUES = ("public", "private")
 _CUSTOM_KEY = re.compile(r"^[a-z0-9_]{1,255}$")
 _POSTER_EXTENSIONS = (".jpg", ".png")
+#: one DNS label as it goes on the wire (IDNA already applied); ``_`` is common in practice
+_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\Z")
 
 
 def _bad_type(field: str, expected: str) -> ApiError:
@@ -36,8 +54,47 @@ def _invalid(message: str) -> ApiError:
     return ApiError(422, message)
 
 
-def _is_http_url(value: str) -> bool:
-    parts = urllib.parse.urlsplit(value)
+def _valid_host(raw: str) -> bool:
+    """A DNS name (labels of 1..63 letters, digits, ``-``, ``_``) or an IP address."""
+    if ":" in raw:  # only an IPv6 literal has a colon once the port is gone
+        try:
+            ipaddress.IPv6Address(raw.split("%", 1)[0])
+        except ValueError:
+            return False
+        return True
+    name = raw[:-1] if raw.endswith(".") else raw
+    return 0 < len(name) <= 253 and all(_LABEL.match(label) for label in name.split("."))
+
+
+def parse_url(field: str, value: str) -> urllib.parse.SplitResult:
+    """``value`` split into its parts, or a 400 if it does not parse (see the module doc).
+
+    A URL without a host (``clip.mp4``, ``mailto:x``) parses: the callers' own rules refuse
+    those with their own messages.
+    """
+    invalid = ApiError(400, f"{field} is not a valid URL")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        raise invalid  # control characters: no URL holds them unescaped
+    try:
+        parts = urllib.parse.urlsplit(value)
+        port = parts.port  # ValueError when not a number or outside 0..65535
+        hostname = parts.hostname
+    except ValueError:
+        raise invalid from None
+    if port == 0:
+        raise ApiError(400, f"{field} has an invalid port (use 1..65535)")
+    if parts.netloc and parts.scheme in ("http", "https"):
+        try:  # the reading of the client the sandbox fetches with: IDNA, encodings, ports
+            raw_host = httpx.URL(value).raw_host.decode("ascii")
+        except Exception:  # any failure of that parser means "does not parse"
+            raise invalid from None
+        if hostname and not _valid_host(raw_host):
+            raise ApiError(400, f"{field} has an invalid hostname")
+    return parts
+
+
+def _is_http_url(field: str, value: str) -> bool:
+    parts = parse_url(field, value)
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
@@ -106,7 +163,7 @@ def _external_media(value: Any) -> dict[str, Any] | None:
         if not item or not item.strip():
             raise _invalid(f"external_media.{field} can't be blank")
         out[field] = item
-    if not _is_http_url(out["url"]):
+    if not _is_http_url("external_media.url", out["url"]):
         raise _invalid("external_media.url must be an http(s) URL")
     username = value.get("username")
     if username is not None and not isinstance(username, str):
@@ -122,8 +179,9 @@ def _poster_url(value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         raise _bad_type("poster_url", "a string")
+    is_http = _is_http_url("poster_url", value)
     path = urllib.parse.urlsplit(value).path.lower()
-    if not _is_http_url(value) or not path.endswith(_POSTER_EXTENSIONS):
+    if not is_http or not path.endswith(_POSTER_EXTENSIONS):
         raise _invalid("poster_url must be an http(s) URL of a .jpg or .png image")
     return value
 
@@ -184,10 +242,10 @@ def require_social_media(display: bool, external_media: dict[str, Any] | None) -
 
 
 def check_import_url(value: Any) -> str:
-    """The format rules of spec 6.3: http(s), a dotted hostname, a path."""
+    """The format rules of spec 6.3: parsable, http(s), a dotted hostname, a path."""
     if not isinstance(value, str) or not value:
         raise _bad_type("url", "a non-empty string")
-    parts = urllib.parse.urlsplit(value)
+    parts = parse_url("url", value)
     if parts.scheme not in ("http", "https"):
         raise ApiError(400, "url must use the http or https scheme")
     host = parts.hostname or ""

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import string
 import urllib.parse
 import xml.etree.ElementTree as ET
 from typing import Any
@@ -85,6 +87,8 @@ scalars = st.one_of(
             "\x00",
             "🎬" * 50,
             "2024-13-45T99:99:99Z",
+            "http://[abc/x.mp4",
+            "http://cdn.example.com:99999/x.mp4",
         ]
     ),
 )
@@ -321,6 +325,84 @@ def test_get_patch_and_token_never_fail_with_5xx(sb, world):
         _api_error_shape(response)
 
     check()
+
+
+#: each makes the host or port of a URL unparsable, whatever surrounds it
+BAD_HOST_PIECES = ["[", "]", "[::1", "\x00", "\n", "\t", "\x7f", "%zz", " ", "\udcff", "\u2603",
+                   "..", "-.", "_.-"]
+BAD_PORTS = [":99999", ":65536", ":0", ":-1", ":x", ":80:80", ":\uff11"]
+LABEL = st.text(alphabet=string.ascii_lowercase + string.digits, min_size=1, max_size=8)
+
+
+@st.composite
+def unparsable_urls(draw: Any) -> str:
+    """An http(s) URL whose authority no parser accepts; the path is anything at all."""
+    scheme = draw(st.sampled_from(["http", "https", "HTTP"]))
+    left, right = draw(LABEL), draw(LABEL)
+    if draw(st.booleans()):
+        authority = f"{left}{draw(st.sampled_from(BAD_HOST_PIECES))}{right}.example.com"
+    else:
+        authority = f"{left}.example.com{draw(st.sampled_from(BAD_PORTS))}"
+    if draw(st.booleans()):
+        authority = f"user:pw@{authority}"
+    path = draw(st.text(max_size=20))  # any code point, surrogates and controls included
+    return f"{scheme}://{authority}/{path}{draw(st.sampled_from(['.mp4', '.jpg', '']))}"
+
+
+def _url_create(sb, field: str, url: str) -> tuple[dict[str, str], bytes]:
+    """A create whose only fault is ``url`` in ``field``; (headers, body)."""
+    meta: dict[str, Any] = {"channel_id": sb.channel_id, "caption": "c"}
+    if field in ("url", "url-async"):
+        meta["url"] = url
+        meta["async"] = field == "url-async"
+    elif field == "poster_url":
+        meta.update(s3_key="uploads/none.mp4", poster_url=url)
+    else:
+        meta.update(s3_key="uploads/none.mp4", external_media={"source": "x", "url": url})
+    return {"Content-Type": "application/json"}, json.dumps(meta).encode()
+
+
+def test_unparsable_urls_are_400_in_every_field(sb, world):
+    """Issue 13: ``http://[abc/x.mp4`` answered 500 (after spending a rate-limit slot)."""
+    http, auth = world["http"], world["auth"]
+
+    @FUZZ
+    @given(url=unparsable_urls(),
+           field=st.sampled_from(["url", "url-async", "poster_url", "external_media.url"]))
+    def check(url: str, field: str) -> None:
+        headers, body = _url_create(sb, field, url)
+        response = http.post("/api/v1/videos", content=body, headers={**auth, **headers})
+        _api_error_shape(response)
+        assert response.status_code == 400, (url, response.text)
+
+    check()
+    assert sb.imports() == []
+    assert [r for r in sb.requests if r.status and r.status >= 500] == []
+
+
+def test_urls_that_parse_never_fail_with_5xx(sb, world):
+    """Loopback URLs with any path (the port is held but not listening, so every connection
+    is refused at once): downloads fail cleanly."""
+    http, auth = world["http"], world["auth"]
+    held = socket.socket()
+    held.bind(("127.0.0.1", 0))
+    closed = held.getsockname()[1]
+
+    @FUZZ
+    @given(path=st.text(max_size=30), query=st.text(max_size=10),
+           field=st.sampled_from(["url", "poster_url", "external_media.url"]))
+    def check(path: str, query: str, field: str) -> None:
+        url = f"http://127.0.0.1:{closed}/{path}.mp4" + (f"?{query}" if query else "")
+        if field == "poster_url":
+            url = url.replace(".mp4", ".png")
+        headers, body = _url_create(sb, field, url)
+        response = http.post("/api/v1/videos", content=body, headers={**auth, **headers})
+        _api_error_shape(response)
+
+    try:
+        check()
+    finally:
+        held.close()
 
 
 def test_s3_front_never_fails_with_5xx(sb, world):

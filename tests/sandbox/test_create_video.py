@@ -25,6 +25,7 @@ from sandbox_support import (
 )
 
 from prefect_firework.sandbox import Sandbox
+from prefect_firework.sandbox.validation import parse_url
 
 
 @pytest.fixture
@@ -580,3 +581,85 @@ def test_download_timeout_is_configurable(media) -> None:
             api.close()
     assert resp.status_code == 400 and "Timeout" in error_of(resp)
     assert 0.3 <= elapsed < 3
+
+
+# -- URLs that do not parse (400, whatever field holds them) ---------------------------------
+
+#: each is refused by urllib.parse or by httpx (the sandbox's two readings of a URL)
+UNPARSABLE_URLS = [
+    ("open-bracket", "http://[abc/x.mp4"),
+    ("close-bracket", "http://]a.example.com/x.mp4"),
+    ("half-ipv6", "http://[::1/x.mp4"),
+    ("port-99999", "http://cdn.example.com:99999/x.mp4"),
+    ("port-65536", "http://cdn.example.com:65536/x.mp4"),
+    ("port-0", "http://cdn.example.com:0/x.mp4"),
+    ("port-negative", "http://cdn.example.com:-1/x.mp4"),
+    ("port-letters", "http://cdn.example.com:abc/x.mp4"),
+    ("port-twice", "http://cdn.example.com:80:80/x.mp4"),
+    ("port-fullwidth", "http://cdn.example.com:\uff11\uff12/x.mp4"),
+    ("nul", "http://cdn.example.com\x00/x.mp4"),
+    ("newline", "http://cdn.example.com/x\n.mp4"),
+    ("bad-idna", "http://\u2603.example.com/x.mp4"),
+    ("empty-label", "http://cdn..example.com/x.mp4"),
+    ("space-in-host", "http://cdn .example.com/x.mp4"),
+    ("percent-in-host", "http://cdn%zz.example.com/x.mp4"),
+    ("lone-surrogate", "http://cdn.example.com/\udcff.mp4"),
+]
+
+
+def _with_extension(url: str, extension: str) -> str:
+    return url.replace(".mp4", extension)
+
+
+@pytest.mark.parametrize(
+    "field", ["url-sync", "url-async", "poster_url", "external_media.url"]
+)
+@pytest.mark.parametrize(
+    "url", [c[1] for c in UNPARSABLE_URLS], ids=[c[0] for c in UNPARSABLE_URLS]
+)
+def test_unparsable_urls_are_400(api: Api, key: str, field: str, url: str) -> None:
+    if field == "url-sync":
+        fields: dict[str, Any] = {"url": url}
+    elif field == "url-async":
+        fields = {"url": url, "async": True}
+    elif field == "poster_url":
+        fields = {"s3_key": key, "poster_url": _with_extension(url, ".jpg")}
+    else:
+        fields = {"s3_key": key, "external_media": {"source": "tiktok", "url": url}}
+    # json.dumps escapes a lone surrogate, as any JSON encoder may
+    body = json.dumps({"channel_id": api.sb.channel_id, "caption": "A clip", **fields})
+    resp = api.http.post(
+        "/api/v1/videos", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert resp.status_code == 400, resp.text
+    assert "url" in error_of(resp)
+    assert api.sb.videos() == [] and api.sb.imports() == []
+
+
+def test_unparsable_url_in_a_patch_is_400(api: Api, key: str) -> None:
+    video = api.create_ok(s3_key=key)
+    for body in (
+        {"poster_url": "http://[abc/p.jpg"},
+        {"external_media": {"source": "x", "url": "http://a.example.com:99999/v"}},
+    ):
+        resp = api.patch(f"/api/v1/videos/{video['id']}", body)
+        assert resp.status_code == 400, resp.text
+        error_of(resp)
+
+
+def test_urls_that_parse_still_reach_their_rules(api: Api, key: str, media) -> None:
+    """The parse check is no stricter than it must be: IP hosts, explicit ports, userinfo,
+    a trailing dot, an escaped space and IDNA names pass it (and meet the usual rules)."""
+    base = api.sb.serve_files(media.dir)
+    port = base.rsplit(":", 1)[1]
+    assert api.create(url=f"{base}/clip.mp4").status_code == 201  # 127.0.0.1:port
+    with_user = api.create(s3_key=key, poster_url=f"http://u:pw@127.0.0.1:{port}/poster.jpg")
+    assert with_user.status_code == 201, with_user.text
+    escaped = api.create(s3_key=key, poster_url=f"http://127.0.0.1:{port}/a%20b.png")
+    assert escaped.status_code == 422 and "HTTP 404" in error_of(escaped)  # parsed, fetched
+    ipv6 = api.create(url="http://[::1]:8080/clip.mp4")
+    assert ipv6.status_code == 400 and "hostname" in error_of(ipv6)  # parses; no dot (6.3)
+    for url in ("https://xn--bcher-kva.example/p.jpg", "https://b\u00fccher.example/p.jpg",
+                "http://[fe80::1%25eth0]/p.jpg", "http://a_b.example.com/p.jpg",
+                "https://cdn.example.com./p.jpg"):
+        assert parse_url("poster_url", url).hostname
