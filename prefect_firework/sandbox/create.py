@@ -1,8 +1,17 @@
 """``POST /api/v1/videos`` in its four modes (spec 6): file, URL sync, URL async, S3 key.
 
-Order of checks: scope, ``channel_id`` (400/404/403), the per-channel rate limit (429), the
-metadata (400/422), the mode's own rules, then the file. Every create that reaches an
-authorised channel counts against the rate limit, whatever its outcome; refused 429s do not.
+Order of checks: scope (403), ``channel_id`` (400; 404 channel not found; 403 another
+business's), then everything the request alone decides: the metadata
+(400/422), the business store (404/403), the mode's own rules - exactly one source, the URL's
+format (6.3), the ``s3_key``'s owner - (400/403); then the per-channel rate limit (429);
+then the work, whose refusals need the video itself: the download and its remote rules, the
+poster, the ``s3_key`` object, the bytes' type, size and duration (400/422).
+
+So a request refused on its face spends no rate-limit slot (a client's typo does not eat the
+channel's budget), and a refused 429 spends none either. Once the slot is taken the create
+counts whatever its outcome: the server has started the work (downloading, probing). The spec
+orders none of this; it is our reading, chosen so that no check that could run before the slot
+runs after it.
 """
 
 from __future__ import annotations
@@ -17,7 +26,13 @@ from prefect_firework.sandbox.errors import ApiError
 from prefect_firework.sandbox.fetch import download_video
 from prefect_firework.sandbox.ids import new_id
 from prefect_firework.sandbox.imports import start_import
-from prefect_firework.sandbox.ingest import StoredMedia, from_download, from_file, from_s3_key
+from prefect_firework.sandbox.ingest import (
+    StoredMedia,
+    check_s3_key_owner,
+    from_download,
+    from_file,
+    from_s3_key,
+)
 from prefect_firework.sandbox.tagging import check_store
 from prefect_firework.sandbox.validation import (
     check_import_url,
@@ -62,15 +77,14 @@ def create_video(
     if not isinstance(channel_id, str) or not channel_id:
         raise ApiError(400, "channel_id is required")
     channel = principal.channel(core.state, channel_id)
-    _rate_limit(core, channel.id)
 
+    # everything the request alone decides, before the rate limit (see the module doc)
     meta = parse_metadata(data, core.config, creating=True)
     require_social_media(meta.get("display_social_attributions", False), meta.get("external_media"))
     store_id = check_store(core.state, principal, meta.get("business_store_id"))
     run_async = data.get("async", False)
     if not isinstance(run_async, bool):
         raise ApiError(400, "async must be a boolean")
-
     if upload is None:
         has_url, has_key = "url" in data, "s3_key" in data
         if has_url and has_key:
@@ -78,12 +92,16 @@ def create_video(
         if not has_url and not has_key:
             raise ApiError(400, "Provide a file (multipart/form-data), a url or an s3_key")
         if has_url:
-            url = check_import_url(data["url"])
-            if run_async:
-                job = start_import(
-                    core, principal, channel_id=channel.id, url=url, meta=meta, store_id=store_id
-                )
-                return 202, import_body(job)
+            check_import_url(data["url"])
+        else:
+            check_s3_key_owner(core, principal, data["s3_key"])
+
+    _rate_limit(core, channel.id)
+    if upload is None and "url" in data and run_async:
+        job = start_import(
+            core, principal, channel_id=channel.id, url=data["url"], meta=meta, store_id=store_id
+        )
+        return 202, import_body(job)
 
     video_id = new_id()
     media: StoredMedia

@@ -20,7 +20,7 @@ from prefect_firework.sandbox.fetch import VIDEO_EXTENSIONS, Download
 from prefect_firework.sandbox.probe import NotAVideoError, mp4_duration
 from prefect_firework.sandbox.uploads import safe_filename
 
-__all__ = ["StoredMedia", "from_download", "from_file", "from_s3_key"]
+__all__ = ["StoredMedia", "check_s3_key_owner", "from_download", "from_file", "from_s3_key"]
 
 _FILE_TYPES = ("video/mp4", "video/quicktime", "application/octet-stream")
 
@@ -96,14 +96,20 @@ def from_download(
     return _store(core, download.file, download.size, key, download.content_type)
 
 
-def from_s3_key(core: Core, principal: Principal, key: object) -> StoredMedia:
-    """An object already in the bucket (spec 6.3 option 3): exists, in size, a real video."""
+def check_s3_key_owner(core: Core, principal: Principal, key: object) -> str:
+    """The ``s3_key`` as a string (400), issued to no other business (403)."""
     if not isinstance(key, str) or not key:
         raise ApiError(400, "s3_key must be a non-empty string")
     with core.state.locked() as state:
         owner = state.key_owner.get(key)
     if owner is not None and owner != principal.business_id:
         raise ApiError(403, "Insufficient permissions for this s3_key")
+    return key
+
+
+def from_s3_key(core: Core, principal: Principal, key: object) -> StoredMedia:
+    """An object already in the bucket (spec 6.3 option 3): exists, in size, a real video."""
+    key = check_s3_key_owner(core, principal, key)
     head = core.s3.head(key)
     if head is None:
         raise ApiError(400, "s3_key not found: upload the file first")

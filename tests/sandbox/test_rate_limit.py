@@ -63,17 +63,59 @@ def test_window_slides_and_retry_after_tells_when(api: Api, media) -> None:
     assert int(again.headers["retry-after"]) == pytest.approx(200 - 1, abs=2)
 
 
-def test_failed_creates_still_count(api: Api, media) -> None:
+def _refused_on_its_face(api: Api, key: str, base: str) -> list[tuple[str, httpx.Response]]:
+    """One create per kind of refusal the request alone decides (issue 13: the unparsable URL
+    used to answer 500 *after* taking a slot)."""
+    clip = f"{base}/clip.mp4"
+    return [
+        ("access", api.create(s3_key=key, access="friends")),
+        ("caption", api.create(s3_key=key, caption=" ")),
+        ("hashtags-type", api.create(s3_key=key, hashtags="rain")),
+        ("social", api.create(s3_key=key, display_social_attributions=True)),
+        ("store", api.create(s3_key=key, business_store_id="NoStore")),
+        ("both-sources", api.create(s3_key=key, url=clip)),
+        ("no-source", api.create()),
+        ("url-unparsable", api.create(url="http://[abc/x.mp4")),
+        ("url-port", api.create(url="http://cdn.example.com:99999/x.mp4", **{"async": True})),
+        ("url-no-path", api.create(url=base)),
+        ("poster-unparsable", api.create(s3_key=key, poster_url="http://[abc/p.jpg")),
+        ("poster-gif", api.create(url=clip, poster_url=f"{base}/p.gif")),
+        ("s3-key-type", api.create(s3_key=5)),
+    ]
+
+
+def test_requests_refused_on_their_face_spend_no_slot(api: Api, media) -> None:
     key = api.upload(media.clip)
-    for _ in range(LIMIT):
-        assert api.create(s3_key=key, access="friends").status_code == 422
+    base = api.sb.serve_files(media.dir)
+    for _ in range(2):  # more refusals than the budget
+        for name, resp in _refused_on_its_face(api, key, base):
+            assert resp.status_code in (400, 404, 422), (name, resp.text)
+            error_of(resp)
+    for i in range(LIMIT):
+        assert api.create(s3_key=key).status_code == 201, i
+    assert api.create(s3_key=key).status_code == 429
+
+
+def test_creates_refused_after_the_work_started_still_count(api: Api, media) -> None:
+    """Once the slot is taken the create counts, whatever the video turns out to be."""
+    key = api.upload(media.clip)
+    short = api.upload(media.short)
+    base = api.sb.serve_files(media.dir)
+    refusals = [
+        lambda: api.create(s3_key="uploads/never-uploaded.mp4"),  # 400: no such object
+        lambda: api.create(s3_key=short),  # 422: duration
+        lambda: api.create(url=f"{base}/missing.mp4"),  # 400: the download fails
+        lambda: api.create(s3_key=key, poster_url=f"{base}/missing.png"),  # 422: poster
+    ]
+    for i in range(LIMIT):
+        assert refusals[i % len(refusals)]().status_code in (400, 422)
     assert api.create(s3_key=key).status_code == 429
 
 
 def test_reset_clears_the_windows(api: Api, media) -> None:
     key = api.upload(media.clip)
     for _ in range(LIMIT):
-        api.create(s3_key=key, access="friends")
+        api.create(s3_key="uploads/never-uploaded.mp4")
     assert api.create(s3_key=key).status_code == 429
     api.sb.reset()
     key = api.upload(media.clip)
