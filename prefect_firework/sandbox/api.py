@@ -228,12 +228,14 @@ async def _create_from_form(
             raise ApiError(400, "metadata is not valid JSON") from exc
         if not isinstance(data, dict):
             raise ApiError(400, "metadata must be a JSON object")
+        if isinstance(upload, str):  # a part without a filename (or filename="") is a field
+            raise ApiError(400, "file must be a file part named .mp4 or .mov (it had no filename)")
         if not isinstance(upload, UploadFile):
             raise ApiError(400, "file is required")
         uploaded = UploadedFile(
             file=upload.file,
             filename=upload.filename or "",
-            content_type=upload.content_type or "application/octet-stream",
+            content_type=upload.content_type,
         )
         return await run_in_threadpool(create_video, core, principal, data, uploaded)
     finally:

@@ -1,10 +1,10 @@
 """``POST /api/v1/videos`` in its four modes (spec 6): file, URL sync, URL async, S3 key.
 
 Order of checks: scope (403), ``channel_id`` (400; 404 channel not found; 403 another
-business's), then everything the request alone decides: the metadata
-(400/422), the business store (404/403), the mode's own rules - exactly one source, the URL's
-format (6.3), the ``s3_key``'s owner - (400/403); then the per-channel rate limit (429);
-then the work, whose refusals need the video itself: the download and its remote rules, the
+business's), then everything the request alone decides: the metadata (400/422), the business
+store (404/403), the mode's own rules - exactly one source, the URL's format (6.3), the file
+part's type and name (6.1), the ``s3_key``'s owner - (400/403); then the per-channel rate limit
+(429); then the work, whose refusals need the video itself: the download and its remote rules, the
 poster, the ``s3_key`` object, the bytes' type, size and duration (400/422).
 
 So a request refused on its face spends no rate-limit slot (a client's typo does not eat the
@@ -28,6 +28,7 @@ from prefect_firework.sandbox.ids import new_id
 from prefect_firework.sandbox.imports import start_import
 from prefect_firework.sandbox.ingest import (
     StoredMedia,
+    check_file_part,
     check_s3_key_owner,
     from_download,
     from_file,
@@ -52,7 +53,7 @@ class UploadedFile:
 
     file: IO[bytes]
     filename: str
-    content_type: str
+    content_type: str | None  # None when the part has no Content-Type header
 
 
 def _rate_limit(core: Core, channel_id: str) -> None:
@@ -85,7 +86,9 @@ def create_video(
     run_async = data.get("async", False)
     if not isinstance(run_async, bool):
         raise ApiError(400, "async must be a boolean")
-    if upload is None:
+    if upload is not None:
+        check_file_part(upload.filename, upload.content_type)
+    else:
         has_url, has_key = "url" in data, "s3_key" in data
         if has_url and has_key:
             raise ApiError(400, "Provide either url or s3_key, not both")

@@ -20,9 +20,18 @@ from prefect_firework.sandbox.fetch import VIDEO_EXTENSIONS, Download
 from prefect_firework.sandbox.probe import NotAVideoError, mp4_duration
 from prefect_firework.sandbox.uploads import safe_filename
 
-__all__ = ["StoredMedia", "check_s3_key_owner", "from_download", "from_file", "from_s3_key"]
+__all__ = [
+    "FILE_TYPES",
+    "StoredMedia",
+    "check_file_part",
+    "check_s3_key_owner",
+    "from_download",
+    "from_file",
+    "from_s3_key",
+]
 
-_FILE_TYPES = ("video/mp4", "video/quicktime", "application/octet-stream")
+#: spec 6.1: the only types of a direct file upload (and ``.mp4``/``.mov`` its only names)
+FILE_TYPES = ("video/mp4", "video/quicktime")
 
 
 @dataclass(frozen=True)
@@ -62,27 +71,37 @@ def video_key(channel_id: str, video_id: str, filename: str) -> str:
     return f"videos/{channel_id}/{video_id}/{safe_filename(filename)}"
 
 
+def check_file_part(filename: str, content_type: str | None) -> None:
+    """Spec 6.1 on the ``file`` part of a direct upload (400 otherwise): ``video/mp4`` or
+    ``video/quicktime``, named ``.mp4`` or ``.mov``. A missing type, ``application/octet-stream``
+    and a missing or empty filename are refused: the spec allows nothing else."""
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type not in FILE_TYPES:
+        shown = repr(media_type) if media_type else "none"
+        raise ApiError(
+            400,
+            f"Unsupported file type {shown}: the file part must be video/mp4 or video/quicktime",
+        )
+    if not filename.lower().endswith(VIDEO_EXTENSIONS):
+        raise ApiError(400, "Unsupported file extension: the file part must be named .mp4 or .mov")
+
+
 def from_file(
     core: Core,
     fileobj: IO[bytes],
     *,
     filename: str,
-    content_type: str,
+    content_type: str | None,
     channel_id: str,
     video_id: str,
 ) -> StoredMedia:
     """A ``file`` part of a multipart/form-data create (spec 6.3 option 1)."""
-    media_type = content_type.split(";")[0].strip().lower()
-    if media_type not in _FILE_TYPES:
-        raise ApiError(
-            400, f"Unsupported file type {media_type!r}: use video/mp4 or video/quicktime"
-        )
-    if filename and not filename.lower().endswith(VIDEO_EXTENSIONS):
-        raise ApiError(400, "Unsupported file extension: use .mp4 or .mov")
+    check_file_part(filename, content_type)
+    media_type = (content_type or "").split(";")[0].strip().lower()
     fileobj.seek(0, 2)
     size = fileobj.tell()
     _too_large(size, core.config)
-    key = video_key(channel_id, video_id, filename or "video.mp4")
+    key = video_key(channel_id, video_id, filename)
     return _store(core, fileobj, size, key, media_type)
 
 

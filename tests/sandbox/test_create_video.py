@@ -445,9 +445,56 @@ def test_file_upload_rules(api: Api, media) -> None:
         assert resp.status_code == status, (name, resp.text)
         error_of(resp)
     assert api.sb.videos() == [] and api.sb.objects() == []
-    ok_octet = api.create_file(meta, clip, "clip.mp4", "application/octet-stream")
+    ok_mp4 = api.create_file(meta, clip, "CLIP.MP4", "video/mp4; codecs=avc1")
     ok_mov = api.create_file(meta, clip, "clip.mov", "video/quicktime")
-    assert (ok_octet.status_code, ok_mov.status_code) == (201, 201)
+    assert (ok_mp4.status_code, ok_mov.status_code) == (201, 201)
+
+
+def _raw_file_part(
+    meta: dict[str, Any], data: bytes, disposition: str, content_type: str | None
+) -> tuple[bytes, str]:
+    """A multipart create whose file part has exactly these headers (httpx always adds a
+    Content-Type, so the body is written out by hand)."""
+    boundary = "file-part-boundary-3e9c"
+    head = f"--{boundary}\r\nContent-Disposition: {disposition}\r\n"
+    if content_type is not None:
+        head += f"Content-Type: {content_type}\r\n"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n'
+        f"{json.dumps(meta)}\r\n".encode()
+        + f"{head}\r\n".encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+FILE_PART_CASES = [
+    ("octet-stream", 'form-data; name="file"; filename="clip.mp4"', "application/octet-stream"),
+    ("no-content-type", 'form-data; name="file"; filename="clip.mp4"', None),
+    ("empty-content-type", 'form-data; name="file"; filename="clip.mp4"', ""),
+    ("empty-filename", 'form-data; name="file"; filename=""', "video/mp4"),
+    ("no-extension", 'form-data; name="file"; filename="clip"', "video/mp4"),
+    ("webm", 'form-data; name="file"; filename="clip.webm"', "video/webm"),
+    ("mp4-named-avi", 'form-data; name="file"; filename="clip.avi"', "video/mp4"),
+]
+
+
+@pytest.mark.parametrize(
+    ("disposition", "content_type"),
+    [c[1:] for c in FILE_PART_CASES],
+    ids=[c[0] for c in FILE_PART_CASES],
+)
+def test_file_part_must_be_mp4_or_mov(
+    api: Api, media, disposition: str, content_type: str | None
+) -> None:
+    """Spec 6.1: video/mp4 or video/quicktime, .mp4 or .mov; nothing else (400)."""
+    meta = {"channel_id": api.sb.channel_id, "caption": "A clip"}
+    body, form_type = _raw_file_part(meta, media.clip.read_bytes(), disposition, content_type)
+    resp = api.http.post("/api/v1/videos", content=body, headers={"Content-Type": form_type})
+    assert resp.status_code == 400, resp.text
+    assert ".mp4" in error_of(resp) or "video/mp4" in error_of(resp)
+    assert api.sb.videos() == [] and api.sb.objects() == []
 
 
 # -- the URL modes ---------------------------------------------------------------------------

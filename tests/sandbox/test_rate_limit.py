@@ -63,10 +63,12 @@ def test_window_slides_and_retry_after_tells_when(api: Api, media) -> None:
     assert int(again.headers["retry-after"]) == pytest.approx(200 - 1, abs=2)
 
 
-def _refused_on_its_face(api: Api, key: str, base: str) -> list[tuple[str, httpx.Response]]:
+def _refused_on_its_face(api: Api, media, key: str, base: str) -> list[tuple[str, httpx.Response]]:
     """One create per kind of refusal the request alone decides (issue 13: the unparsable URL
     used to answer 500 *after* taking a slot)."""
     clip = f"{base}/clip.mp4"
+    meta = {"channel_id": api.sb.channel_id, "caption": "A clip"}
+    clip_bytes = media.clip.read_bytes()
     return [
         ("access", api.create(s3_key=key, access="friends")),
         ("caption", api.create(s3_key=key, caption=" ")),
@@ -81,6 +83,8 @@ def _refused_on_its_face(api: Api, key: str, base: str) -> list[tuple[str, httpx
         ("poster-unparsable", api.create(s3_key=key, poster_url="http://[abc/p.jpg")),
         ("poster-gif", api.create(url=clip, poster_url=f"{base}/p.gif")),
         ("s3-key-type", api.create(s3_key=5)),
+        ("file-octet", api.create_file(meta, clip_bytes, "a.mp4", "application/octet-stream")),
+        ("file-avi", api.create_file(meta, clip_bytes, "clip.avi", "video/mp4")),
     ]
 
 
@@ -88,7 +92,7 @@ def test_requests_refused_on_their_face_spend_no_slot(api: Api, media) -> None:
     key = api.upload(media.clip)
     base = api.sb.serve_files(media.dir)
     for _ in range(2):  # more refusals than the budget
-        for name, resp in _refused_on_its_face(api, key, base):
+        for name, resp in _refused_on_its_face(api, media, key, base):
             assert resp.status_code in (400, 404, 422), (name, resp.text)
             error_of(resp)
     for i in range(LIMIT):
