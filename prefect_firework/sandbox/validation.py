@@ -40,7 +40,9 @@ __all__ = [
 ]
 
 ACCESS_VALUES = ("public", "private")
-_CUSTOM_KEY = re.compile(r"^[a-z0-9_]{1,255}$")
+#: spec 10's ``^[a-z0-9_]{1,255}$``, applied with ``fullmatch`` (``$`` also matches before a
+#: trailing newline, so ``re.match`` would take ``"abc\n"``)
+_CUSTOM_KEY = re.compile(r"[a-z0-9_]{1,255}")
 _POSTER_EXTENSIONS = (".jpg", ".png")
 #: one DNS label as it goes on the wire (IDNA already applied); ``_`` is common in practice
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\Z")
@@ -137,7 +139,7 @@ def _custom_fields(value: Any, config: SandboxConfig) -> dict[str, str]:
         raise _bad_type("custom_fields", "an object")
     out: dict[str, str] = {}
     for key, item in value.items():
-        if not _CUSTOM_KEY.match(key):
+        if not _CUSTOM_KEY.fullmatch(key):
             raise _invalid(f"custom_fields key {key!r} must match ^[a-z0-9_]{{1,255}}$")
         if not isinstance(item, str):
             raise _invalid(f"custom_fields value of {key!r} must be a string")

@@ -138,6 +138,7 @@ PATCH_ERRORS = [
     ("archived-bad", {"archived_at": "soon"}, 422),
     ("hashtags-bad", {"hashtags": "x"}, 400),
     ("custom-bad-key", {"custom_fields": {"BAD": "x"}}, 422),
+    ("custom-key-trailing-newline", {"custom_fields": {"abc\n": "x"}}, 422),
     ("video-hidden-bad", {"video_hidden": 1}, 400),
 ]
 
