@@ -7,7 +7,8 @@ Status codes, as the sandbox reads spec 6.9 / 7.5:
   ``file``), an import URL that breaks the format rules of 6.3, and any URL (``url``,
   ``poster_url``, ``external_media.url``) that does not parse: ``http://[abc/x.mp4``, a port
   outside 1..65535, control characters, a hostname that is not a DNS name or IP address.
-* **422** - the video fails validation: caption missing, blank or too long, ``access`` not
+* **422** - the video fails validation: caption missing, blank or (only with
+  ``SandboxConfig.max_caption_length`` set, off by default) too long, ``access`` not
   ``public``/``private``, ``archived_at`` not ISO 8601, a custom field key or value breaking
   ``^[a-z0-9_]{1,255}$`` / 1024 characters, social attribution without ``external_media``
   (with ``source`` and ``url``), a ``poster_url`` that parses but is not an http(s)
@@ -129,8 +130,9 @@ def _caption(value: Any, config: SandboxConfig) -> str:
         raise _bad_type("caption", "a string")
     if not value.strip():
         raise _invalid("caption can't be blank")
-    if len(value) > config.max_caption_length:
-        raise _invalid(f"caption is too long (maximum is {config.max_caption_length} characters)")
+    limit = config.max_caption_length  # None by default: the spec states no number
+    if limit is not None and len(value) > limit:
+        raise _invalid(f"caption too long (maximum is {limit} characters)")
     return value
 
 
