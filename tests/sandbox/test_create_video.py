@@ -740,3 +740,37 @@ def test_caption_limit_when_configured(media) -> None:
             assert sb.video(video["id"])["caption"] == "short"
         finally:
             api.close()
+
+
+# -- poster_url null or "" on a create: no custom poster (spec 6.4/6.5) ----------------------
+
+
+@pytest.mark.parametrize("poster", [None, ""], ids=["null", "empty"])
+@pytest.mark.parametrize("mode", ["s3_key", "file", "url-sync", "url-async"])
+def test_poster_url_null_or_empty_on_create_means_no_custom_poster(
+    api: Api, media, mode: str, poster: str | None
+) -> None:
+    base = api.sb.serve_files(media.dir)
+    meta: dict[str, Any] = {"channel_id": api.sb.channel_id, "caption": "A clip",
+                            "poster_url": poster}
+    if mode == "file":
+        resp = api.create_file(meta, media.clip.read_bytes())
+    elif mode == "s3_key":
+        resp = api.post("/api/v1/videos", {**meta, "s3_key": api.upload(media.clip)})
+    else:
+        body = {**meta, "url": f"{base}/clip.mp4", "async": mode == "url-async"}
+        resp = api.post("/api/v1/videos", body)
+    assert resp.status_code in (201, 202), resp.text
+    if resp.status_code == 202:
+        job_id = resp.json()["id"]
+        done = wait_for(
+            lambda: (j := api.get(f"/api/v1/videos/imports/{job_id}").json())["status"]
+            != "running" and j
+        )
+        assert done["status"] == "completed", done
+        video_id = done["video_id"]
+    else:
+        video_id = resp.json()["id"]
+    assert api.sb.video(video_id)["poster_url"] is None
+    posters = wait_for(lambda: api.get(f"/api/v1/videos/{video_id}").json()["video_posters"])
+    assert [p["url"].rsplit("/", 1)[1] for p in posters] == ["poster-auto.png"]
