@@ -47,13 +47,22 @@ class Principal:
             raise ApiError(403, f"Insufficient scope: {scope} required")
 
     def channel(self, state: State, channel_id: str) -> Channel:
-        """The channel, if it exists (404) and belongs to the caller's business (403)."""
+        """The channel, if it exists (404), belongs to the caller's business (403) and the
+        caller is a member of that business (404 "Membership not found", spec 6.9).
+
+        Every channel-scoped call checks this (creates, upload signatures, multipart
+        initiation); the spec names the membership 404 for creates, and the other endpoints
+        document a 404 too.
+        """
         with state.locked():
             channel = state.channels.get(channel_id)
+            member = (self.client_id, self.business_id) in state.memberships
         if channel is None:
             raise ApiError(404, "Channel not found")
         if channel.business_id != self.business_id:
             raise ApiError(403, "Insufficient permissions to access this channel")
+        if not member:
+            raise ApiError(404, "Membership not found")
         return channel
 
 

@@ -1,11 +1,12 @@
 """``POST /api/v1/videos`` in its four modes (spec 6): file, URL sync, URL async, S3 key.
 
 Order of checks: scope (403), ``channel_id`` (400; 404 channel not found; 403 another
-business's), then everything the request alone decides: the metadata (400/422), the business
-store (404/403), the mode's own rules - exactly one source, the URL's format (6.3), the file
-part's type and name (6.1), the ``s3_key``'s owner - (400/403); then the per-channel rate limit
-(429); then the work, whose refusals need the video itself: the download and its remote rules, the
-poster, the ``s3_key`` object, the bytes' type, size and duration (400/422).
+business's; 404 membership not found), then everything the request alone decides: the metadata
+(400/422), the business store (404/403), the mode's own rules - exactly one source, the URL's
+format (6.3), the file part's type and name (6.1), the ``s3_key``'s owner - (400/403); then the
+per-channel rate limit (429); then the work, whose refusals need the video itself: the download
+and its remote rules, the poster, the ``s3_key`` object, the bytes' type, size and duration
+(400/422).
 
 So a request refused on its face spends no rate-limit slot (a client's typo does not eat the
 channel's budget), and a refused 429 spends none either. Once the slot is taken the create

@@ -84,6 +84,8 @@ class Inspector:
             "other_business_client_id": seeds.other_business_client.client_id,
             "other_business_client_secret": seeds.other_business_client.client_secret,
             "other_business_channel_id": seeds.other_business_channel_id,
+            "no_membership_client_id": seeds.no_membership_client.client_id,
+            "no_membership_client_secret": seeds.no_membership_client.client_secret,
             "channel_id": seeds.channel_ids[0],
             "channel_ids": list(seeds.channel_ids),
             "business_store_ids": list(seeds.business_store_ids),

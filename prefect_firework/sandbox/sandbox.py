@@ -254,6 +254,16 @@ class Sandbox:
         return self._need().seeds.other_business_client.client_secret
 
     @property
+    def no_membership_client_id(self) -> str:
+        """A client of the main business without a membership in it: its tokens are valid,
+        its channel-scoped calls answer 404 "Membership not found" (spec 6.9)."""
+        return self._need().seeds.no_membership_client.client_id
+
+    @property
+    def no_membership_client_secret(self) -> str:
+        return self._need().seeds.no_membership_client.client_secret
+
+    @property
     def other_business_channel_id(self) -> str:
         return self._need().seeds.other_business_channel_id
 

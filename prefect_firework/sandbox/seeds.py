@@ -1,5 +1,9 @@
 """The seeded world: two businesses, their channels, stores, products and OAuth clients.
 
+Every client is a member of its business but one: ``no_membership_client`` holds valid
+credentials of the main business without a membership in it, so its channel-scoped calls
+answer 404 "Membership not found" (spec 6.9).
+
 Product identifiers are readable and stable across runs (``ext-1001``, GTIN ``00000000100111``,
 ``SKU-1001-A`` ...) so users can write them in manifests; encoded Firework ids are random per
 sandbox, like every other encoded id. The second store reuses the external id ``ext-1001`` for a
@@ -41,6 +45,7 @@ class Seeds:
     other_business_client: OAuthClient
     other_business_channel_id: str
     other_business_store_id: str
+    no_membership_client: OAuthClient
 
 
 def _product(store_id: str, number: int, name: str, units: int) -> Product:
@@ -104,6 +109,13 @@ def seed(state: State) -> Seeds:
         scopes=frozenset({READ_SCOPE, WRITE_SCOPE}),
     )
 
+    no_membership = OAuthClient(
+        client_id=f"sandbox-nomember-{new_id(10)}",
+        client_secret=new_secret(),
+        business_id=main.id,
+        scopes=frozenset({READ_SCOPE, WRITE_SCOPE}),
+    )
+
     with state.locked():
         for business in (main, other):
             state.businesses[business.id] = business
@@ -114,8 +126,10 @@ def seed(state: State) -> Seeds:
             state.store_order.setdefault(store.business_id, []).append(store.id)
         for product in [*products, *other_products]:
             state.products[product.id] = product
-        for oauth_client in (client, read_only, other_client):
+        for oauth_client in (client, read_only, other_client, no_membership):
             state.clients[oauth_client.client_id] = oauth_client
+        for member in (client, read_only, other_client):
+            state.memberships.add((member.client_id, member.business_id))
 
     return Seeds(
         business_id=main.id,
@@ -128,4 +142,5 @@ def seed(state: State) -> Seeds:
         other_business_client=other_client,
         other_business_channel_id=other_channel.id,
         other_business_store_id=other_store.id,
+        no_membership_client=no_membership,
     )

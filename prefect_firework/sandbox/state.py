@@ -274,6 +274,9 @@ class State:
         self.store_order: dict[str, list[str]] = {}  # business id -> its store ids, first first
         self.products: dict[str, Product] = {}
         self.clients: dict[str, OAuthClient] = {}
+        #: (client id, business id): the client is a member of the business (spec 6.9's
+        #: "membership not found" is a client whose credentials name a business it is not in)
+        self.memberships: set[tuple[str, str]] = set()
         self.tokens: dict[str, Token] = {}
         self.posts: dict[str, IssuedPost] = {}  # policy (base64) -> issued signature
         self.key_owner: dict[str, str] = {}  # S3 key -> business id it was issued to

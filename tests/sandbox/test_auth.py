@@ -1,4 +1,5 @@
-"""Every ``/api/v1`` endpoint: bearer tokens (401), scopes (403), channels (403/404)."""
+"""Every ``/api/v1`` endpoint: bearer tokens (401), scopes (403), channels (403/404) and
+memberships (404)."""
 
 from __future__ import annotations
 
@@ -90,6 +91,36 @@ def test_channel_of_another_business_is_403_and_unknown_is_404(api: Api, name: s
     unknown = api.post(path, {**body, "channel_id": "NoSuchCh"})
     assert unknown.status_code == 404, unknown.text
     assert "Channel not found" in error_of(unknown)
+
+
+@pytest.mark.parametrize("name", list(CHANNEL_BODIES))
+def test_a_client_without_membership_gets_404_membership_not_found(
+    sb: Sandbox, media, name: str
+) -> None:
+    """Spec 6.9: "Channel not found or membership not found". The seeded no-membership
+    client has valid credentials of the main business but no membership in it."""
+    path, body = CHANNEL_BODIES[name]
+    outsider = Api(sb, token_for(sb, sb.no_membership_client_id, sb.no_membership_client_secret))
+    try:
+        resp = outsider.post(path, {**body, "channel_id": sb.channel_id})
+        assert resp.status_code == 404, resp.text
+        assert error_of(resp) == "Membership not found"
+        unknown = outsider.post(path, {**body, "channel_id": "NoSuchCh"})
+        assert error_of(unknown) == "Channel not found"  # the channel is looked up first
+        if name == "create_video":
+            meta = {"channel_id": sb.channel_id, "caption": "x"}
+            form = outsider.create_file(meta, media.clip.read_bytes())
+            assert (form.status_code, error_of(form)) == (404, "Membership not found")
+    finally:
+        outsider.close()
+    assert sb.videos() == [] and sb.multipart_uploads() == []
+
+
+def test_no_membership_client_is_exposed_like_the_other_seeds(sb: Sandbox) -> None:
+    info = HTTP.get(f"{sb.base_url}/_sandbox/info").json()
+    assert info["no_membership_client_id"] == sb.no_membership_client_id
+    assert info["no_membership_client_secret"] == sb.no_membership_client_secret
+    assert sb.no_membership_client_id not in (sb.client_id, sb.read_only_client_id)
 
 
 def test_multipart_create_checks_the_channel_inside_metadata(api: Api, media) -> None:
