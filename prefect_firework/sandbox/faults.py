@@ -1,8 +1,14 @@
 """Injectable faults: what a client must survive, switched on per endpoint and per count.
 
-Three kinds, consumed in the order they were added:
+The kinds, consumed in the order they were added:
 
-* ``inject(endpoint, status=503, times=2, retry_after=7)`` answers with an error status;
+* ``inject(endpoint, status=503, times=2, retry_after=7)`` answers with an error status
+  instead of handling the request (nothing happens on the server);
+* ``inject_after(endpoint, status=504)`` handles the request - its effects persist: the video
+  exists, the rate-limit slot is spent, the import job runs - and then answers ``status``
+  instead of the handler's response, as a gateway that gave up while the backend finished.
+  The client cannot tell whether anything happened (``sb.videos()`` can); the request log
+  records the injected status, the handler's in ``handled_status``, and ``fault="after"``;
 * ``reset_connection(endpoint)`` drops the connection mid-exchange (the client sees a transport
   error, not a status): the sandbox reads part of the request, starts a response that promises
   more bytes than it sends, and closes the socket;
@@ -10,8 +16,14 @@ Three kinds, consumed in the order they were added:
 * ``slow_response(endpoint, seconds)`` handles the request, then holds its response: the server
   did the work, and a client whose timeout is shorter never learns it (an ambiguous outcome).
 
-``times=None`` means "until ``clear()``". Delays combine with a status or reset fault on the
-same request. Faulted requests never reach the handlers, so they change no state.
+``times=None`` means "until ``clear()``". Delays combine with a status, after or reset fault on
+the same request (``slow_response`` plus ``inject_after``: the work is done, the gateway waits,
+then answers 504). Requests faulted by ``inject`` or ``reset_connection`` never reach the
+handlers, so they change no state; ``inject_after`` is the one that does.
+
+Over HTTP (``POST /_sandbox/faults``), each kind is a JSON object: ``{"kind": "status" |
+"after", "endpoint": ..., "status": 504, "times": 1, "retry_after": ..., "body": ...}``,
+``{"kind": "reset", ...}``, ``{"kind": "delay" | "late", "seconds": 1.5, ...}``.
 """
 
 from __future__ import annotations
@@ -43,7 +55,7 @@ ENDPOINTS: frozenset[str] = frozenset(
 class FaultRule:
     """One armed fault; ``remaining`` counts down, None never does."""
 
-    kind: str  # "status" | "reset" | "delay"
+    kind: str  # "status" | "after" | "reset" | "delay" | "late"
     endpoint: str
     remaining: int | None
     status: int | None = None
@@ -74,6 +86,11 @@ def _check_times(times: int | None) -> None:
         raise ValueError("times must be a positive integer or None (forever)")
 
 
+def _check_status(status: int) -> None:
+    if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+        raise ValueError("status must be an error status (400..599)")
+
+
 class Faults:
     """The fault registry of one sandbox (``sb.faults``); thread-safe."""
 
@@ -97,9 +114,30 @@ class Faults:
         """
         _check_endpoint(endpoint)
         _check_times(times)
-        if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
-            raise ValueError("status must be an error status (400..599)")
+        _check_status(status)
         self._add(FaultRule("status", endpoint, times, status, retry_after, body))
+
+    def inject_after(
+        self,
+        endpoint: str,
+        status: int = 504,
+        *,
+        times: int | None = 1,
+        retry_after: int | str | None = None,
+        body: Any = None,
+    ) -> None:
+        """Handle the next ``times`` requests to ``endpoint`` for real, then answer ``status``
+        in place of the handler's response (a 504/502 from a gateway that gave up while the
+        backend finished: the outcome is ambiguous to the client).
+
+        Everything the handler did stays done: a created video, a spent rate-limit slot, a
+        started import job, a completed multipart upload. ``retry_after`` and ``body`` work
+        as for ``inject``.
+        """
+        _check_endpoint(endpoint)
+        _check_times(times)
+        _check_status(status)
+        self._add(FaultRule("after", endpoint, times, status, retry_after, body))
 
     def reset_connection(self, endpoint: str, *, times: int | None = 1) -> None:
         """Drop the connection of the next ``times`` requests to ``endpoint`` mid-exchange."""
@@ -138,17 +176,20 @@ class Faults:
         """Arm a fault from its JSON form (``POST /_sandbox/faults``).
 
         ``{"kind": "status", "endpoint": "create_video", "status": 503, "times": 1,
-        "retry_after": 2, "body": ...}``, ``{"kind": "reset", "endpoint": ..., "times": 1}`` or
-        ``{"kind": "delay", "endpoint": ..., "seconds": 1.5, "times": null}``.
+        "retry_after": 2, "body": ...}``, ``{"kind": "after", "endpoint": "create_video",
+        "status": 504}`` (``inject_after``; status defaults to 504), ``{"kind": "reset",
+        "endpoint": ..., "times": 1}`` or ``{"kind": "delay", "endpoint": ..., "seconds": 1.5,
+        "times": null}`` (``"late"``: ``slow_response``).
         """
         kind = spec.get("kind", "status")
         endpoint = spec.get("endpoint")
         if not isinstance(endpoint, str):
             raise ValueError("endpoint is required")
-        if kind == "status":
-            self.inject(
+        if kind in ("status", "after"):
+            inject = self.inject if kind == "status" else self.inject_after
+            inject(
                 endpoint,
-                spec.get("status", 500),
+                spec.get("status", 500 if kind == "status" else 504),
                 times=spec.get("times", 1),
                 retry_after=spec.get("retry_after"),
                 body=spec.get("body"),
@@ -164,7 +205,7 @@ class Faults:
             else:
                 self.slow_response(endpoint, seconds, times=spec.get("times", 1))
         else:
-            raise ValueError("kind must be one of: status, reset, delay, late")
+            raise ValueError("kind must be one of: status, after, reset, delay, late")
 
     def take(self, endpoint: str | None) -> FaultPlan:
         """Consume the faults that apply to one request to ``endpoint``."""

@@ -37,6 +37,8 @@ FaultBody = Callable[[FaultRule], "tuple[str, bytes]"]
 PRIVATE_PREFIX = "/_sandbox"
 #: scope key a handler sets when it could not answer (e.g. the client vanished mid-body)
 STATUS_KEY = "sandbox.status"
+#: scope key: the status the handler answered before ``inject_after`` replaced it
+HANDLED_KEY = "sandbox.handled_status"
 
 _DROPPING: contextvars.ContextVar[bool] = contextvars.ContextVar("sandbox_dropping", default=False)
 _UNFINISHED = "ASGI callable returned without completing response"
@@ -115,6 +117,7 @@ class Instrument:
                     time=started,
                     duration=self.state.now() - started,
                     fault=fault,
+                    handled_status=scope.get(HANDLED_KEY),
                 )
             )
 
@@ -133,6 +136,9 @@ class Instrument:
             action = plan.action
             if action is None:
                 await self.app(scope, receive, send_and_record)
+            elif action.kind == "after":
+                fault = "after"
+                await self._handle_then_fail(action, scope, receive, send_and_record)
             elif action.kind == "reset":
                 fault = "reset"
                 await self._drop(receive, send)
@@ -142,6 +148,19 @@ class Instrument:
                 await self._fail(action, send_and_record)
         finally:
             record()
+
+    async def _handle_then_fail(
+        self, rule: FaultRule, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Run the handler to the end (its effects persist), discard its response, and send
+        the injected one: the backend finished, the gateway had given up."""
+
+        async def discard(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                scope[HANDLED_KEY] = int(message["status"])
+
+        await self.app(scope, receive, discard)
+        await self._fail(rule, send)
 
     async def _fail(self, rule: FaultRule, send: Send) -> None:
         content_type, body = self.fault_body(rule)

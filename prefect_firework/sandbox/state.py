@@ -257,6 +257,8 @@ class RequestRecord:
     time: float
     duration: float
     fault: str | None = None
+    #: with ``fault="after"``: what the handler answered before the injected status replaced it
+    handled_status: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,4 +1,5 @@
-"""Fault injection: error statuses, dropped connections, delays and expired tokens."""
+"""Fault injection: error statuses (before or after the handler), dropped connections,
+delays and expired tokens."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from sandbox_support import (
     HTTP,
     PART,
+    SMALL,
     Api,
     bearer,
     error_of,
@@ -19,6 +21,7 @@ from sandbox_support import (
     s3_code,
     s3_post,
     token_for,
+    wait_for,
 )
 
 from prefect_firework.sandbox import Sandbox
@@ -101,6 +104,87 @@ def test_injected_status_for_n_requests(api: Api, media, endpoint: str) -> None:
     assert call(api, media).status_code == NORMAL[endpoint]
     faulted = [r for r in api.sb.requests if r.endpoint == endpoint and r.fault == "status"]
     assert [r.status for r in faulted] == [503, 503]
+
+
+@pytest.mark.parametrize("endpoint", list(CALLS))
+def test_inject_after_handles_the_request_then_answers_the_fault(
+    api: Api, media, endpoint: str
+) -> None:
+    api.sb.faults.inject_after(endpoint, status=504, retry_after=3)
+    resp = CALLS[endpoint](api, media)
+    assert resp.status_code == 504 and resp.headers["retry-after"] == "3"
+    if endpoint.startswith("s3_"):
+        s3_code(resp)
+    else:
+        assert "Injected" in error_of(resp)
+    (record,) = [r for r in api.sb.requests if r.fault == "after"]
+    assert (record.endpoint, record.status) == (endpoint, 504)
+    assert record.handled_status == NORMAL[endpoint]  # what the client never saw
+    assert CALLS[endpoint](api, media).status_code == NORMAL[endpoint]  # times=1
+
+
+def test_inject_after_on_create_leaves_the_video_behind(api: Api, media) -> None:
+    """Issue 13: the ambiguous create - the client gets 504, the video exists."""
+    key = api.upload(media.clip)
+    api.sb.faults.inject_after("create_video", status=504)
+    resp = api.create(s3_key=key, caption="made behind a 504")
+    assert resp.status_code == 504
+    assert error_of(resp) == "Injected fault: HTTP 504"
+    (video,) = api.sb.videos()
+    assert (video["caption"], video["s3_key"]) == ("made behind a 504", key)
+    fetched = api.get(f"/api/v1/videos/{video['id']}")
+    assert fetched.status_code == 200  # a real video, visible through the API
+
+
+def test_inject_after_spends_the_rate_limit_slot(media) -> None:
+    with Sandbox(SMALL.replace(rate_limit_count=1)) as sb:
+        api = Api(sb)
+        try:
+            key = api.upload(media.clip)
+            sb.faults.inject_after("create_video", status=502)
+            assert api.create(s3_key=key).status_code == 502
+            assert len(sb.videos()) == 1
+            assert api.create(s3_key=key).status_code == 429  # the 502's create counted
+        finally:
+            api.close()
+
+
+def test_inject_after_on_an_async_create_starts_the_import(api: Api, media) -> None:
+    base = api.sb.serve_files(media.dir)
+    api.sb.faults.inject_after("create_video", status=504)
+    resp = api.create(url=f"{base}/clip.mp4", **{"async": True})
+    assert resp.status_code == 504
+    (job,) = api.sb.imports()
+    done = wait_for(lambda: (j := api.sb.imports()[0])["status"] != "running" and j)
+    assert done["status"] == "completed" and done["id"] == job["id"]
+    assert [v["id"] for v in api.sb.videos()] == [done["video_id"]]
+
+
+def test_inject_after_over_http(api: Api, media) -> None:
+    key = api.upload(media.clip)
+    faults_url = f"{api.sb.base_url}/_sandbox/faults"
+    armed = HTTP.post(faults_url, json={"kind": "after", "endpoint": "create_video"})
+    assert armed.status_code == 201, armed.text
+    (rule,) = armed.json()
+    assert (rule["kind"], rule["status"], rule["remaining"]) == ("after", 504, 1)
+    HTTP.post(faults_url, json={"kind": "after", "endpoint": "create_video", "status": 502})
+    assert api.create(s3_key=key).status_code == 504
+    assert api.create(s3_key=key).status_code == 502
+    assert api.create(s3_key=key).status_code == 201
+    assert len(api.sb.videos()) == 3
+    bad = HTTP.post(faults_url, json={"kind": "after", "endpoint": "create_video", "status": 200})
+    assert bad.status_code == 400 and "status" in error_of(bad)
+
+
+def test_inject_after_combines_with_a_slow_response(api: Api, media) -> None:
+    """The gateway waits, then gives up; the video was made at once."""
+    key = api.upload(media.clip)
+    api.sb.faults.slow_response("create_video", 0.4)
+    api.sb.faults.inject_after("create_video", status=504)
+    started = time.perf_counter()
+    resp = api.create(s3_key=key)
+    assert resp.status_code == 504 and time.perf_counter() - started >= 0.4
+    assert len(api.sb.videos()) == 1
 
 
 @pytest.mark.parametrize("endpoint", list(CALLS))
