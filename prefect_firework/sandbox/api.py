@@ -13,7 +13,9 @@ and ``GET cdn/videos/{id}/{image}`` (the pretend CDN behind thumbnail and poster
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +31,7 @@ from prefect_firework.sandbox.auth import OAuthError, Principal, authenticate, i
 from prefect_firework.sandbox.core import Core
 from prefect_firework.sandbox.create import UploadedFile, create_video
 from prefect_firework.sandbox.errors import ApiError
-from prefect_firework.sandbox.faults import FaultRule
+from prefect_firework.sandbox.faults import SETTLE_KEY, FaultRule
 from prefect_firework.sandbox.inspection import Inspector
 from prefect_firework.sandbox.uploads import (
     complete_multipart,
@@ -180,6 +182,9 @@ def create_api(core: Core, inspector: Inspector, reset: Callable[[], None]) -> F
         else:
             data = await _json_object(request)
             status, body = await run_in_threadpool(create_video, core, principal, data)
+        timeout = request.scope.get(SETTLE_KEY)
+        if status == 202 and timeout:
+            body = await _settled_import(core, body, timeout)
         return JSONResponse(body, status_code=status)
 
     @app.get("/api/v1/videos/imports/{import_id}")
@@ -208,6 +213,20 @@ def create_api(core: Core, inspector: Inspector, reset: Callable[[], None]) -> F
 
     _private_routes(app, core, inspector, reset)
     return app
+
+
+async def _settled_import(core: Core, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """``answer_when_settled``: the 202's import job once it left ``running`` (or at the
+    timeout), rendered now rather than when the job was created."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with core.state.locked() as state:
+            job = state.imports.get(body["id"])
+            if job is None:  # reset meanwhile: nothing newer to tell
+                return body
+            if job.status != "running" or time.monotonic() >= deadline:
+                return import_body(job)
+        await asyncio.sleep(0.01)
 
 
 async def _create_from_form(

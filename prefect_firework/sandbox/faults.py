@@ -15,6 +15,13 @@ The kinds, consumed in the order they were added:
 * ``delay(endpoint, seconds)`` holds the request before it is handled;
 * ``slow_response(endpoint, seconds)`` handles the request, then holds its response: the server
   did the work, and a client whose timeout is shorter never learns it (an ambiguous outcome).
+  The body is the one rendered when the handler finished: a held 202 still says ``running``;
+* ``answer_when_settled("create_video", timeout=30)`` holds a create's 202 until its import
+  job has settled (``completed`` or ``errored``, or ``timeout`` seconds passed) and renders the
+  body only then: the 202 of an import that already finished (``completed`` with its
+  ``video_id``, or ``errored``), as a client reads it when the answer was slow and the import
+  fast (issue 14). Not time-based, so a test of it is not a race. Any other answer (a sync
+  201, a refusal) is sent as it is.
 
 ``times=None`` means "until ``clear()``". Delays combine with a status, after or reset fault on
 the same request (``slow_response`` plus ``inject_after``: the work is done, the gateway waits,
@@ -23,7 +30,8 @@ handlers, so they change no state; ``inject_after`` is the one that does.
 
 Over HTTP (``POST /_sandbox/faults``), each kind is a JSON object: ``{"kind": "status" |
 "after", "endpoint": ..., "status": 504, "times": 1, "retry_after": ..., "body": ...}``,
-``{"kind": "reset", ...}``, ``{"kind": "delay" | "late", "seconds": 1.5, ...}``.
+``{"kind": "reset", ...}``, ``{"kind": "delay" | "late", "seconds": 1.5, ...}``,
+``{"kind": "settle", "endpoint": "create_video", "timeout": 30, "times": 1}``.
 """
 
 from __future__ import annotations
@@ -32,7 +40,10 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["ENDPOINTS", "FaultPlan", "FaultRule", "Faults"]
+__all__ = ["ENDPOINTS", "SETTLE_KEY", "FaultPlan", "FaultRule", "Faults"]
+
+#: ASGI scope key that tells the create handler to hold a 202 until its import settles
+SETTLE_KEY = "sandbox.settle_timeout"
 
 #: every endpoint name a fault can target
 ENDPOINTS: frozenset[str] = frozenset(
@@ -55,7 +66,7 @@ ENDPOINTS: frozenset[str] = frozenset(
 class FaultRule:
     """One armed fault; ``remaining`` counts down, None never does."""
 
-    kind: str  # "status" | "after" | "reset" | "delay" | "late"
+    kind: str  # "status" | "after" | "reset" | "delay" | "late" | "settle"
     endpoint: str
     remaining: int | None
     status: int | None = None
@@ -74,6 +85,8 @@ class FaultPlan:
     delay: float = 0.0
     action: FaultRule | None = None
     late: float = 0.0
+    #: > 0: hold a create's 202 until its import settles, at most this many seconds
+    settle: float = 0.0
 
 
 def _check_endpoint(endpoint: str) -> None:
@@ -162,6 +175,20 @@ class Faults:
             raise ValueError("seconds must be >= 0")
         self._add(FaultRule("late", endpoint, times, seconds=float(seconds)))
 
+    def answer_when_settled(
+        self, endpoint: str = "create_video", timeout: float = 30.0, *, times: int | None = 1
+    ) -> None:
+        """Of the next ``times`` requests to ``create_video``, hold each 202 until its import
+        job is ``completed`` or ``errored`` (at most ``timeout`` seconds), then render it: the
+        client reads an already finished import in the 202 itself. Like every fault it counts
+        requests: one that does not answer 202 (a sync create, a refusal) uses it up as is."""
+        if endpoint != "create_video":
+            raise ValueError("answer_when_settled applies to create_video (whose 202 starts a job)")
+        _check_times(times)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise ValueError("timeout must be a number of seconds > 0")
+        self._add(FaultRule("settle", endpoint, times, seconds=float(timeout)))
+
     def clear(self) -> None:
         """Disarm every fault."""
         with self._lock:
@@ -204,14 +231,18 @@ class Faults:
                 self.delay(endpoint, seconds, times=spec.get("times"))
             else:
                 self.slow_response(endpoint, seconds, times=spec.get("times", 1))
+        elif kind == "settle":
+            self.answer_when_settled(
+                endpoint, spec.get("timeout", 30.0), times=spec.get("times", 1)
+            )
         else:
-            raise ValueError("kind must be one of: status, after, reset, delay, late")
+            raise ValueError("kind must be one of: status, after, reset, delay, late, settle")
 
     def take(self, endpoint: str | None) -> FaultPlan:
         """Consume the faults that apply to one request to ``endpoint``."""
         if endpoint is None:
             return FaultPlan()
-        delay = late = 0.0
+        delay = late = settle = 0.0
         action: FaultRule | None = None
         with self._lock:
             for rule in list(self._rules):
@@ -221,6 +252,8 @@ class Faults:
                     delay += rule.seconds
                 elif rule.kind == "late":
                     late += rule.seconds
+                elif rule.kind == "settle":
+                    settle = max(settle, rule.seconds)
                 elif action is None:
                     action = rule
                 else:
@@ -229,7 +262,7 @@ class Faults:
                     rule.remaining -= 1
                     if rule.remaining <= 0:
                         self._rules.remove(rule)
-        return FaultPlan(delay, action, late)
+        return FaultPlan(delay, action, late, settle)
 
     def _add(self, rule: FaultRule) -> None:
         with self._lock:

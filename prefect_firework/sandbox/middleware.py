@@ -19,7 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from prefect_firework.sandbox.faults import FaultRule, Faults
+from prefect_firework.sandbox.faults import SETTLE_KEY, FaultRule, Faults
 from prefect_firework.sandbox.state import RequestRecord, State
 
 __all__ = ["PRIVATE_PREFIX", "Instrument", "drain", "install_log_filter"]
@@ -97,7 +97,11 @@ class Instrument:
         plan = self.faults.take(endpoint)
         started = self.state.now()
         status: int | None = None
-        fault: str | None = "delay" if plan.delay else ("late" if plan.late else None)
+        fault: str | None = (
+            "delay" if plan.delay else "late" if plan.late else "settle" if plan.settle else None
+        )
+        if plan.settle:  # the create handler holds its 202 (see Faults.answer_when_settled)
+            scope[SETTLE_KEY] = plan.settle
         recorded = False
 
         def record() -> None:

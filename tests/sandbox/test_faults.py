@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sandbox_support import (
     HTTP,
+    IMPORT_KEYS,
     PART,
     SMALL,
     Api,
@@ -185,6 +186,72 @@ def test_inject_after_combines_with_a_slow_response(api: Api, media) -> None:
     resp = api.create(s3_key=key)
     assert resp.status_code == 504 and time.perf_counter() - started >= 0.4
     assert len(api.sb.videos()) == 1
+
+
+def test_slow_response_holds_a_202_rendered_before_the_wait(api: Api, media) -> None:
+    """Why ``answer_when_settled`` exists: ``slow_response`` delays the bytes of a body made
+    when the handler finished, so a held 202 says ``running`` even once the job is done."""
+    base = api.sb.serve_files(media.dir)
+    api.sb.faults.slow_response("create_video", 0.2)
+    resp = api.create(url=f"{base}/clip.mp4", **{"async": True})
+    assert resp.status_code == 202 and resp.json()["status"] == "running"
+
+
+@pytest.mark.parametrize(
+    ("name", "status"), [("clip.mp4", "completed"), ("missing.mp4", "errored")]
+)
+def test_answer_when_settled_sends_the_202_of_a_finished_import(
+    api: Api, media, name: str, status: str
+) -> None:
+    """Issue 14 item 1: a 202 whose import already finished (completed or errored)."""
+    base = api.sb.serve_files(media.dir)
+    api.sb.faults.answer_when_settled("create_video")
+    resp = api.create(url=f"{base}/{name}", **{"async": True})
+    assert resp.status_code == 202
+    body = resp.json()
+    assert set(body) - {"error"} == IMPORT_KEYS and body["status"] == status
+    (job,) = api.sb.imports()
+    assert body["id"] == job["id"] and body["video_id"] == job["video_id"]
+    if status == "completed":
+        assert body["video_id"] and body["completed_at"]
+        assert [v["id"] for v in api.sb.videos()] == [body["video_id"]]
+    else:
+        assert body["video_id"] is None and body["completed_at"] is None
+        assert "HTTP 404" in body["error"]
+    (record,) = [r for r in api.sb.requests if r.endpoint == "create_video"]
+    assert (record.fault, record.status) == ("settle", 202)
+    again = api.create(url=f"{base}/clip.mp4", **{"async": True})  # times=1
+    assert again.json()["status"] == "running"
+
+
+def test_answer_when_settled_gives_up_at_its_timeout(media) -> None:
+    with Sandbox(SMALL.replace(transcoding_delay=30)) as sb:
+        api = Api(sb)
+        try:
+            base = sb.serve_files(media.dir)
+            sb.faults.answer_when_settled("create_video", timeout=0.3)
+            started = time.perf_counter()
+            resp = api.create(url=f"{base}/clip.mp4", **{"async": True})
+            assert 0.3 <= time.perf_counter() - started < 5
+            assert resp.json()["status"] == "running"
+        finally:
+            api.close()
+
+
+def test_answer_when_settled_over_http_and_its_limits(api: Api, media) -> None:
+    base = api.sb.serve_files(media.dir)
+    faults_url = f"{api.sb.base_url}/_sandbox/faults"
+    spec = {"kind": "settle", "endpoint": "create_video", "timeout": 20, "times": 2}
+    armed = HTTP.post(faults_url, json=spec)
+    assert armed.status_code == 201, armed.text
+    key = api.upload(media.clip)
+    assert api.create(s3_key=key).status_code == 201  # a sync create: sent as it is
+    resp = api.create(url=f"{base}/clip.mp4", **{"async": True})
+    assert resp.json()["status"] == "completed"
+    assert api.sb.faults.active() == []  # both uses spent
+    for spec in ({"kind": "settle", "endpoint": "get_import"},
+                 {"kind": "settle", "endpoint": "create_video", "timeout": 0}):
+        assert HTTP.post(faults_url, json=spec).status_code == 400
 
 
 @pytest.mark.parametrize("endpoint", list(CALLS))
