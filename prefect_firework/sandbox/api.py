@@ -41,7 +41,7 @@ from prefect_firework.sandbox.uploads import (
 from prefect_firework.sandbox.videos import find_import, find_video, update_video
 from prefect_firework.sandbox.views import import_body, video_body, video_get_body
 
-__all__ = ["api_fault_body", "classify_api", "create_api"]
+__all__ = ["MAX_JSON_DEPTH", "api_fault_body", "classify_api", "create_api", "parse_json"]
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -80,15 +80,41 @@ def _error(status: int, message: str, headers: dict[str, str] | None = None) -> 
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
+#: deepest JSON nesting accepted in a body; the spec's deepest is 3 (``parts[].etag``)
+MAX_JSON_DEPTH = 64
+
+
+def parse_json(raw: bytes | str, what: str = "JSON body") -> Any:
+    """``raw`` parsed, or a 400: malformed, or nested deeper than ``MAX_JSON_DEPTH``.
+
+    ``json.loads`` raises ``RecursionError`` (not ``ValueError``) about 1,000 levels down,
+    and anything nested nearly that deep would recurse again when encoded, so depth is
+    bounded here, with an iterative walk, once for every body.
+    """
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        raise ApiError(400, f"Malformed {what}: nested too deeply") from None
+    except ValueError as exc:  # UnicodeDecodeError is a ValueError
+        raise ApiError(400, f"Malformed {what}") from exc
+    pending: list[tuple[Any, int]] = [(data, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise ApiError(
+                    400, f"Malformed {what}: nested deeper than {MAX_JSON_DEPTH} levels"
+                )
+            children = node.values() if isinstance(node, dict) else node
+            pending.extend((child, depth + 1) for child in children)
+    return data
+
+
 async def _json_object(request: Request) -> dict[str, Any]:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise ApiError(400, "Content-Type must be application/json")
-    raw = await request.body()
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "Malformed JSON body") from exc
+    data = parse_json(await request.body())
     if not isinstance(data, dict):
         raise ApiError(400, "Request body must be a JSON object")
     return data
@@ -241,10 +267,7 @@ async def _create_from_form(
         upload = form.get("file")
         if not isinstance(metadata, str):
             raise ApiError(400, "metadata is required (a JSON string)")
-        try:
-            data = json.loads(metadata)
-        except ValueError as exc:
-            raise ApiError(400, "metadata is not valid JSON") from exc
+        data = parse_json(metadata, "metadata JSON")
         if not isinstance(data, dict):
             raise ApiError(400, "metadata must be a JSON object")
         if isinstance(upload, str):  # a part without a filename (or filename="") is a field
@@ -310,10 +333,7 @@ def _private_routes(
 
     @app.post("/_sandbox/faults", status_code=201)
     async def add_fault(request: Request) -> list[dict[str, Any]]:
-        try:
-            spec = json.loads(await request.body())
-        except ValueError as exc:
-            raise ApiError(400, "Malformed JSON body") from exc
+        spec = parse_json(await request.body())
         specs = spec if isinstance(spec, list) else [spec]
         try:
             for item in specs:
@@ -343,7 +363,7 @@ def _private_routes(
     @app.post("/_sandbox/clock")
     async def clock(request: Request) -> dict[str, float]:
         try:
-            seconds = float(json.loads(await request.body())["advance"])
+            seconds = float(parse_json(await request.body())["advance"])
             core.state.clock.advance(seconds)
         except (ValueError, KeyError, TypeError) as exc:
             raise ApiError(400, 'expected {"advance": seconds >= 0}') from exc

@@ -115,6 +115,8 @@ bodies = st.one_of(
     st.binary(max_size=200),
     st.just(b"{"),
     st.just(b'{"a": ' * 50),
+    st.just(b"[" * 100_000),  # deeper than json.loads can recurse (issue 14: a 500)
+    st.just(b'{"a": ' * 70 + b"{}" + b"}" * 70),  # well formed, too deep
     st.just(HUGE.encode()),
 )
 content_types = st.sampled_from(

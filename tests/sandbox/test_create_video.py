@@ -774,3 +774,42 @@ def test_poster_url_null_or_empty_on_create_means_no_custom_poster(
     assert api.sb.video(video_id)["poster_url"] is None
     posters = wait_for(lambda: api.get(f"/api/v1/videos/{video_id}").json()["video_posters"])
     assert [p["url"].rsplit("/", 1)[1] for p in posters] == ["poster-auto.png"]
+
+
+# -- deeply nested JSON (issue 14 item 9): 400, never a RecursionError's 500 ------------------
+
+
+def _nested(depth: int) -> str:
+    return '{"a": ' * (depth - 1) + "{}" + "}" * (depth - 1)
+
+
+@pytest.mark.parametrize("depth", [65, 5_000, 200_000])
+def test_deeply_nested_json_is_400_everywhere(api: Api, media, depth: int) -> None:
+    deep = _nested(depth)
+    json_type = {"Content-Type": "application/json"}
+    for path in ("/api/v1/upload_signatures", "/api/v1/upload_multipart/signatures",
+                 "/api/v1/upload_multipart/complete", "/api/v1/videos"):
+        resp = api.http.post(path, content=deep, headers=json_type)
+        assert resp.status_code == 400, (path, resp.text[:200])
+        assert "nested" in error_of(resp)
+        inside = f'{{"channel_id": "{api.sb.channel_id}", "caption": "x", "extra": {deep}}}'
+        resp = api.http.post(path, content=inside, headers=json_type)
+        assert resp.status_code == 400 and "nested" in error_of(resp), path
+    patch = api.http.patch("/api/v1/videos/x", content=deep, headers=json_type)
+    assert patch.status_code == 400 and "nested" in error_of(patch)
+    # (a form field is at most 1 MB, so the deepest case is cut to size there)
+    form = api.create_file(_nested(min(depth, 5_000)), media.clip.read_bytes())
+    assert form.status_code == 400 and "nested" in error_of(form)
+    for private in ("/_sandbox/faults", "/_sandbox/clock"):
+        resp = HTTP.post(f"{api.sb.base_url}{private}", content=deep)
+        assert resp.status_code == 400 and "nested" in error_of(resp), private
+    assert api.sb.faults.active() == [] and api.sb.videos() == []
+
+
+def test_json_nested_64_deep_still_parses(api: Api, key: str) -> None:
+    body = json.dumps({"channel_id": api.sb.channel_id, "caption": "x", "s3_key": key})
+    body = body[:-1] + f', "extra": {_nested(63)}}}'
+    resp = api.http.post(
+        "/api/v1/videos", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert resp.status_code == 201, resp.text
