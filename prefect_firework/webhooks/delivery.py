@@ -20,8 +20,11 @@ from typing import Any
 
 __all__ = ["Delivery", "MalformedDelivery", "parse_delivery"]
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
-_EVENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}")
+_EVENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+#: deepest JSON nesting accepted; a webhook's is a handful, and what is kept goes into a
+#: Prefect event, whose encoding must not recurse without bound either
+MAX_DEPTH = 32
 _EVENT_KEYS = ("event_type", "event", "type", "topic")
 _ID_KEYS = ("id", "event_id", "delivery_id", "webhook_id")
 IMPORT_FAILED = "video_import_failed"
@@ -65,7 +68,7 @@ def _first(*values: Any) -> str | None:
 
 
 def _identifier(name: str, value: str | None) -> str | None:
-    if value is not None and not _ID.match(value):
+    if value is not None and not _ID.fullmatch(value):
         raise MalformedDelivery(f"{name} is not a valid identifier")
     return value
 
@@ -76,17 +79,36 @@ def _error_text(value: Any) -> str | None:
     return _text(value)
 
 
+def _depth(doc: Any) -> int:
+    """How deep ``doc`` nests objects and arrays (iteratively: no recursion to exhaust)."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(doc, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth)
+            if deepest > MAX_DEPTH:
+                return deepest
+            children = node.values() if isinstance(node, dict) else node
+            pending.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def parse_delivery(body: bytes) -> Delivery:
     """Read a webhook body; raise ``MalformedDelivery`` if it is not a JSON object with an
     event name and well-formed identifiers."""
     try:
         doc = json.loads(body)
+    except RecursionError:  # not a ValueError: json gives up ~1,000 levels down
+        raise MalformedDelivery("body is nested too deeply") from None
     except (UnicodeDecodeError, ValueError):
         raise MalformedDelivery("body is not JSON") from None
+    if _depth(doc) > MAX_DEPTH:
+        raise MalformedDelivery(f"body is nested deeper than {MAX_DEPTH} levels")
     if not isinstance(doc, dict):
         raise MalformedDelivery("body is not a JSON object")
     event_type = _first(*(doc.get(key) for key in _EVENT_KEYS))
-    if event_type is None or not _EVENT.match(event_type):
+    if event_type is None or not _EVENT.fullmatch(event_type):
         raise MalformedDelivery("body names no event type")
     nested = isinstance(doc.get("data"), dict)
     data: dict[str, Any] = doc["data"] if nested else doc

@@ -83,6 +83,40 @@ def test_malformed_input_is_400_and_emits_nothing(client, events, raw, headers):
     assert events.named() == []
 
 
+def _nested(depth: int) -> str:
+    return '{"a": ' * (depth - 1) + "{}" + "}" * (depth - 1)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"[" * 500_000,  # json.loads gives up with RecursionError (was a 500)
+        ('{"event_type": "video_created", "data": ' + _nested(5_000) + "}").encode(),
+        ('{"event_type": "video_created", "data": ' + _nested(32) + "}").encode(),
+    ],
+    ids=["brackets-500k", "nested-5000", "nested-33"],
+)
+def test_deeply_nested_bodies_are_400(client, events, raw):
+    response = client.post("/", content=raw, headers=signed(raw))
+    assert response.status_code == 400, response.text
+    assert "nested" in response.json()["error"]
+    assert events.named() == []
+
+
+def test_nesting_up_to_the_limit_is_accepted(client, events):
+    raw = ('{"event_type": "video_created", "data": {"video_id": "V1", "x": '
+           + _nested(30) + "}}").encode()
+    assert client.post("/", content=raw, headers=signed(raw)).status_code == 202
+    [event] = events.named()
+    assert event.resource.id == "firework.video.V1"
+
+
+def test_identifiers_with_a_trailing_newline_are_refused(client, events):
+    raw = body("video_created", video_id="V1\n")
+    assert client.post("/", content=raw, headers=signed(raw)).status_code == 400
+    assert events.named() == []
+
+
 def test_oversized_body_is_refused_before_verification(events):
     app = AsgiClient(create_webhook_app(SECRET, max_body_bytes=1000))
     raw = body("video_created", video_id="V1", padding="x" * 2000)
