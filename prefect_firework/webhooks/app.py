@@ -1,6 +1,8 @@
 """``WebhookReceiver``: an ASGI app that turns verified Firework webhooks into Prefect events.
 
-Per delivery, in this order: read the raw body (413 above ``max_body_bytes``), verify the
+Per delivery, in this order: read the raw body (413 above ``max_body_bytes``; 408 and the
+connection closed if it has not all arrived within ``body_timeout`` seconds, so a client that
+sends slowly or stops mid-body is dropped instead of holding a connection forever), verify the
 signature against the raw bytes (400 malformed header, 401 no match, 400 stale), parse the body
 (400), refuse a replay of an accepted delivery (400), emit one Prefect event, answer 202. If
 Prefect does not take the event, the answer is 503 and the delivery is forgotten, so that
@@ -24,6 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+import anyio
 import anyio.to_thread
 from pydantic import SecretStr
 from starlette.requests import ClientDisconnect, Request
@@ -100,6 +103,9 @@ class WebhookReceiver:
         parser: Turns a raw body into a ``Delivery``.
         event_names: Firework event type -> Prefect event name overrides.
         max_body_bytes: Larger bodies are refused with 413 before verification.
+        body_timeout: Seconds the whole body may take to arrive, from the end of the headers
+            (default 10; Firework itself waits 30 s for the answer); after it, 408 and the
+            connection is closed.
         clock: Wall clock in seconds (tests).
     """
 
@@ -115,12 +121,15 @@ class WebhookReceiver:
         parser: Callable[[bytes], Delivery] = parse_delivery,
         event_names: Mapping[str, str] | None = None,
         max_body_bytes: int = 1024 * 1024,
+        body_timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if tolerance is None:
             tolerance = float(getattr(secret, "tolerance", DEFAULT_TOLERANCE))
         if tolerance <= 0:
             raise ValueError("tolerance must be positive")
+        if body_timeout <= 0 or max_body_bytes <= 0:
+            raise ValueError("body_timeout and max_body_bytes must be positive")
         self._secrets = _resolve_secrets(secret)
         self.tolerance = tolerance
         self.header = header
@@ -131,6 +140,7 @@ class WebhookReceiver:
         self._parser = parser
         self._names = dict(event_names) if event_names else None
         self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout
 
     def __repr__(self) -> str:  # the secrets stay out of reprs and tracebacks
         return f"WebhookReceiver(header={self.header!r}, tolerance={self.tolerance:g})"
@@ -158,9 +168,13 @@ class WebhookReceiver:
             return JSONResponse({"error": "method not allowed"}, 405, {"Allow": "GET, POST"})
         client = request.client.host if request.client else "?"
         try:
-            body = await self._read_body(request)
+            with anyio.fail_after(self.body_timeout):
+                body = await self._read_body(request)
         except _TooLarge:
-            return self._refuse(client, 413, "body too large")
+            return self._refuse(client, 413, "body too large", close=True)
+        except TimeoutError:
+            reason = f"body not received within {self.body_timeout:g} s"
+            return self._refuse(client, 408, reason, close=True)
         except ClientDisconnect:
             return self._refuse(client, 400, "client went away mid-body")
         try:
@@ -218,10 +232,15 @@ class WebhookReceiver:
         return b"".join(chunks)
 
     @staticmethod
-    def _refuse(client: str, status: int, reason: str) -> Response:
+    def _refuse(client: str, status: int, reason: str, *, close: bool = False) -> Response:
+        """The refusal; ``close`` ends the connection too (its body was not read to the end,
+        so nothing else can follow on it)."""
         logger.warning("Refused webhook from %s (%d): %s", client, status, reason)
         return Response(
-            json.dumps({"error": reason}), status_code=status, media_type="application/json"
+            json.dumps({"error": reason}),
+            status_code=status,
+            media_type="application/json",
+            headers={"Connection": "close"} if close else None,
         )
 
 
