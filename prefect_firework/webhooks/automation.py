@@ -10,6 +10,10 @@ payload also has ``channel_id``, ``import_id`` and ``error``). Without ``paramet
 uses the deployment's own: the ``url-imports`` deployment then imports its manifest again, and
 its ledger retries exactly the rows that failed, that URL's among them.
 
+The receiver redacts credentials from every URL it puts into an event, so ``payload.url`` is
+the imported URL only when that had no query string; for presigned (or token) URLs, whose
+signatures would have expired by the retry anyway, use the deployment's own parameters.
+
     import_failed_automation("import-manifest/url-imports").create()
     import_failed_automation(deployment_id, parameters=URL_PARAMETERS).create()
 """

@@ -18,13 +18,24 @@ delivery retried hours later must still reach live subscribers, whose filters st
 The event id is derived from Firework's delivery id when there is one, so a delivery that
 Firework retries (new timestamp, new signature, same id) is one event, not two: Prefect drops
 events whose id it has seen.
+
+No credentials in events: an import URL is often presigned (``X-Amz-Signature``, a CDN token),
+and Prefect stores events (``events``, ``event_resources``) and shows them to anyone with UI
+access. So every URL that goes into an event - ``firework.import.url``, ``payload.url``, any
+URL inside ``payload.data`` or an error message - passes through the package's ``redact_url``
+(no password, no fragment, ``X-Amz-*``/``X-Goog-*`` parameters dropped, other query values
+``[REDACTED]``; scheme, host and path stay, so the file is still recognisable), and values
+under secret-looking keys in ``data`` (``token``, ``signature``, ``password`` ...) become
+``[REDACTED]``. Hence ``payload.url`` equals the imported URL only when it had no query string.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
+from prefect_firework._redact import REDACTED, redact_url
 from prefect_firework.webhooks.delivery import IMPORT_FAILED, Delivery
 
 __all__ = [
@@ -35,6 +46,7 @@ __all__ = [
     "event_id",
     "event_name",
     "import_resource_id",
+    "redact_text",
     "to_event",
     "video_resource_id",
 ]
@@ -48,6 +60,41 @@ EVENT_NAMES: dict[str, str] = {
     IMPORT_FAILED: IMPORT_FAILED_EVENT,
 }
 _NAMESPACE = uuid.UUID("6f1c2b4e-8a57-4f0e-9a34-0c2f7d2f9b11")
+
+
+#: a URL of any scheme inside free text (``s3://KEY:SECRET@bucket`` too)
+_URL_IN_TEXT = re.compile(r"(?i)\b[a-z][a-z0-9+.-]{0,15}://[^\s\"'<>]+")
+#: keys of ``data`` whose values are credentials whatever they look like
+_SECRET_KEY = re.compile(
+    r"(?i)(secret|token|passw|signature|credential|authorization|policy|api[_-]?key|^sig$)"
+)
+#: nesting below which ``data`` is not copied (the default parser refuses deeper bodies)
+_MAX_COPY_DEPTH = 64
+
+
+def redact_text(text: str) -> str:
+    """``text`` with each URL in it passed through ``redact_url``."""
+    if "://" not in text:
+        return text
+    return _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
+
+
+def _redacted(value: Any, depth: int = 0) -> Any:
+    """A copy of ``value`` (JSON-like) with URLs and secret-keyed values redacted."""
+    if isinstance(value, str):
+        return redact_text(value)
+    if depth >= _MAX_COPY_DEPTH and isinstance(value, dict | list):
+        return REDACTED
+    if isinstance(value, dict):
+        return {
+            key: REDACTED
+            if isinstance(key, str) and _SECRET_KEY.search(key) and value[key] is not None
+            else _redacted(value[key], depth + 1)
+            for key in value
+        }
+    if isinstance(value, list):
+        return [_redacted(item, depth + 1) for item in value]
+    return value
 
 
 def video_resource_id(video_id: str) -> str:
@@ -83,7 +130,7 @@ def _import(delivery: Delivery, import_id: str, role: str | None = None) -> dict
         "firework.import.id": import_id,
     }
     if delivery.url:
-        resource["firework.import.url"] = delivery.url
+        resource["firework.import.url"] = redact_text(delivery.url)
     if role:
         resource["prefect.resource.role"] = role
     return resource
@@ -102,7 +149,8 @@ def _payload(delivery: Delivery) -> dict[str, Any]:
         "error": delivery.error,
         "firework_created_at": delivery.created_at,
     }
-    return {**{k: v for k, v in fields.items() if v is not None}, "data": delivery.data}
+    kept = {k: v for k, v in fields.items() if v is not None}
+    return {**_redacted(kept), "data": _redacted(delivery.data)}
 
 
 def to_event(delivery: Delivery, names: dict[str, str] | None = None) -> dict[str, Any]:
