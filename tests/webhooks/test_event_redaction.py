@@ -106,18 +106,25 @@ def hooked(receiver_url: str) -> Iterator[Sandbox]:
         yield sb
 
 
-def _stored(names: list[str], count: int, since: float, timeout: float = 60.0) -> list[Any]:
-    async def read() -> list[Any]:
+def _stored(import_ids: set[str], timeout: float = 60.0) -> dict[str, Any]:
+    """The stored firework events of ``import_ids`` (by ``payload.import_id``), once all are
+    there: other tests of the session store firework events too, so count nothing else."""
+    names = [VIDEO_CREATED_EVENT, IMPORT_FAILED_EVENT]
+
+    async def read() -> dict[str, Any]:
         async with get_client() as client:
             page = await client.read_events(
                 EventFilter(event=EventNameFilter(name=names)), limit=50
-            )
-            return [e for e in page.events if e.received.timestamp() >= since - 5]
+            )  # newest first
+        return {
+            e.payload.get("import_id"): e for e in page.events
+            if e.payload.get("import_id") in import_ids
+        }
 
     deadline = time.monotonic() + timeout
     while True:
         found = run_coro_as_sync(read())
-        if len(found) >= count or time.monotonic() > deadline:
+        if set(found) == import_ids or time.monotonic() > deadline:
             return found
         time.sleep(0.25)
 
@@ -139,15 +146,14 @@ def test_presigned_imports_leave_no_signature_in_prefects_database(hooked, tmp_p
     sb = hooked
     make_mp4(tmp_path / "clip.mp4", 4, size=50_000, seed=8)
     base = sb.serve_files(tmp_path).rstrip("/")
-    since = time.time()
     meta = VideoMetadata(channel_id=sb.channel_id, caption="presigned")
     with FireworkClient(sb.client_id, sb.client_secret, base_url=sb.base_url) as fw:
         ok = fw.create_video_from_url(f"{base}/clip.mp4?{QUERY}", meta, asynchronous=True)
         bad = fw.create_video_from_url(f"{base}/gone.mp4?{QUERY}", meta, asynchronous=True)
     assert sb.wait_for_webhooks(30)
-    stored = _stored([VIDEO_CREATED_EVENT, IMPORT_FAILED_EVENT], 2, since)
-    by_import = {e.payload.get("import_id"): e for e in stored}
-    assert {ok.id, bad.id} <= set(by_import), [e.event for e in stored]
+    by_import = _stored({ok.id, bad.id})
+    assert set(by_import) == {ok.id, bad.id}
+    stored = list(by_import.values())
     failed = by_import[bad.id]
     assert failed.event == IMPORT_FAILED_EVENT
     assert failed.resource["firework.import.url"].startswith(f"{base}/gone.mp4?")
