@@ -57,6 +57,9 @@ class SandboxConfig:
     rate_limit_count: int = 20
     #: sliding window of the per-channel create limit, seconds
     rate_limit_window: float = 300.0
+    #: whether a 429 carries ``Retry-After`` (the spec promises none; False tests clients
+    #: that must back off without it)
+    rate_limit_retry_after: bool = True
 
     #: lifetime of upload policies and presigned part URLs, seconds (spec 4.6: 60 min)
     signature_lifetime: int = 3600

@@ -66,7 +66,7 @@ def _rate_limit(core: Core, channel_id: str) -> None:
             429,
             f"Rate limit exceeded: {cfg.rate_limit_count} videos per "
             f"{cfg.rate_limit_window:g} seconds per channel",
-            {"Retry-After": str(seconds)},
+            {"Retry-After": str(seconds)} if cfg.rate_limit_retry_after else None,
         )
 
 

@@ -186,6 +186,15 @@ def slow_step(ctx: Ctx) -> None:
     ctx.sb.faults.slow_response(endpoint, SLOW_DELAY, times=1)
 
 
+def gateway_after_create(status: int) -> Callable[[Ctx], None]:
+    """The gateway gave up and answered ``status``; the backend finished: the video exists."""
+
+    def fault(ctx: Ctx) -> None:
+        ctx.sb.faults.inject_after("create_video", status=status, times=1)
+
+    return fault
+
+
 def slow_create(ctx: Ctx) -> None:
     ctx.sb.faults.slow_response("create_video", SLOW_DELAY, times=1)
 
@@ -253,6 +262,8 @@ FAULTS: dict[str, Callable[[Ctx], None]] = {
     "part-url-expired": part_url_expired,
     "slow-step": slow_step,
     "slow-create": slow_create,
+    "gateway-502-after-create": gateway_after_create(502),
+    "gateway-504-after-create": gateway_after_create(504),
     "unreadable-201": unreadable_201,
     "import-errored": import_errored,
     "source-gone": source_gone,
@@ -304,6 +315,14 @@ MATRIX: dict[tuple[str, str], Expect] = {
     },
     **{
         ("unreadable-201", p): Expect("ambiguous", "create_video", 1, video_in_sandbox=True)
+        for p in CREATE_PATHS
+    },
+    # a gateway's 502/504 after the backend created the video: ambiguous, never repeated
+    **{
+        (f"gateway-{status}-after-create", p): Expect(
+            "ambiguous", "create_video", 1, video_in_sandbox=True
+        )
+        for status in (502, 504)
         for p in CREATE_PATHS
     },
     ("import-errored", "url-sync"): Expect("failed", "create_video", 1, error="400"),

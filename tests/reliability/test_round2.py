@@ -356,3 +356,45 @@ def test_the_request_log_holds_a_204_before_its_client_sees_it(sb, credentials, 
             path, "p.mp4", "video/mp4", sb.channel_id, size=60_000, credentials=credentials
         )
         assert [field(r, "status") for r in calls(sb, "s3_post")] == [204]
+
+
+# -- 1: a 202 whose import already finished ---------------------------------------------------
+
+
+def test_a_202_of_a_finished_import_records_the_video_id_not_the_import_id(
+    sb, credentials, ledger, tmp_path
+):
+    served = tmp_path / "served"
+    mp4(served / "done.mp4", size=50_000)
+    url = sb.serve_files(served).rstrip("/") + "/done.mp4"
+    sb.faults.answer_when_settled("create_video", timeout=30)
+    manifest = pd.DataFrame(
+        [{"url": url, "channel_id": sb.channel_id, "caption": "settled", "async": True}]
+    )
+    row = one(upload_videos(manifest, credentials=credentials, ledger=ledger))
+    [video] = sb.videos()
+    [job] = sb.imports()
+    assert row["status"] == "imported", row
+    assert row["video_id"] == video["id"] and row["import_id"] == job["id"] != video["id"]
+    entry = ledger.get(row["key"])
+    assert entry is not None and (entry.status, entry.video_id, entry.import_id) == (
+        "imported",
+        video["id"],
+        job["id"],
+    )
+    assert count(sb, "get_import") == 0, "nothing left to poll"
+
+
+def test_a_202_of_an_errored_import_is_a_failed_row(sb, credentials, ledger, tmp_path):
+    served = tmp_path / "served"
+    served.mkdir()
+    url = sb.serve_files(served).rstrip("/") + "/missing.mp4"
+    sb.faults.answer_when_settled("create_video", timeout=30)
+    manifest = pd.DataFrame(
+        [{"url": url, "channel_id": sb.channel_id, "caption": "gone", "async": True}]
+    )
+    row = one(upload_videos(manifest, credentials=credentials, ledger=ledger))
+    [job] = sb.imports()
+    assert row["status"] == "failed" and "errored" in row["error"], row
+    assert row["import_id"] == job["id"] and pd.isna(row["video_id"])
+    assert AMBIGUOUS not in row["error"] and sb.videos() == []

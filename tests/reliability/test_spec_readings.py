@@ -6,6 +6,7 @@ duplicate video and never wastes a whole upload; docs/RELIABILITY.md says which 
 
 from __future__ import annotations
 
+import itertools
 import os
 
 import pandas as pd
@@ -323,3 +324,46 @@ def test_client_never_retries_a_sync_import_timeout_into_a_duplicate(sb, tmp_pat
     ):
         client.create_video_from_url(url, VideoMetadata(channel_id=sb.channel_id, caption="c"))
     assert count(sb, "create_video") == 1
+
+
+def test_a_429_without_retry_after_pauses_the_whole_channel_doubling(tmp_path, monkeypatch):
+    """The sandbox answers 429s without Retry-After (the spec promises none): the channel
+    pauses 1 s, then 2 s, then 4 s (FIREWORK_RATE_LIMIT_BACKOFF=1), for every row of it."""
+    from prefect_firework.blocks import FireworkCredentials
+    from prefect_firework.sandbox import Sandbox, SandboxConfig
+
+    set_retry_delay(monkeypatch, 0.0)
+    monkeypatch.setenv("FIREWORK_RATE_LIMIT_CREATES", "100")  # another process spent it
+    monkeypatch.setenv("FIREWORK_RATE_LIMIT_BACKOFF", "1")
+    config = SandboxConfig(rate_limit_count=1, rate_limit_window=7.5, rate_limit_retry_after=False)
+    with Sandbox(config=config) as sb:
+        served = tmp_path / "served"
+        for name in ("spent", "a", "b"):
+            mp4(served / f"{name}.mp4", size=40_000, seed=len(name))
+        base = sb.serve_files(served).rstrip("/")
+        with FireworkClient(sb.client_id, sb.client_secret, base_url=sb.base_url) as other:
+            other.create_video_from_url(
+                f"{base}/spent.mp4", VideoMetadata(channel_id=sb.channel_id, caption="spent")
+            )
+        creds = FireworkCredentials(
+            client_id=sb.client_id, client_secret=sb.client_secret, base_url=sb.base_url
+        )
+        manifest = pd.DataFrame(
+            [
+                {"url": f"{base}/{n}.mp4", "channel_id": sb.channel_id, "caption": n}
+                for n in ("a", "b")
+            ]
+        )
+        frame = upload_videos(manifest, credentials=creds, ledger=Ledger(tmp_path / "l"))
+        assert list(frame["status"]) == ["imported", "imported"], frame
+        refused = [r for r in calls(sb, "create_video") if field(r, "status") == 429]
+        # 429s come in waves (both rows are sent together after each pause)
+        waves: list[float] = []
+        for started in sorted(field(r, "time") for r in refused):
+            if not waves or started - waves[-1] > 0.5:
+                waves.append(started)
+        gaps = [b - a for a, b in itertools.pairwise(waves)]
+        assert len(gaps) >= 2, waves
+        assert gaps[0] >= 0.9 and all(g2 >= 1.6 * g1 for g1, g2 in itertools.pairwise(gaps)), gaps
+        assert len(refused) <= 2 * len(waves), "a pause holds back every row of the channel"
+        assert len(sb.videos()) == 3
