@@ -26,10 +26,13 @@ from pydantic import SecretStr
 __all__ = [
     "REDACTED",
     "RedactingFilter",
+    "display_name",
     "install_log_redaction",
     "redact",
+    "redact_source",
     "redact_url",
     "register_secret",
+    "scrub",
 ]
 
 REDACTED = "[REDACTED]"
@@ -54,6 +57,8 @@ _JSON_PAIR = re.compile(
 )
 _KV_PAIR = re.compile(r"(?i)(?<![\w-])((?:" + _SENSITIVE_NAMES + r")\s*[=:]\s*)([^\s&,;\"'}\]]+)")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9\-._~+/]+=*")
+# user:password@ (or a lone user@) in a URI of any scheme: s3://KEY:SECRET@bucket, https://u:p@
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@\"'<>]+@")
 _URL = re.compile(r"https?://[^\s\"'<>]+")
 
 _MIN_SECRET_LEN = 8
@@ -117,12 +122,50 @@ def redact(text: object, *, _urls: bool = True) -> str:
     if isinstance(text, SecretStr):
         return REDACTED
     out = str(text)
+    out = _USERINFO.sub(lambda m: m.group(1), out)
     if _urls:
         out = _URL.sub(lambda m: redact_url(m.group(0)), out)
     out = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", out)
     out = _JSON_PAIR.sub(lambda m: f"{m.group(1)}'{REDACTED}'", out)
     out = _KV_PAIR.sub(lambda m: f"{m.group(1)}{REDACTED}", out)
     return _scrub_known(out)
+
+
+def scrub(text: str, *, limit: int = 2000) -> str:
+    """:func:`redact`, then cut to ``limit`` characters (for records that are stored)."""
+    out = redact(text)
+    return out if len(out) <= limit else out[: limit - 3] + "..."
+
+
+def redact_source(source: object) -> str:
+    """A source URI safe to show: no ``user:secret@`` part, no query string, no fragment.
+
+    Local paths are returned unchanged (they hold no credentials and ``?`` is a legal file-name
+    character). The credential rule follows smart-open's S3 parser, where an AWS secret may
+    contain ``/``: everything up to the first ``@`` is dropped when it looks like ``id:secret``
+    with no ``/`` in the id (a plain ``user@host`` is dropped too).
+    """
+    text = str(source) if not hasattr(source, "__fspath__") else source.__fspath__()  # type: ignore[attr-defined]
+    if "://" not in text:
+        return text
+    scheme, rest = text.split("://", 1)
+    for sep in ("?", "#"):
+        rest = rest.split(sep, 1)[0]
+    if "@" in rest:
+        maybe_auth, tail = rest.split("@", 1)
+        looks_like_secret = ":" in maybe_auth and "/" not in maybe_auth.split(":", 1)[0]
+        if looks_like_secret or "/" not in maybe_auth:
+            rest = tail
+    return f"{scheme}://{rest}"
+
+
+def display_name(source: object, default: str = "video") -> str:
+    """The last path segment of a source, for run names and messages: no query, no secret."""
+    shown = redact_source(source)
+    if "://" in shown:
+        shown = shown.split("://", 1)[1].partition("/")[2]
+    name = shown.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    return name or default
 
 
 def _scrub_known(text: str) -> str:

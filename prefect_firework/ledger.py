@@ -68,6 +68,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from prefect_firework._redact import scrub
 from prefect_firework.errors import LedgerError, LedgerLockTimeout
 from prefect_firework.locks import FileLockManager, LockInfo, make_holder
 
@@ -100,32 +101,6 @@ _MAX_ERROR = 2000
 # ---------------------------------------------------------------------- entries
 
 
-_SCRUBBERS: tuple[tuple[re.Pattern[str], str], ...] = (
-    # user:password@ in any URI (s3://KEY:SECRET@bucket, https://u:p@host)
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@]+@"), r"\1<redacted>@"),
-    # query strings of URLs: presigned signatures, policies, tokens
-    (re.compile(r"(?i)\b(https?://[^\s?#\"'<>]+)\?[^\s\"'<>]*"), r"\1?<redacted>"),
-    (re.compile(r"(?i)\b(X-Amz-[A-Za-z-]+)=[^&\s\"'<>]+"), r"\1=<redacted>"),
-    (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+"), r"\1<redacted>"),
-    (
-        re.compile(
-            r"(?i)\b(client_secret|access_token|token|signature|policy)([\"']?\s*[:=]\s*[\"']?)"
-            r"[^\s&\"',}]+"
-        ),
-        r"\1\2<redacted>",
-    ),
-)
-
-
-def scrub(text: str) -> str:
-    """``text`` without the secrets an error message may carry (see the module docstring)."""
-    for pattern, replacement in _SCRUBBERS:
-        text = pattern.sub(replacement, text)
-    if len(text) > _MAX_ERROR:
-        text = text[: _MAX_ERROR - 3] + "..."
-    return text
-
-
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -152,7 +127,7 @@ class LedgerEntry(BaseModel):
     @field_validator("error")
     @classmethod
     def _scrub_error(cls, value: str | None) -> str | None:
-        return None if value is None else scrub(value)
+        return None if value is None else scrub(value, limit=_MAX_ERROR)
 
     @field_validator("updated_at")
     @classmethod

@@ -45,6 +45,7 @@ from typing import Any, Literal
 from prefect import task
 from prefect.cache_policies import CachePolicy
 
+from prefect_firework._redact import display_name
 from prefect_firework.blocks import FireworkCredentials
 from prefect_firework.flows.imports import import_video
 from prefect_firework.flows.upload import upload_video
@@ -82,8 +83,7 @@ class ThisRunOnly(CachePolicy):
 
 
 def _source_name(parameters: dict[str, Any]) -> str:
-    source = str(parameters.get("source") or parameters.get("url") or "")
-    return source.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or "video"
+    return display_name(parameters.get("source") or parameters.get("url") or "")
 
 
 @task(

@@ -15,7 +15,7 @@ from typing import Any
 
 from prefect import Flow
 
-from prefect_firework._redact import redact_url
+from prefect_firework._redact import REDACTED, redact_url
 
 __all__ = ["FireworkFlow", "firework_flow", "summarize_parameter"]
 
@@ -30,7 +30,7 @@ def summarize_parameter(name: str, value: Any) -> Any:
     if pd is not None and isinstance(value, pd.Series):
         return f"<Series: {len(value)} values>"
     if name == "transport_params" and isinstance(value, Mapping) and value:
-        return {str(key): "<redacted>" for key in value}
+        return {str(key): REDACTED for key in value}
     if isinstance(value, str) and "://" in value:
         return redact_url(value) if "?" in value or "@" in value else value
     return value

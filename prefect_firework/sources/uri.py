@@ -19,6 +19,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Literal
 
+from prefect_firework._redact import redact_source
+
 __all__ = ["S3_SCHEMES", "ParsedSource", "SourceKind", "parse_source", "redact"]
 
 SourceKind = Literal["local", "s3", "http", "other"]
@@ -55,27 +57,8 @@ def _scheme(uri: str) -> str | None:
 
 
 def redact(source: str | os.PathLike[str]) -> str:
-    """Return ``source`` safe to show: no ``user:secret@`` part, no query string, no fragment.
-
-    Local paths are returned unchanged (they hold no credentials and ``?`` is a legal file-name
-    character). The credential rule follows smart-open's S3 parser, where an AWS secret may
-    contain ``/``: everything up to the first ``@`` is dropped when it looks like ``id:secret``
-    with no ``/`` in the id.
-    """
-    text = os.fspath(source)
-    scheme = _scheme(text)
-    if scheme is None:
-        return text
-    rest = text.split("://", 1)[1]
-    for sep in ("?", "#"):
-        rest = rest.split(sep, 1)[0]
-    if "@" in rest:
-        maybe_auth, tail = rest.split("@", 1)
-        looks_like_secret = ":" in maybe_auth and "/" not in maybe_auth.split(":", 1)[0]
-        # "/" not in maybe_auth: a plain user@host, dropped too (a user name is no one's business)
-        if looks_like_secret or "/" not in maybe_auth:
-            rest = tail
-    return f"{text.split('://', 1)[0]}://{rest}"
+    """``source`` safe to show (see :func:`prefect_firework._redact.redact_source`)."""
+    return redact_source(source)
 
 
 def _file_uri_to_path(uri: str) -> str:

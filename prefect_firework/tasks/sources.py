@@ -9,20 +9,16 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from prefect_firework._redact import display_name
 from prefect_firework.sources import SourceInfo, preflight
 
 __all__ = ["preflight_source"]
 
 
-def _display_name(source: Any) -> str:
-    # never echo a query string: presigned source URLs carry their signature there
-    return os.path.basename(str(source).split("?", 1)[0]) or "source"
-
-
 @task(
     name="preflight_source",
     cache_policy=NO_CACHE,
-    task_run_name=lambda parameters: f"preflight-{_display_name(parameters['source'])}",
+    task_run_name=lambda parameters: f"preflight-{display_name(parameters['source'], 'source')}",
 )
 def preflight_source(
     source: str | os.PathLike[str], transport_params: Mapping[str, Any] | None = None

@@ -21,6 +21,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from prefect_firework._redact import display_name
 from prefect_firework.blocks import FireworkCredentials, resolve_credentials
 from prefect_firework.models import CompletedPart, MultipartUpload, UploadSignature
 from prefect_firework.parts import PartRange
@@ -58,9 +59,7 @@ _RETRYING: dict[str, Any] = {
 
 
 def _name(parameters: Mapping[str, Any]) -> str:
-    # never a query string: a presigned source URL carries its signature there
-    name = str(parameters.get("filename") or parameters.get("source") or "")
-    return os.path.basename(name.split("?", 1)[0])
+    return display_name(parameters.get("filename") or parameters.get("source") or "")
 
 
 @task(

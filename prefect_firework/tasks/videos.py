@@ -9,6 +9,7 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from prefect_firework._redact import display_name
 from prefect_firework.blocks import FireworkCredentials, resolve_credentials
 from prefect_firework.models import Video, VideoImport, VideoMetadata, VideoUpdate
 from prefect_firework.tasks._policy import (
@@ -34,7 +35,7 @@ def _create_name(parameters: Mapping[str, Any]) -> str:
         value = parameters.get(kind)
         if value:
             mode = "url-async" if kind == "url" and parameters.get("asynchronous") else kind
-            return f"create-video-{mode}-{os.path.basename(str(value).split('?')[0])}"
+            return f"create-video-{mode}-{display_name(value)}"
     return "create-video"
 
 

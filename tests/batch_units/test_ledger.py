@@ -129,7 +129,7 @@ def test_secrets_are_scrubbed_from_errors() -> None:
     assert scrubbed is not None
     for secret in ("abc123", "AKIA", "eyJhbGciOi", "SeCrEt", "shh", "eyJwb2xpY3k", "=tok"):
         assert secret not in scrubbed, (secret, scrubbed)
-    assert "https://bucket.s3.amazonaws.com/k?<redacted>" in scrubbed
+    assert "https://bucket.s3.amazonaws.com/k?[REDACTED]" in scrubbed
     assert len(scrub("e" * 10_000)) == 2000
     assert scrub("plain error: 404 not found") == "plain error: 404 not found"
 
