@@ -68,6 +68,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from prefect_firework import _defaults
 from prefect_firework._redact import scrub
 from prefect_firework.errors import LedgerError, LedgerLockTimeout
 from prefect_firework.locks import FileLockManager, LockInfo, make_holder
@@ -139,7 +140,7 @@ class LedgerEntry(BaseModel):
 LedgerLockManager = FileLockManager
 
 #: seconds a key's lock lives without a refresh; a holder alive refreshes it every third
-DEFAULT_LOCK_LEASE = 120.0
+DEFAULT_LOCK_LEASE = _defaults.LOCK_LEASE
 
 
 def key_digest(key: str) -> str:

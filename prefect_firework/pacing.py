@@ -46,6 +46,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from prefect_firework import _defaults
+
 if TYPE_CHECKING:
     from prefect_firework.settings import FireworkSettings
 
@@ -64,7 +66,7 @@ DEFAULT_LIMIT_NAME = "firework-create-{channel_id}"
 
 #: the first pause of a channel after a 429 without ``Retry-After``; it doubles with each
 #: further such 429 until a create succeeds, up to the rate-limit window
-DEFAULT_BACKOFF = 15.0
+DEFAULT_BACKOFF = _defaults.RATE_LIMIT_BACKOFF
 
 
 def next_backoff(previous: float, initial: float, window: float) -> float:
@@ -120,8 +122,8 @@ class ChannelPacer:
 
     def __init__(
         self,
-        limit: int = 20,
-        window: float = 300.0,
+        limit: int = _defaults.CREATES_PER_WINDOW,
+        window: float = _defaults.RATE_WINDOW,
         *,
         backoff: float = DEFAULT_BACKOFF,
         clock: Clock = time.monotonic,
@@ -316,7 +318,11 @@ class ChannelPacer:
 
 
 def gcl_parameters(
-    limit: int = 20, window: float = 300.0, *, burst: int = 1, latency: float = 10.0
+    limit: int = _defaults.CREATES_PER_WINDOW,
+    window: float = _defaults.RATE_WINDOW,
+    *,
+    burst: int = 1,
+    latency: float = 10.0,
 ) -> tuple[int, float]:
     """``(gcl limit, slot decay per second)`` that keep any ``window`` under ``limit`` creates.
 
@@ -361,7 +367,7 @@ class PrefectRateLimitPacer:
         name_template: str = DEFAULT_LIMIT_NAME,
         timeout: float | None = None,
         strict: bool = True,
-        window: float = 300.0,
+        window: float = _defaults.RATE_WINDOW,
         backoff: float = DEFAULT_BACKOFF,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
@@ -476,8 +482,8 @@ class PrefectRateLimitPacer:
         self,
         channel_id: str,
         *,
-        limit: int = 20,
-        window: float = 300.0,
+        limit: int = _defaults.CREATES_PER_WINDOW,
+        window: float = _defaults.RATE_WINDOW,
         burst: int = 1,
         latency: float = 10.0,
     ) -> bool:

@@ -10,9 +10,12 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from prefect_firework import _defaults
+from prefect_firework.limits import DEFAULT_LIMITS
+
 __all__ = ["DEFAULT_BASE_URL", "FireworkSettings"]
 
-DEFAULT_BASE_URL = "https://api.firework.com"
+DEFAULT_BASE_URL = _defaults.BASE_URL
 
 
 class FireworkSettings(BaseSettings):
@@ -28,38 +31,48 @@ class FireworkSettings(BaseSettings):
     token_url: str | None = Field(
         default=None, description="OAuth2 token URL; defaults to {base_url}/oauth/token."
     )
-    scopes: str = Field(default="videos:read videos:write", description="Space-separated scopes.")
-    timeout: float = Field(default=30.0, gt=0, description="API request timeout in seconds.")
+    scopes: str = Field(default=_defaults.SCOPES, description="Space-separated scopes.")
+    timeout: float = Field(
+        default=_defaults.REQUEST_TIMEOUT, gt=0, description="API request timeout in seconds."
+    )
     credentials_block: str | None = Field(
         default=None, description="Name of a saved FireworkCredentials block to use."
     )
     rate_limit_creates: int = Field(
-        default=20, gt=0, description="Video creates allowed per channel per window (spec 6)."
+        default=_defaults.CREATES_PER_WINDOW,
+        gt=0,
+        description="Video creates allowed per channel per window.",
     )
     rate_limit_window: float = Field(
-        default=300.0, gt=0, description="Length of the per-channel create window in seconds."
+        default=_defaults.RATE_WINDOW,
+        gt=0,
+        description="Length of the per-channel create window in seconds.",
     )
     rate_limit_backoff: float = Field(
-        default=15.0,
+        default=_defaults.RATE_LIMIT_BACKOFF,
         gt=0,
         description="Seconds a channel pauses after a 429 without Retry-After; doubles per "
         "further 429 up to the window.",
     )
     min_file_size: int = Field(
-        default=25_600,
+        default=DEFAULT_LIMITS.min_file_size,
         ge=0,
         description="Smallest file uploaded, bytes. The spec says 25 KB; 25,600 (binary) "
         "refuses every file a decimal reading would.",
     )
     max_file_size: int = Field(
-        default=5_000_000_000,
+        default=DEFAULT_LIMITS.max_file_size,
         gt=0,
         description="Largest file uploaded, bytes. The spec says 5 GB; 5,000,000,000 "
         "(decimal) never uploads a file a decimal reading would refuse.",
     )
     poll_interval: float = Field(
-        default=5.0, gt=0, description="Seconds between polls of an async import (spec: 5-10 s)."
+        default=_defaults.POLL_INTERVAL,
+        gt=0,
+        description="Seconds between polls of an async import (the API asks for 5-10 s).",
     )
     import_timeout: float = Field(
-        default=3600.0, gt=0, description="Seconds to wait for an async import to finish."
+        default=_defaults.IMPORT_TIMEOUT,
+        gt=0,
+        description="Seconds to wait for an async import to finish.",
     )

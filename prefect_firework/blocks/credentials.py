@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
+from prefect_firework import _defaults
 from prefect_firework.errors import CredentialsNotFoundError
 from prefect_firework.settings import DEFAULT_BASE_URL, FireworkSettings
 
@@ -52,9 +53,7 @@ class FireworkCredentials(Block):
         default=None,
         description="The OAuth2 token endpoint; defaults to {base_url}/oauth/token.",
     )
-    scopes: str = Field(
-        default="videos:read videos:write", description="Space-separated OAuth2 scopes."
-    )
+    scopes: str = Field(default=_defaults.SCOPES, description="Space-separated OAuth2 scopes.")
     timeout: float = Field(default=30.0, gt=0, description="API request timeout in seconds.")
 
     def get_client(self) -> FireworkClient:

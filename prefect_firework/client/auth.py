@@ -22,6 +22,7 @@ import httpx
 from pydantic import SecretStr
 from pydantic import ValidationError as PydanticValidationError
 
+from prefect_firework import _defaults
 from prefect_firework._redact import redact_url, register_secret
 from prefect_firework.client.errors import (
     AuthenticationError,
@@ -54,7 +55,7 @@ class TokenManager:
         token_url: str,
         client_id: str,
         client_secret: str | SecretStr,
-        scopes: str = "videos:read videos:write",
+        scopes: str = _defaults.SCOPES,
         refresh_margin: float = DEFAULT_REFRESH_MARGIN,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

@@ -24,6 +24,7 @@ import httpx
 from pydantic import BaseModel, SecretStr
 from pydantic import ValidationError as PydanticValidationError
 
+from prefect_firework import _defaults
 from prefect_firework._redact import install_log_redaction, redact_url, register_secret
 from prefect_firework._version import __version__
 from prefect_firework.client import s3
@@ -57,8 +58,8 @@ __all__ = ["DEFAULT_BASE_URL", "DEFAULT_SCOPES", "USER_AGENT", "FireworkClient"]
 logger = logging.getLogger("prefect_firework.client")
 install_log_redaction()
 
-DEFAULT_BASE_URL = "https://api.firework.com"
-DEFAULT_SCOPES = "videos:read videos:write"
+DEFAULT_BASE_URL = _defaults.BASE_URL
+DEFAULT_SCOPES = _defaults.SCOPES
 USER_AGENT = f"prefect-firework/{__version__}"
 
 Source = str | os.PathLike[str]
@@ -89,8 +90,8 @@ class FireworkClient:
         base_url: str = DEFAULT_BASE_URL,
         token_url: str | None = None,
         scopes: str = DEFAULT_SCOPES,
-        timeout: float = 30.0,
-        s3_timeout: float = 300.0,
+        timeout: float = _defaults.REQUEST_TIMEOUT,
+        s3_timeout: float = _defaults.S3_TIMEOUT,
         verify: bool = True,
         transport: httpx.BaseTransport | None = None,
         s3_transport: httpx.BaseTransport | None = None,

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 from prefect import get_run_logger
 
+from prefect_firework import _defaults
 from prefect_firework.blocks import FireworkCredentials, resolve_credentials
 from prefect_firework.errors import RowErrorsFound
 from prefect_firework.flows._progress import BatchProgress
@@ -34,7 +35,7 @@ __all__ = [
 ]
 
 #: threads in each batch flow's runner; ``max_concurrency`` bounds the task runs in flight
-MAX_WORKERS = 16
+MAX_WORKERS = _defaults.FLOW_WORKERS
 
 Manifest = pd.DataFrame | str | os.PathLike[str]
 
@@ -61,7 +62,7 @@ class Batch:
     #: seconds to wait for import events before polling the rest (None: the waiter's default)
     event_timeout: float | None = None
     #: seconds a row waits for its key while another run holds it, then fails
-    lock_timeout: float = 600.0
+    lock_timeout: float = _defaults.LOCK_TIMEOUT
 
 
 def describe(exc: BaseException) -> str:
@@ -105,7 +106,7 @@ def make_batch(
     recreate_uncertain: bool,
     multipart_threshold: int | None = None,
     tag_videos: bool = True,
-    lock_timeout: float = 600.0,
+    lock_timeout: float = _defaults.LOCK_TIMEOUT,
 ) -> Batch:
     if max_concurrency < 1:
         raise ValueError("max_concurrency must be at least 1")

@@ -13,6 +13,7 @@ from typing import Any
 from prefect import get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from prefect_firework import _defaults
 from prefect_firework.blocks import FireworkCredentials, resolve_credentials
 from prefect_firework.flows._driver import Blocking, Call, run_pipeline
 from prefect_firework.flows._flow import firework_flow
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 #: threads in the flow's runner; ``max_concurrency`` bounds how many parts run at once
-MAX_WORKERS = 16
+MAX_WORKERS = _defaults.FLOW_WORKERS
 
 
 def build_metadata(

@@ -20,6 +20,7 @@ from prefect.cache_policies import CachePolicy
 from prefect.utilities.hashing import hash_objects
 from pydantic import BaseModel
 
+from prefect_firework import _defaults
 from prefect_firework.client.errors import (
     FireworkError,
     FireworkTransportError,
@@ -43,12 +44,12 @@ T = TypeVar("T")
 logger = logging.getLogger("prefect_firework.tasks")
 
 #: exponential backoff for task retries (Prefect adds jitter through retry_jitter_factor)
-RETRY_DELAYS: list[float] = [1.0, 2.0, 4.0, 8.0, 16.0]
-RETRY_JITTER = 0.5
+RETRY_DELAYS: list[float] = list(_defaults.RETRY_DELAYS)
+RETRY_JITTER = _defaults.RETRY_JITTER
 
 #: how long one task waits, in total, on 429s before giving up (not counted as retries)
-RATE_LIMIT_BUDGET_SECONDS = 900.0
-_FALLBACK_RATE_LIMIT_WAIT = 15.0
+RATE_LIMIT_BUDGET_SECONDS = _defaults.RATE_LIMIT_BUDGET
+_FALLBACK_RATE_LIMIT_WAIT = _defaults.RATE_LIMIT_BACKOFF
 
 #: transport failures that happen before the request reached the server
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -134,7 +135,10 @@ def with_rate_limit_wait(
             if exc.retry_after is not None:
                 delay = exc.retry_after
             else:  # the API promises no Retry-After: back off, doubling, up to 5 minutes
-                fallback = min(300.0, fallback * 2 if fallback else _FALLBACK_RATE_LIMIT_WAIT)
+                fallback = min(
+                    _defaults.RATE_WINDOW,
+                    fallback * 2 if fallback else _FALLBACK_RATE_LIMIT_WAIT,
+                )
                 delay = fallback
             delay = max(0.0, delay) + random.uniform(0, 0.25)
             if waited + delay > budget:
