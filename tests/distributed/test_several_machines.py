@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +88,18 @@ def _start(config: dict[str, Any], log: Path) -> subprocess.Popen[bytes]:
 
 
 def _run_machines(configs: list[dict[str, Any]], tmp: Path) -> list[pd.DataFrame]:
+    go = tmp / "go"
+    configs = [
+        {**c, "ready": str(tmp / f"ready-{i}"), "go": str(go)} for i, c in enumerate(configs)
+    ]
     procs = [_start(c, tmp / f"machine-{i}.log") for i, c in enumerate(configs)]
     try:
+        deadline = time.monotonic() + 180
+        while not all(Path(c["ready"]).exists() for c in configs):  # both imported
+            assert all(p.poll() is None for p in procs), "a machine exited before its run"
+            assert time.monotonic() < deadline, "the machines did not start within 180 s"
+            time.sleep(0.05)
+        go.touch()  # both runs start now
         for i, proc in enumerate(procs):
             code = proc.wait(timeout=240)
             assert code == 0, (tmp / f"machine-{i}.log").read_text()[-4000:]
