@@ -19,6 +19,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+# Imported here, at collection, before any test imports prefect_ray: prefect-ray imports ray
+# lazily (importlib's LazyLoader), and a ray first loaded that way under pytest lacks
+# ray.util.client, which Ray Client's ray.init("ray://...") needs (see runners.py)
+import ray  # noqa: F401
 from components import free_port, wait_until
 from deployments_support import MIB, manifest_rows
 
