@@ -50,8 +50,16 @@ def _quiet_prefect() -> None:
 def _warm_up_prefect() -> None:
     """Start Prefect's API before timing uploads, so MiB/s measures bytes, not start-up."""
     from prefect.client.orchestration import get_client
+    from prefect.settings import get_current_settings, temporary_settings
 
-    with get_client(sync_client=True) as client:
+    # A fresh temporary API registers the block types of every installed Prefect collection
+    # before it answers; with prefect-aws, -dask, -ray and -redis installed (the dev lock)
+    # that took 35 s on a busy 2-core machine, past Prefect's 20 s default
+    timeout = max(get_current_settings().server.ephemeral.startup_timeout_seconds, 120)
+    with (
+        temporary_settings(updates={"server.ephemeral.startup_timeout_seconds": timeout}),
+        get_client(sync_client=True) as client,
+    ):
         client.hello()
 
 
