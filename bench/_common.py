@@ -211,8 +211,12 @@ serve_forever(port=0, s3_port=0, config=SandboxConfig(**json.loads(sys.argv[1]))
 class SandboxProc:
     """``serve_forever`` of the sandbox in its own process (so its CPU is not the client's)."""
 
-    def __init__(self, **config: Any) -> None:
+    def __init__(
+        self, *, cwd: Path | None = None, env: dict[str, str] | None = None, **config: Any
+    ) -> None:
         self.config = config
+        self.cwd = cwd  # with env={"PYTHONPATH": ...}: another checkout's sandbox, same venv
+        self.env = env or {}
         self.proc: subprocess.Popen[str] | None = None
         self.info: dict[str, Any] = {}
         self._log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed by the GC
@@ -223,7 +227,8 @@ class SandboxProc:
             stdout=subprocess.PIPE,
             stderr=self._log,
             text=True,
-            env=base_env(),
+            env=base_env(**self.env),
+            cwd=self.cwd,
             start_new_session=True,
         )
         deadline = time.monotonic() + 90

@@ -7,10 +7,28 @@ the ``prefect.collections`` entry point, and a client-only user should not pay f
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING
 
+from prefect_firework._lazy import lazy_exports
 from prefect_firework._version import __version__
+
+if TYPE_CHECKING:
+    from prefect_firework.blocks import (
+        FireworkCredentials,
+        FireworkWebhookSecret,
+        resolve_credentials,
+    )
+    from prefect_firework.client import FireworkClient
+    from prefect_firework.errors import PrefectFireworkError
+    from prefect_firework.flows import (
+        get_videos,
+        import_video,
+        import_videos,
+        update_videos,
+        upload_video,
+        upload_videos,
+    )
+    from prefect_firework.settings import FireworkSettings
 
 _EXPORTS: dict[str, str] = {
     "FireworkCredentials": "prefect_firework.blocks",
@@ -18,19 +36,29 @@ _EXPORTS: dict[str, str] = {
     "resolve_credentials": "prefect_firework.blocks",
     "FireworkSettings": "prefect_firework.settings",
     "FireworkClient": "prefect_firework.client",
+    "PrefectFireworkError": "prefect_firework.errors",
+    "upload_video": "prefect_firework.flows",
+    "import_video": "prefect_firework.flows",
+    "upload_videos": "prefect_firework.flows",
+    "import_videos": "prefect_firework.flows",
+    "update_videos": "prefect_firework.flows",
+    "get_videos": "prefect_firework.flows",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "FireworkClient",
+    "FireworkCredentials",
+    "FireworkSettings",
+    "FireworkWebhookSecret",
+    "PrefectFireworkError",
+    "__version__",
+    "get_videos",
+    "import_video",
+    "import_videos",
+    "resolve_credentials",
+    "update_videos",
+    "upload_video",
+    "upload_videos",
+]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'prefect_firework' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, eager=("__version__",))

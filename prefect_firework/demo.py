@@ -37,6 +37,9 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
     os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+    # a first start on a fresh PREFECT_HOME migrates a database: on a busy 2-core machine
+    # that can take longer than Prefect's 20 s default
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     # third-party libraries' own log lines stay out of the demo (Prefect's and ours still
     # show): Prefect's temporary API, which inherits this environment, can log a database
     # pool traceback when it is stopped at exit while a connection is being reset
@@ -50,16 +53,8 @@ def _quiet_prefect() -> None:
 def _warm_up_prefect() -> None:
     """Start Prefect's API before timing uploads, so MiB/s measures bytes, not start-up."""
     from prefect.client.orchestration import get_client
-    from prefect.settings import get_current_settings, temporary_settings
 
-    # A fresh temporary API registers the block types of every installed Prefect collection
-    # before it answers; with prefect-aws, -dask, -ray and -redis installed (the dev lock)
-    # that took 35 s on a busy 2-core machine, past Prefect's 20 s default
-    timeout = max(get_current_settings().server.ephemeral.startup_timeout_seconds, 120)
-    with (
-        temporary_settings(updates={"server.ephemeral.startup_timeout_seconds": timeout}),
-        get_client(sync_client=True) as client,
-    ):
+    with get_client(sync_client=True) as client:
         client.hello()
 
 

@@ -54,26 +54,26 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import inspect
+import json
 import logging
 import os
 import re
-import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import pydantic_core
-from prefect.locking.filesystem import FileSystemLockManager
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from prefect_firework.errors import LedgerError, LedgerLockTimeout
+from prefect_firework.locks import FileLockManager, LockInfo, make_holder
 
 if TYPE_CHECKING:
     from prefect.filesystems import WritableFileSystem
     from prefect.locking.protocol import LockManager
-    from prefect.results import ResultStore
 
 __all__ = [
     "DEFAULT_NAMESPACE",
@@ -83,6 +83,7 @@ __all__ = [
     "LedgerLockManager",
     "LedgerLockTimeout",
     "LedgerStatus",
+    "LockInfo",
     "key_digest",
     "make_holder",
     "scrub",
@@ -159,210 +160,16 @@ class LedgerEntry(BaseModel):
         return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
-class LedgerError(RuntimeError):
-    """The ledger cannot be read or written reliably (never read as "no entry")."""
+#: the ledger's default lock manager (file locks with leases); the old name stays an alias
+LedgerLockManager = FileLockManager
 
-
-class LedgerLockTimeout(LedgerError, TimeoutError):
-    """Another holder kept the key's lock for longer than the timeout."""
+#: seconds a key's lock lives without a refresh; a holder alive refreshes it every third
+DEFAULT_LOCK_LEASE = 120.0
 
 
 def key_digest(key: str) -> str:
     """The file-name-safe name of ``key``: 64 hex characters (SHA-256 of its UTF-8)."""
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-# ---------------------------------------------------------------------- locks
-
-
-def _process_start(pid: int) -> str:
-    """An id of the process' start (Linux: start time in ticks); "" when unknown."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            fields = handle.read().rsplit(b")", 1)[1].split()
-        return fields[19].decode()
-    except (OSError, IndexError):
-        return ""
-
-
-def _process_state(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            return handle.read().rsplit(b")", 1)[1].split()[0].decode()
-    except (OSError, IndexError):
-        return ""
-
-
-_HOLDER_PREFIX = "prefect-firework"
-
-
-def make_holder() -> str:
-    """A holder name unique to this call, that says which host and process holds the lock."""
-    pid = os.getpid()
-    return "|".join(
-        [
-            _HOLDER_PREFIX,
-            socket.gethostname(),
-            str(pid),
-            _process_start(pid),
-            str(threading.get_ident()),
-            uuid.uuid4().hex,
-        ]
-    )
-
-
-def _holder_is_gone(holder: str) -> bool:
-    """True only when sure: the holder ran on this host and its process no longer exists."""
-    if os.name != "posix":
-        return False  # no safe liveness probe (os.kill(pid, 0) terminates on Windows)
-    parts = holder.split("|")
-    if len(parts) != 6 or parts[0] != _HOLDER_PREFIX or parts[1] != socket.gethostname():
-        return False
-    try:
-        pid = int(parts[2])
-    except ValueError:
-        return False
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    if _process_state(pid) == "Z":
-        return True  # killed, not yet reaped by its parent
-    started = parts[3]
-    return bool(started) and _process_start(pid) not in ("", started)  # pid reused
-
-
-class LedgerLockManager(FileSystemLockManager):
-    """Prefect's ``FileSystemLockManager`` with whole lock files and stale-lock recovery.
-
-    Same protocol and file format (``{"holder": ..., "expiration": ...}`` in ``<key>.lock``);
-    see the module docstring for what it fixes. Holders made by :func:`make_holder` (as
-    :meth:`Ledger.hold` does) can be recognised as gone once their process died; other holders
-    are never broken. Picklable (a path and a cache); one instance may serve many threads.
-    """
-
-    poll_interval: float = 0.05
-    #: a lock file without valid content older than this was left by a crash mid-write
-    empty_lock_grace: float = 30.0
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"lock_files_directory": self.lock_files_directory, "_locks": {}}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-
-    def _get_lock_info(self, key: str, use_cache: bool = True) -> Any:
-        try:
-            return super()._get_lock_info(key, use_cache=use_cache)
-        except ValueError:  # an unparsable lock file: locked, by nobody we can name
-            return {"holder": "", "expiration": None, "path": self._lock_path_for_key(key)}
-
-    async def _aget_lock_info(self, key: str, use_cache: bool = True) -> Any:
-        try:
-            return await super()._aget_lock_info(key, use_cache=use_cache)
-        except ValueError:
-            return {"holder": "", "expiration": None, "path": self._lock_path_for_key(key)}
-
-    def acquire_lock(
-        self,
-        key: str,
-        holder: str,
-        acquire_timeout: float | None = None,
-        hold_timeout: float | None = None,
-    ) -> bool:
-        self._ensure_lock_files_directory_exists()
-        path = self._lock_path_for_key(key)
-        deadline = None if acquire_timeout is None else time.monotonic() + acquire_timeout
-        expiration = (
-            _utcnow() + timedelta(seconds=hold_timeout) if hold_timeout is not None else None
-        )
-        payload = pydantic_core.to_json(
-            {"holder": holder, "expiration": None if expiration is None else str(expiration)}
-        )
-        while True:
-            if self._create(path, payload):
-                self._locks[key] = {"holder": holder, "expiration": expiration, "path": path}
-                return True
-            if self.is_lock_holder(key, holder):
-                return True
-            self._break_if_stale(key, path)
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(self.poll_interval)
-
-    async def aacquire_lock(
-        self,
-        key: str,
-        holder: str,
-        acquire_timeout: float | None = None,
-        hold_timeout: float | None = None,
-    ) -> bool:
-        import anyio.to_thread
-
-        return await anyio.to_thread.run_sync(
-            self.acquire_lock, key, holder, acquire_timeout, hold_timeout
-        )
-
-    @staticmethod
-    def _create(path: Path, payload: bytes) -> bool:
-        """Create ``path`` holding ``payload`` if it does not exist, atomically."""
-        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        temporary.write_bytes(payload)
-        try:
-            os.link(temporary, path)
-            return True
-        except FileExistsError:
-            return False
-        except OSError:  # no hard links here (some network/FAT filesystems): O_EXCL + write
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                return False
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-            return True
-        finally:
-            temporary.unlink(missing_ok=True)
-
-    def _stale(self, path: Path, content: bytes) -> bool:
-        try:
-            holder = pydantic_core.from_json(content).get("holder", "")
-        except ValueError:
-            try:
-                return time.time() - path.stat().st_mtime > self.empty_lock_grace
-            except FileNotFoundError:
-                return False
-        return isinstance(holder, str) and _holder_is_gone(holder)
-
-    def _break_if_stale(self, key: str, path: Path) -> None:
-        if os.name != "posix":
-            return
-        try:
-            content = path.read_bytes()
-        except FileNotFoundError:
-            return
-        if not self._stale(path, content):
-            return
-        import fcntl
-
-        guard = path.with_suffix(".break")
-        with open(guard, "a+b") as handle:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            try:
-                # under the guard nobody else breaks; the holder is gone and cannot release:
-                # if the content is still the one judged stale, it is still that stale lock
-                if path.read_bytes() == content and self._stale(path, content):
-                    path.unlink()
-                    self._locks.pop(key, None)
-                    logger.warning("Broke the stale ledger lock %s (%s)", path, content[:200])
-            except FileNotFoundError:
-                pass
-            finally:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 # ---------------------------------------------------------------------- storage
@@ -417,7 +224,10 @@ class Ledger:
         *,
         namespace: str = DEFAULT_NAMESPACE,
         lock_manager: LockManager | None = None,
+        lock_lease: float = DEFAULT_LOCK_LEASE,
     ) -> None:
+        if not lock_lease > 0:
+            raise ValueError(f"lock_lease must be positive seconds, got {lock_lease!r}")
         if not _NAMESPACE.fullmatch(namespace) or ".." in namespace.split("/"):
             raise ValueError(
                 f"namespace must be path segments of letters, digits, '.', '_' or '-', "
@@ -430,10 +240,16 @@ class Ledger:
         self._root = _local_root(block)
         self._storage = None if self._root is not None else block
         self._lock_manager = lock_manager
+        self.lock_lease = float(lock_lease)
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        """State that lives in one process only (rebuilt after unpickling)."""
+        self._manager: Any = None
         self._local: threading.local | None = None
-        self._store: ResultStore | None = None
-        self._store_lock = threading.Lock()
+        self._state_lock = threading.Lock()
         self._holders: dict[str, str] = {}
+        self._refresher: threading.Thread | None = None
 
     @staticmethod
     def _storage_block(storage: Any) -> Any:
@@ -468,14 +284,13 @@ class Ledger:
             "_storage": self._storage,
             "_root": self._root,
             "_lock_manager": self._lock_manager,
+            "lock_lease": self.lock_lease,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("lock_lease", DEFAULT_LOCK_LEASE)
         self.__dict__.update(state)
-        self._local = None
-        self._store = None
-        self._store_lock = threading.Lock()
-        self._holders = {}
+        self._init_runtime()
 
     def __repr__(self) -> str:
         where = str(self._root) if self._root is not None else type(self._storage).__name__
@@ -500,6 +315,16 @@ class Ledger:
         home = Path(get_current_settings().home).expanduser()
         return home / "prefect-firework" / "locks" / self.namespace
 
+    def location(self, name: str = "") -> str:
+        """Where ``name`` (an entry's relative name) lives: a local path or the block's URL."""
+        if self._root is not None:
+            return str(self._root / self.namespace if not name else self._root / name)
+        base = str(
+            getattr(self._storage, "basepath", "") or getattr(self._storage, "bucket_name", "")
+        )
+        where = f"{type(self._storage).__name__}({base})" if base else type(self._storage).__name__
+        return f"{where}/{name or self.namespace}"
+
     def _entry_name(self, key: str) -> str:
         return f"{self.namespace}/entries/{key_digest(key)}.json"
 
@@ -520,7 +345,9 @@ class Ledger:
         except Exception as exc:
             if _is_not_found(exc):
                 return None
-            raise LedgerError(f"cannot read ledger entry for key {key!r}: {exc}") from exc
+            raise LedgerError(
+                f"cannot read ledger entry for key {key!r} at {self.location(name)}: {exc}"
+            ) from exc
         try:
             entry = LedgerEntry.model_validate_json(content)
         except ValueError as exc:
@@ -534,12 +361,58 @@ class Ledger:
         content = entry.model_dump_json().encode("utf-8")
         name = self._entry_name(entry.key)
         try:
-            if self._root is not None:
-                self._write_local(self._root / name, content)
-            else:
-                _resolve(self._storage.write_path(name, content))
+            self._write(name, content)
         except Exception as exc:
-            raise LedgerError(f"cannot write ledger entry for key {entry.key!r}: {exc}") from exc
+            raise LedgerError(
+                f"cannot write ledger entry for key {entry.key!r} at {self.location(name)}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    # ------------------------------------------------------------------ spent uploads
+
+    def _upload_name(self, upload_id: str) -> str:
+        return f"{self.namespace}/uploads/{key_digest(upload_id)}.json"
+
+    def _write(self, name: str, content: bytes) -> None:
+        if self._root is not None:
+            self._write_local(self._root / name, content)
+        else:
+            _resolve(self._storage.write_path(name, content))
+
+    def spend_upload(self, upload_id: str, key: str | None = None, *, spent: bool = True) -> None:
+        """Record that a create from ``upload_id``'s object was sent (``spent=False``: that
+        it certainly made no video after all), so the upload is never turned into a second
+        video: a resumable upload is one that has not yet become a video."""
+        content = json.dumps(
+            {"upload_id": upload_id, "key": key, "spent": spent, "at": _utcnow().isoformat()}
+        ).encode()
+        name = self._upload_name(upload_id)
+        try:
+            self._write(name, content)
+        except Exception as exc:
+            raise LedgerError(
+                f"cannot record upload {upload_id} at {self.location(name)}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    def upload_spent(self, upload_id: str) -> bool:
+        """Whether a create from ``upload_id``'s object was sent (see :meth:`spend_upload`)."""
+        name = self._upload_name(upload_id)
+        try:
+            if self._root is not None:
+                content = (self._root / name).read_bytes()
+            else:
+                content = _resolve(self._storage.read_path(name))
+        except Exception as exc:
+            if _is_not_found(exc):
+                return False
+            raise LedgerError(
+                f"cannot read upload record {upload_id} at {self.location(name)}: {exc}"
+            ) from exc
+        try:
+            return bool(json.loads(content).get("spent", True))
+        except (ValueError, AttributeError):
+            return True  # unreadable: assume the worst, upload afresh
 
     def resolve(self, key: str, video_id: str | None) -> LedgerEntry:
         """Settle a row a crash left ``creating``, after looking for its video in Firework.
@@ -574,34 +447,84 @@ class Ledger:
 
     # ------------------------------------------------------------------ locks
 
-    def _result_store(self) -> ResultStore:
-        with self._store_lock:
-            if self._store is None:
-                from prefect.filesystems import LocalFileSystem
-                from prefect.results import ResultStore
-
+    def _lock_manager_in_use(self) -> Any:
+        with self._state_lock:
+            if self._manager is None:
                 manager = self._lock_manager
                 if manager is None:
                     directory = self.lock_directory
                     assert directory is not None
-                    manager = LedgerLockManager(directory)
-                storage = (
-                    LocalFileSystem(basepath=str(self._root))
-                    if self._root is not None
-                    else self._storage
-                )
-                self._store = ResultStore(result_storage=storage, lock_manager=manager)
-            return self._store
+                    manager = FileLockManager(directory)
+                self._manager = manager
+            return self._manager
 
     def _held(self) -> set[str]:
         if self._local is None:
-            with self._store_lock:
+            with self._state_lock:
                 if self._local is None:
                     self._local = threading.local()
         held = getattr(self._local, "held", None)
         if held is None:
             held = self._local.held = set()
         return held
+
+    def _acquire(self, digest: str, timeout: float) -> bool:
+        holder = make_holder()
+        manager = self._lock_manager_in_use()
+        if not manager.acquire_lock(
+            digest, holder=holder, acquire_timeout=timeout, hold_timeout=self.lock_lease
+        ):
+            return False
+        self._held().add(digest)
+        with self._state_lock:
+            self._holders[digest] = holder
+            self._start_refresher(manager)
+        return True
+
+    def _release(self, digest: str) -> None:
+        self._held().discard(digest)
+        with self._state_lock:
+            holder = self._holders.pop(digest, None)
+        if holder is not None:
+            try:
+                self._lock_manager_in_use().release_lock(digest, holder=holder)
+            except ValueError:  # the lease ran out and another holder took the key
+                logger.warning(
+                    "The ledger lock %s had expired before its release (lease %.0f s)",
+                    digest,
+                    self.lock_lease,
+                )
+
+    def _start_refresher(self, manager: Any) -> None:
+        """Keep the leases of held keys alive while this process holds them (under the lock)."""
+        if not hasattr(manager, "refresh"):
+            return  # a caller's lock manager: its hold_timeout is the whole lease
+        if self._refresher is not None and self._refresher.is_alive():
+            return
+        self._refresher = threading.Thread(
+            target=self._refresh_leases, args=(manager,), name="ledger-leases", daemon=True
+        )
+        self._refresher.start()
+
+    def _refresh_leases(self, manager: Any) -> None:
+        while True:
+            time.sleep(self.lock_lease / 3)
+            with self._state_lock:
+                held = dict(self._holders)
+                if not held:
+                    self._refresher = None
+                    return
+            for digest, holder in held.items():
+                try:
+                    manager.refresh(digest, holder, self.lock_lease)
+                except OSError:
+                    logger.warning("Could not refresh the ledger lock %s", digest, exc_info=True)
+
+    def lock_info(self, key: str) -> LockInfo | None:
+        """Who holds ``key``'s lock, since when, until when (None: free, or not knowable)."""
+        manager = self._lock_manager_in_use()
+        info = getattr(manager, "info", None)
+        return info(key_digest(key)) if info is not None else None
 
     def try_acquire(self, key: str) -> bool:
         """Hold ``key`` if nobody else does, without waiting; pair with :meth:`release`.
@@ -612,52 +535,46 @@ class Ledger:
         of one manifest may share a key (the same video listed twice).
         """
         digest = key_digest(key)
-        held = self._held()
-        if digest in held:
+        if digest in self._held():
             return False
-        holder = make_holder()
-        if not self._result_store().acquire_lock(digest, holder=holder, timeout=0.001):
-            return False
-        held.add(digest)
-        self._holders[digest] = holder
-        return True
+        return self._acquire(digest, 0.0)
 
     def release(self, key: str) -> None:
         """Release a key taken with :meth:`try_acquire`."""
-        digest = key_digest(key)
-        self._held().discard(digest)
-        holder = self._holders.pop(digest, None)
-        if holder is not None:
-            self._result_store().release_lock(digest, holder=holder)
+        self._release(key_digest(key))
 
     @contextlib.contextmanager
     def hold(self, key: str, *, timeout: float | None = 600) -> Iterator[None]:
         """Hold ``key`` exclusively (threads and processes) for the block: check, act, record.
 
-        Raises :class:`LedgerLockTimeout` after ``timeout`` seconds (None: wait forever). Not
-        re-entrant: holding a key this thread already holds raises ``RuntimeError`` instead of
-        deadlocking.
+        What an operator's tool uses to settle a row by hand without racing a batch that is
+        running (``prefect-firework ledger resolve`` does). Raises :class:`LedgerLockTimeout`
+        after ``timeout`` seconds (None: wait forever). Not re-entrant: holding a key this
+        thread already holds raises ``RuntimeError`` instead of deadlocking.
         """
         digest = key_digest(key)
-        held = self._held()
-        if digest in held:
+        if digest in self._held():
             raise RuntimeError(f"ledger key {key!r} is already held by this thread")
-        store = self._result_store()
-        holder = make_holder()
-        wait = None if timeout is None else max(float(timeout), 0.001)
-        if not store.acquire_lock(digest, holder=holder, timeout=wait):
-            where = (
-                f" (lock file {self.lock_directory}/{digest}.lock)" if self.lock_directory else ""
-            )
-            raise LedgerLockTimeout(
-                f"could not hold ledger key {key!r} within {timeout} s: another run holds it{where}"
-            )
-        held.add(digest)
+        deadline = None if timeout is None else time.monotonic() + max(float(timeout), 0.001)
+        while not self._acquire(digest, 0.0 if deadline is None else 0.05):
+            if deadline is not None and time.monotonic() >= deadline:
+                holder = self.lock_info(key)
+                who = f" ({holder.describe()})" if holder else ""
+                where = (
+                    f", lock file {self.lock_directory}/{digest}.lock"
+                    if self.lock_directory
+                    else ""
+                )
+                raise LedgerLockTimeout(
+                    f"could not hold ledger key {key!r} within {timeout} s: another run holds "
+                    f"it{who}{where}"
+                )
+            if deadline is None:
+                time.sleep(0.05)
         try:
             yield
         finally:
-            held.discard(digest)
             try:
-                store.release_lock(digest, holder=holder)
+                self._release(digest)
             except Exception:
                 logger.warning("Could not release the ledger lock of key %r", key, exc_info=True)

@@ -1,25 +1,33 @@
 """The Firework Video API's documented limits, in one place.
 
-"KB" and "GB" in the spec are read as binary units (as AWS does for S3): 25 KB is 25,600
-bytes and 5 GB is 5,368,709,120 bytes. The part minimum is given in bytes by the spec.
+The spec writes "25 KB" and "5 GB" without saying whether it means binary or decimal units.
+Each bound takes the reading under which a file we upload is never refused after the upload:
+at least 25,600 bytes (binary 25 KiB, the larger reading of "25 KB") and at most
+5,000,000,000 bytes (decimal 5 GB, the smaller reading of "5 GB"). ``FIREWORK_MIN_FILE_SIZE``
+and ``FIREWORK_MAX_FILE_SIZE`` change them for users who know better. The part minimum is
+given in bytes by the spec (5,242,880).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-__all__ = ["DEFAULT_LIMITS", "SUPPORTED_MIME_TYPES", "MediaLimits"]
+if TYPE_CHECKING:
+    from prefect_firework.settings import FireworkSettings
 
-#: file extension -> MIME type, the only two the API accepts (spec 6.1)
+__all__ = ["DEFAULT_LIMITS", "SUPPORTED_MIME_TYPES", "MediaLimits", "current_limits"]
+
+#: file extension -> MIME type, the only two the API accepts
 SUPPORTED_MIME_TYPES: dict[str, str] = {".mp4": "video/mp4", ".mov": "video/quicktime"}
 
 
 @dataclass(frozen=True)
 class MediaLimits:
-    """Upload limits of spec sections 4.3, 5 and 6.1; overridable for small-limit sandboxes."""
+    """Upload limits (file size, duration, parts); overridable for small-limit sandboxes."""
 
     min_file_size: int = 25 * 1024
-    max_file_size: int = 5 * 1024**3
+    max_file_size: int = 5_000_000_000
     min_duration: float = 3.0
     max_duration: float = 3600.0
     min_part_size: int = 5_242_880
@@ -28,3 +36,16 @@ class MediaLimits:
 
 
 DEFAULT_LIMITS = MediaLimits()
+
+
+def current_limits(settings: FireworkSettings | None = None) -> MediaLimits:
+    """The limits with the file-size bounds of ``FIREWORK_MIN_FILE_SIZE`` / ``_MAX_FILE_SIZE``."""
+    if settings is None:
+        from prefect_firework.settings import FireworkSettings
+
+        settings = FireworkSettings()
+    return replace(
+        DEFAULT_LIMITS,
+        min_file_size=settings.min_file_size,
+        max_file_size=settings.max_file_size,
+    )

@@ -62,6 +62,15 @@ Sleep = Callable[[float], None]
 #: name of the Prefect global concurrency limit of a channel (``PrefectRateLimitPacer``)
 DEFAULT_LIMIT_NAME = "firework-create-{channel_id}"
 
+#: the first pause of a channel after a 429 without ``Retry-After``; it doubles with each
+#: further such 429 until a create succeeds, up to the rate-limit window
+DEFAULT_BACKOFF = 15.0
+
+
+def next_backoff(previous: float, initial: float, window: float) -> float:
+    """The pause after a 429 that named no ``Retry-After``: ``initial``, then doubling."""
+    return min(window, initial if previous <= 0 else previous * 2)
+
 
 @dataclass
 class _Channel:
@@ -70,6 +79,8 @@ class _Channel:
     completions: deque[float] = field(default_factory=deque)
     in_flight: int = 0
     penalty_until: float = -math.inf
+    #: the last pause taken for a 429 without ``Retry-After`` (0: none since the last success)
+    backoff: float = 0.0
     waiting: deque[int] = field(default_factory=deque)
 
 
@@ -77,12 +88,14 @@ _registry_lock = threading.RLock()
 _registry: weakref.WeakValueDictionary[str, ChannelPacer] = weakref.WeakValueDictionary()
 
 
-def _restore_pacer(token: str, limit: int, window: float) -> ChannelPacer:
+def _restore_pacer(
+    token: str, limit: int, window: float, backoff: float = DEFAULT_BACKOFF
+) -> ChannelPacer:
     """Unpickle: the live pacer of this process with that token, or a new local one."""
     with _registry_lock:
         pacer = _registry.get(token)
         if pacer is None:
-            pacer = ChannelPacer(limit, window, _token=token)
+            pacer = ChannelPacer(limit, window, backoff=backoff, _token=token)
         return pacer
 
 
@@ -110,6 +123,7 @@ class ChannelPacer:
         limit: int = 20,
         window: float = 300.0,
         *,
+        backoff: float = DEFAULT_BACKOFF,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
         _token: str | None = None,
@@ -120,6 +134,7 @@ class ChannelPacer:
             raise ValueError(f"window must be positive seconds, got {window!r}")
         self.limit = limit
         self.window = float(window)
+        self.backoff = float(backoff)
         self._clock = clock
         self._sleep = sleep
         self._cond = threading.Condition()
@@ -136,13 +151,17 @@ class ChannelPacer:
             from prefect_firework.settings import FireworkSettings
 
             settings = FireworkSettings()
-        return cls(settings.rate_limit_creates, settings.rate_limit_window)
+        return cls(
+            settings.rate_limit_creates,
+            settings.rate_limit_window,
+            backoff=settings.rate_limit_backoff,
+        )
 
     def __repr__(self) -> str:
         return f"ChannelPacer(limit={self.limit}, window={self.window})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_restore_pacer, (self._token, self.limit, self.window))
+        return (_restore_pacer, (self._token, self.limit, self.window, self.backoff))
 
     # ------------------------------------------------------------------ the rule
 
@@ -232,6 +251,19 @@ class ChannelPacer:
         """End a slot taken with :meth:`try_acquire` (it now counts as a completion)."""
         self._release(channel_id)
 
+    def cancel(self, channel_id: str) -> None:
+        """Give back a slot taken with :meth:`try_acquire` whose create was never sent."""
+        with self._cond:
+            self._channels[channel_id].in_flight -= 1
+            self._cond.notify_all()
+
+    def succeeded(self, channel_id: str) -> None:
+        """A create on ``channel_id`` went through: 429 backoff starts afresh next time."""
+        with self._cond:
+            state = self._channels.get(channel_id)
+            if state is not None:
+                state.backoff = 0.0
+
     def next_free_in(self, channel_id: str) -> float:
         """Seconds until :meth:`try_acquire` may succeed (a short poll while all are in flight)."""
         wait = self.wait_time(channel_id)
@@ -240,12 +272,21 @@ class ChannelPacer:
     def penalize(self, channel_id: str, retry_after: float | None = None) -> None:
         """A 429 came anyway: no new slot for ``channel_id`` for ``retry_after`` seconds.
 
-        ``None`` (the API documents no ``Retry-After``) waits a whole window. Penalties only
-        extend: a shorter one never shortens a longer one already in force.
+        ``None`` (the API documents no ``Retry-After``) pauses the channel for ``backoff``
+        seconds, doubling with each such 429 until a create succeeds (:meth:`succeeded`), up
+        to a whole window; a 429 that arrives while a pause is on (its create was sent
+        before the pause began) changes nothing. Penalties only extend: a shorter one never
+        shortens a longer one.
         """
-        delay = self.window if retry_after is None else max(0.0, float(retry_after))
         with self._cond:
             state = self._channels.setdefault(channel_id, _Channel())
+            if retry_after is None:
+                if state.penalty_until > self._clock():
+                    return  # sent before the pause began: the pause already answers it
+                state.backoff = next_backoff(state.backoff, self.backoff, self.window)
+                delay = state.backoff
+            else:
+                delay = max(0.0, float(retry_after))
             state.penalty_until = max(state.penalty_until, self._clock() + delay)
             self._cond.notify_all()
 
@@ -321,6 +362,7 @@ class PrefectRateLimitPacer:
         timeout: float | None = None,
         strict: bool = True,
         window: float = 300.0,
+        backoff: float = DEFAULT_BACKOFF,
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
     ) -> None:
@@ -330,6 +372,8 @@ class PrefectRateLimitPacer:
         self.timeout = timeout
         self.strict = strict
         self.window = float(window)
+        self.backoff = float(backoff)
+        self._backoffs: dict[str, float] = {}
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -343,13 +387,14 @@ class PrefectRateLimitPacer:
             from prefect_firework.settings import FireworkSettings
 
             settings = FireworkSettings()
-        return cls(window=settings.rate_limit_window)
+        return cls(window=settings.rate_limit_window, backoff=settings.rate_limit_backoff)
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state.pop("_lock", None)
         state["_penalties"] = {}
         state["_decay"] = {}
+        state["_backoffs"] = {}
         if state.get("_clock") is not time.monotonic:
             state["_clock"] = time.monotonic
         if state.get("_sleep") is not time.sleep:
@@ -429,6 +474,14 @@ class PrefectRateLimitPacer:
     def release(self, channel_id: str) -> None:
         """Nothing to give back: a rate-limit slot decays on the server by itself."""
 
+    def cancel(self, channel_id: str) -> None:
+        """Nothing to give back: a granted slot decays whether it was used or not."""
+
+    def succeeded(self, channel_id: str) -> None:
+        """A create went through: 429 backoff starts afresh next time."""
+        with self._lock:
+            self._backoffs.pop(channel_id, None)
+
     def next_free_in(self, channel_id: str) -> float:
         """Seconds until it is worth reading the limit again: a penalty, else a poll at 1/40
         of the slot interval (0.05..1 s), so a freed slot waits at most ~2.5% of it."""
@@ -439,9 +492,16 @@ class PrefectRateLimitPacer:
         return max(penalty, poll)
 
     def penalize(self, channel_id: str, retry_after: float | None = None) -> None:
-        """A 429 came anyway: this process starts no create on the channel for a while."""
-        delay = self.window if retry_after is None else max(0.0, float(retry_after))
+        """A 429 came anyway: this process starts no create on the channel for a while
+        (``retry_after``, else a backoff doubling from ``backoff`` up to the window)."""
         with self._lock:
+            if retry_after is None:
+                if self._penalties.get(channel_id, -math.inf) > self._clock():
+                    return  # sent before the pause began: the pause already answers it
+                delay = next_backoff(self._backoffs.get(channel_id, 0.0), self.backoff, self.window)
+                self._backoffs[channel_id] = delay
+            else:
+                delay = max(0.0, float(retry_after))
             until = self._clock() + delay
             self._penalties[channel_id] = max(self._penalties.get(channel_id, -math.inf), until)
 

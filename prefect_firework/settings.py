@@ -39,6 +39,24 @@ class FireworkSettings(BaseSettings):
     rate_limit_window: float = Field(
         default=300.0, gt=0, description="Length of the per-channel create window in seconds."
     )
+    rate_limit_backoff: float = Field(
+        default=15.0,
+        gt=0,
+        description="Seconds a channel pauses after a 429 without Retry-After; doubles per "
+        "further 429 up to the window.",
+    )
+    min_file_size: int = Field(
+        default=25_600,
+        ge=0,
+        description="Smallest file uploaded, bytes. The spec says 25 KB; 25,600 (binary) "
+        "refuses every file a decimal reading would.",
+    )
+    max_file_size: int = Field(
+        default=5_000_000_000,
+        gt=0,
+        description="Largest file uploaded, bytes. The spec says 5 GB; 5,000,000,000 "
+        "(decimal) never uploads a file a decimal reading would refuse.",
+    )
     poll_interval: float = Field(
         default=5.0, gt=0, description="Seconds between polls of an async import (spec: 5-10 s)."
     )

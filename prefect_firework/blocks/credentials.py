@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
+from prefect_firework.errors import CredentialsNotFoundError
 from prefect_firework.settings import DEFAULT_BASE_URL, FireworkSettings
 
 if TYPE_CHECKING:
@@ -106,10 +107,6 @@ def _client_for(credentials: FireworkCredentials) -> FireworkClient:
             )
             _clients[key] = client
         return client
-
-
-class CredentialsNotFoundError(RuntimeError):
-    """No credentials were given, named or configured."""
 
 
 def resolve_credentials(

@@ -5,6 +5,9 @@
 ...     video = fw.get_video("abc123")
 """
 
+from typing import Any
+
+from prefect_firework._redact import install_log_redaction, redact, redact_url
 from prefect_firework.client.auth import FireworkAuth, TokenManager
 from prefect_firework.client.client import (
     DEFAULT_BASE_URL,
@@ -23,10 +26,9 @@ from prefect_firework.client.errors import (
     S3UploadError,
     ServerError,
     SourceChangedError,
-    ValidationError,
     is_retryable,
 )
-from prefect_firework.client.redact import install_log_redaction, redact, redact_url
+from prefect_firework.errors import InvalidRequestError
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -37,6 +39,7 @@ __all__ = [
     "FireworkClient",
     "FireworkError",
     "FireworkTransportError",
+    "InvalidRequestError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -45,9 +48,16 @@ __all__ = [
     "ServerError",
     "SourceChangedError",
     "TokenManager",
-    "ValidationError",
     "install_log_redaction",
     "is_retryable",
     "redact",
     "redact_url",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ValidationError":  # deprecated: it shadowed pydantic's ValidationError
+        import prefect_firework.errors as errors
+
+        return errors.ValidationError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

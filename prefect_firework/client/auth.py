@@ -22,13 +22,13 @@ import httpx
 from pydantic import SecretStr
 from pydantic import ValidationError as PydanticValidationError
 
+from prefect_firework._redact import redact_url, register_secret
 from prefect_firework.client.errors import (
     AuthenticationError,
     FireworkError,
     FireworkTransportError,
     error_from_response,
 )
-from prefect_firework.client.redact import redact_url, register_secret
 from prefect_firework.models.token import AccessToken
 
 __all__ = ["FireworkAuth", "TokenManager"]

@@ -24,6 +24,7 @@ import httpx
 from pydantic import BaseModel, SecretStr
 from pydantic import ValidationError as PydanticValidationError
 
+from prefect_firework._redact import install_log_redaction, redact_url, register_secret
 from prefect_firework._version import __version__
 from prefect_firework.client import s3
 from prefect_firework.client.auth import FireworkAuth, TokenManager
@@ -32,7 +33,6 @@ from prefect_firework.client.errors import (
     FireworkTransportError,
     error_from_response,
 )
-from prefect_firework.client.redact import install_log_redaction, redact_url, register_secret
 from prefect_firework.limits import SUPPORTED_MIME_TYPES
 from prefect_firework.models import (
     AccessToken,
@@ -50,6 +50,7 @@ from prefect_firework.models import (
     VideoUpdate,
     validate_mime_type,
 )
+from prefect_firework.sources import SourceVersion
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_SCOPES", "USER_AGENT", "FireworkClient"]
 
@@ -195,11 +196,13 @@ class FireworkClient:
         size: int | None = None,
         filename: str | None = None,
         transport_params: Mapping[str, Any] | None = None,
+        expect: SourceVersion | None = None,
     ) -> None:
-        """Stream ``source`` to S3 with the presigned POST of ``signature`` (spec 4.6).
+        """Stream ``source`` to S3 with the presigned POST of ``signature``.
 
         ``size`` is required for remote sources unless the sources layer can stat them; local
-        files are sized with ``os.path.getsize``.
+        files are sized with ``os.path.getsize``. With ``expect`` (the version preflight saw),
+        a source that changed is refused with ``SourceChangedError`` before S3 stores it.
         """
         s3.post_to_s3(
             self._s3,
@@ -209,6 +212,7 @@ class FireworkClient:
             size=size,
             filename=filename,
             transport_params=transport_params,
+            expect=expect,
         )
 
     def upload_part(
@@ -220,8 +224,13 @@ class FireworkClient:
         *,
         verify_md5: bool = True,
         transport_params: Mapping[str, Any] | None = None,
+        expect: SourceVersion | None = None,
     ) -> str:
-        """PUT one part's byte range to its presigned URL; returns S3's (quoted) ETag."""
+        """PUT one part's byte range to its presigned URL; returns S3's (quoted) ETag.
+
+        With ``expect``, a source that is no longer that version is refused
+        (``SourceChangedError``) and the part is not stored.
+        """
         return s3.put_part(
             self._s3,
             put_url,
@@ -230,6 +239,7 @@ class FireworkClient:
             length,
             verify_md5=verify_md5,
             transport_params=transport_params,
+            expect=expect,
         )
 
     # -- videos -----------------------------------------------------------------------------

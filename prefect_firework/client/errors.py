@@ -1,11 +1,5 @@
-"""The client's exceptions, and :func:`is_retryable`, the one rule tasks use to decide on retries.
-
-Each exception carries what a person needs to act on it (status, the API's message, method and
-URL) and nothing a person must not see: the URL is redacted, the message is scrubbed, and the
-httpx request/response (whose headers hold the bearer token) are not kept. Every exception pickles
-(Prefect ships task exceptions between processes): ``__reduce__`` rebuilds it from its message and
-restores the attributes from its ``__dict__``.
-"""
+"""From responses to exceptions (``prefect_firework.errors`` holds the classes), and
+:func:`is_retryable`, the one rule tasks use to decide on retries."""
 
 from __future__ import annotations
 
@@ -18,12 +12,25 @@ from typing import Any
 
 import httpx
 
-from prefect_firework.client.redact import redact, redact_url
+from prefect_firework.errors import (
+    AuthenticationError,
+    FireworkError,
+    FireworkTransportError,
+    InvalidRequestError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RateLimitedError,
+    S3UploadError,
+    ServerError,
+    SourceChangedError,
+)
 
 __all__ = [
     "AuthenticationError",
     "FireworkError",
     "FireworkTransportError",
+    "InvalidRequestError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -31,184 +38,19 @@ __all__ = [
     "S3UploadError",
     "ServerError",
     "SourceChangedError",
-    "ValidationError",
     "error_from_response",
     "is_retryable",
     "parse_retry_after",
     "s3_error_from_response",
 ]
 
-_MAX_MESSAGE = 1000
-
-
-class FireworkError(Exception):
-    """Base class of every error this client raises (besides pydantic's on bad input).
-
-    ``status_code`` is the HTTP status (``None`` when no response arrived), ``message`` the
-    server's explanation (``{"error": ...}`` for the API, ``<Message>`` for S3), ``method`` and
-    ``url`` the request's, with the URL redacted.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int | None = None,
-        method: str | None = None,
-        url: str | None = None,
-    ) -> None:
-        self.message = redact(message)[:_MAX_MESSAGE]
-        self.status_code = status_code
-        self.method = method
-        self.url = redact_url(url) if url is not None else None
-        super().__init__(self.message)
-
-    def __str__(self) -> str:
-        head = f"{self.status_code} " if self.status_code is not None else ""
-        where = ""
-        if self.method or self.url:
-            where = f" ({' '.join(p for p in (self.method, self.url) if p)})"
-        return f"{head}{self.message}{where}"
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({str(self)!r})"
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Rebuild from the (already redacted) message, then restore every attribute as it was.
-        return (type(self), (self.message,), self.__dict__.copy())
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-
-
-class AuthenticationError(FireworkError):
-    """401: the token is missing, invalid or expired even after one refresh, or the client
-    credentials were rejected by the token endpoint."""
-
-
-class PermissionDeniedError(FireworkError):
-    """403: the credentials lack the scope, or the channel belongs to another business."""
-
-
-class NotFoundError(FireworkError):
-    """404: channel, video, import job or membership not found."""
-
-
-class ValidationError(FireworkError):
-    """400 or 422: the API rejected the request's parameters (never retried)."""
-
-
-class PayloadTooLargeError(FireworkError):
-    """413: the assembled upload exceeds the maximum size."""
-
-
-class RateLimitedError(FireworkError):
-    """429: the per-channel create limit (20 videos per 5 minutes) is exhausted.
-
-    ``retry_after`` is the server's ``Retry-After`` in seconds, or ``None`` when it sent none
-    (the spec documents none; callers fall back to the rate-limit window).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int | None = 429,
-        method: str | None = None,
-        url: str | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message, status_code=status_code, method=method, url=url)
-        self.retry_after = retry_after
-
-
-class ServerError(FireworkError):
-    """5xx: a transient failure on the API side; safe to retry."""
-
-
-class S3UploadError(FireworkError):
-    """An upload to S3 failed: S3's error (``code`` such as ``AccessDenied``, ``EntityTooSmall``,
-    ``SignatureDoesNotMatch``) or an integrity failure detected by the client
-    (``code="ETagMismatch"``, ``"MissingETag"``).
-
-    A 403 means the presigned URL is invalid or expired: the caller must get new signatures
-    (for a multipart upload, a new upload) rather than retry the same URL.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int | None = None,
-        method: str | None = None,
-        url: str | None = None,
-        code: str | None = None,
-    ) -> None:
-        super().__init__(message, status_code=status_code, method=method, url=url)
-        self.code = code
-
-    def __str__(self) -> str:
-        base = super().__str__()
-        return f"{self.code}: {base}" if self.code else base
-
-
-class SourceChangedError(FireworkError):
-    """The source gave fewer bytes than planned: it was truncated or replaced mid-upload.
-
-    Raised before the short body is completed, so S3 never stores a partial object. Retrying
-    the same plan cannot help; the caller must re-plan from the source's current size.
-    """
-
-
-class FireworkTransportError(FireworkError):
-    """No HTTP response: connection refused or reset, DNS failure, timeout. Safe to retry.
-
-    ``cause`` names the httpx exception type (``ConnectError``, ``ReadTimeout``, ...); the
-    original is chained as ``__cause__`` in the process that raised it (``__cause__`` does not
-    survive pickling; ``cause`` and ``maybe_sent`` do). ``maybe_sent`` is False only when the
-    request certainly never reached the server (connect failure or timeout, pool timeout), which
-    is what decides whether a non-idempotent create may be repeated.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int | None = None,
-        method: str | None = None,
-        url: str | None = None,
-        cause: str | None = None,
-        maybe_sent: bool = True,
-    ) -> None:
-        super().__init__(message, status_code=status_code, method=method, url=url)
-        self.cause = cause
-        self.maybe_sent = maybe_sent
-
-    @classmethod
-    def from_httpx(
-        cls, exc: httpx.TransportError, *, method: str, url: str | httpx.URL
-    ) -> FireworkTransportError:
-        """Wrap an httpx transport error; its text is redacted, its request is not kept."""
-        detail = str(exc) or "no detail"
-        return cls(
-            f"{type(exc).__name__}: {detail}",
-            method=method,
-            url=str(url),
-            cause=type(exc).__name__,
-            maybe_sent=not isinstance(exc, _NOT_SENT),
-        )
-
-
-#: transport failures that happen before any byte of the request reached the server
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
 _STATUS_ERRORS: dict[int, type[FireworkError]] = {
-    400: ValidationError,
+    400: InvalidRequestError,
     401: AuthenticationError,
     403: PermissionDeniedError,
     404: NotFoundError,
     413: PayloadTooLargeError,
-    422: ValidationError,
+    422: InvalidRequestError,
     429: RateLimitedError,
 }
 
@@ -335,3 +177,11 @@ def is_retryable(exc: BaseException) -> bool:
         status = exc.response.status_code
         return status == 429 or 500 <= status <= 599
     return False
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ValidationError":  # deprecated: it shadowed pydantic's ValidationError
+        import prefect_firework.errors as errors
+
+        return errors.ValidationError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,11 +14,13 @@ completes, so the server sees an aborted request rather than a short object.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import os
 import re
 import secrets
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -26,15 +28,15 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from prefect_firework._redact import redact_url, register_secret
 from prefect_firework.client.errors import (
     FireworkTransportError,
     S3UploadError,
     SourceChangedError,
     s3_error_from_response,
 )
-from prefect_firework.client.redact import redact_url, register_secret
 from prefect_firework.models.uploads import UploadSignature, validate_mime_type
-from prefect_firework.sources import SourceError, open_range
+from prefect_firework.sources import SourceError, SourceVersion, open_range
 
 __all__ = [
     "CHUNK_SIZE",
@@ -62,15 +64,35 @@ def iter_source_range(
     *,
     chunk_size: int = CHUNK_SIZE,
     transport_params: Mapping[str, Any] | None = None,
+    expect: SourceVersion | None = None,
 ) -> Iterator[bytes]:
     """Yield exactly ``length`` bytes of ``source`` from ``offset``, in chunks of ``chunk_size``.
 
     Raises :class:`SourceChangedError` if the source ends before ``length`` bytes (whether the
-    stream just runs dry or the sources layer reports it as ``SourceError(rule="truncated")``).
-    Other ``SourceError``s (unreadable, range unsupported) propagate unchanged.
+    stream just runs dry or the sources layer reports it as ``SourceError(rule="truncated")``),
+    or, given ``expect``, is no longer that version (before the last chunk is yielded, so the
+    request carrying it is cut short). Other ``SourceError``s propagate unchanged.
     """
+    try:
+        yield from _read_range(source, offset, length, chunk_size, transport_params, expect)
+    except SourceError as exc:
+        if exc.rule != "changed":
+            raise
+        raise _changed(source, exc) from None
+
+
+def _read_range(
+    source: Source,
+    offset: int,
+    length: int,
+    chunk_size: int,
+    transport_params: Mapping[str, Any] | None,
+    expect: SourceVersion | None,
+) -> Iterator[bytes]:
     remaining = length
-    with open_range(source, offset, length, transport_params=transport_params) as stream:
+    with open_range(
+        source, offset, length, transport_params=transport_params, expect=expect
+    ) as stream:
         while remaining > 0:
             detail = ""
             try:
@@ -88,6 +110,14 @@ def iter_source_range(
                 )
             remaining -= len(chunk)
             yield chunk
+
+
+def _changed(source: Source, exc: SourceError) -> SourceChangedError:
+    return SourceChangedError(
+        f"{exc.message}; nothing of this version is completed or turned into a video: "
+        "rerun to upload the current version afresh",
+        url=_source_label(source),
+    )
 
 
 def _source_label(source: Source) -> str:
@@ -110,9 +140,11 @@ class SourceRangeStream(httpx.SyncByteStream):
         chunk_size: int = CHUNK_SIZE,
         transport_params: Mapping[str, Any] | None = None,
         md5: bool = True,
+        expect: SourceVersion | None = None,
     ) -> None:
         if offset < 0 or length < 0:
             raise ValueError(f"offset and length must be >= 0, got {offset}, {length}")
+        self.expect = expect
         self.source = source
         self.offset = offset
         self.length = length
@@ -132,6 +164,7 @@ class SourceRangeStream(httpx.SyncByteStream):
             self.length,
             chunk_size=self.chunk_size,
             transport_params=self.transport_params,
+            expect=self.expect,
         ):
             if digest is not None:
                 digest.update(chunk)
@@ -175,9 +208,11 @@ class MultipartFormStream(httpx.SyncByteStream):
         chunk_size: int = CHUNK_SIZE,
         transport_params: Mapping[str, Any] | None = None,
         boundary: str | None = None,
+        expect: SourceVersion | None = None,
     ) -> None:
         if size < 0:
             raise ValueError(f"size must be >= 0, got {size}")
+        self.expect = expect
         self.boundary = boundary or secrets.token_hex(16)
         self.source = source
         self.size = size
@@ -220,6 +255,7 @@ class MultipartFormStream(httpx.SyncByteStream):
                 self.size,
                 chunk_size=self.chunk_size,
                 transport_params=self.transport_params,
+                expect=self.expect,
             )
         yield self._tail
 
@@ -293,11 +329,13 @@ def post_to_s3(
     filename: str | None = None,
     transport_params: Mapping[str, Any] | None = None,
     chunk_size: int = CHUNK_SIZE,
+    expect: SourceVersion | None = None,
 ) -> None:
-    """Upload ``source`` with a presigned POST (spec 4.6): fields in order, ``file`` last.
+    """Upload ``source`` with a presigned POST: fields in the policy's order, ``file`` last.
 
     ``http`` must be a client without API auth. Raises :class:`S3UploadError` on S3's refusal
-    (403 for a bad or expired signature, 400 for a size outside the policy's limits).
+    (403 for a bad or expired signature, 400 for a size outside the policy's limits), and
+    :class:`SourceChangedError` (the body cut short) when the source is not ``expect``.
     """
     validate_mime_type(mime_type)
     register_secret(signature.policy)
@@ -312,11 +350,51 @@ def post_to_s3(
         size=total,
         chunk_size=chunk_size,
         transport_params=transport_params,
+        expect=expect,
     )
     request = http.build_request("POST", signature.post_url, content=body, headers=body.headers)
     response = _send(http, request)
     if not response.is_success:
         raise s3_error_from_response(response)
+
+
+def _bucket_of(url: str) -> str:
+    """Which bucket a presigned URL writes to, as far as the URL tells (host + first segment)."""
+    parts = httpx.URL(url)
+    return f"{parts.host}:{parts.port}/{parts.path.lstrip('/').split('/', 1)[0]}"
+
+
+#: buckets (see ``_bucket_of``) that refused an unsigned ``Content-MD5``, and buckets whose
+#: part ETags are not MD5s (SSE-KMS, SSE-C, some S3-compatible stores); per process
+_REFUSES_CONTENT_MD5: set[str] = set()
+_OPAQUE_ETAGS: set[str] = set()
+_integrity_lock = threading.Lock()
+
+
+def _part_md5(
+    source: Source,
+    offset: int,
+    length: int,
+    chunk_size: int,
+    transport_params: Mapping[str, Any] | None,
+    expect: SourceVersion | None,
+) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    for chunk in iter_source_range(
+        source,
+        offset,
+        length,
+        chunk_size=chunk_size,
+        transport_params=transport_params,
+        expect=expect,
+    ):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _headers_not_signed(error: S3UploadError) -> bool:
+    """S3's refusal of a header the presigned URL did not sign (``Content-MD5`` here)."""
+    return error.status_code == 403 and "not signed" in (error.message or "").lower()
 
 
 def put_part(
@@ -329,47 +407,105 @@ def put_part(
     verify_md5: bool = True,
     transport_params: Mapping[str, Any] | None = None,
     chunk_size: int = CHUNK_SIZE,
+    expect: SourceVersion | None = None,
 ) -> str:
     """PUT ``length`` bytes of ``source`` from ``offset`` to a presigned part URL.
 
     Returns the ``ETag`` exactly as S3 sent it (quoted), ready for the complete call. With
-    ``verify_md5`` the ETag must equal the MD5 of the bytes sent (true for S3 parts unless the
-    bucket uses SSE-KMS); a difference raises ``S3UploadError(code="ETagMismatch")``.
+    ``verify_md5`` a part corrupted on the way is caught on any bucket that lets us
+    (docs/RELIABILITY.md, "Integrity on any bucket"):
+
+    - local files are hashed first and sent with ``Content-MD5``, which S3 checks itself
+      (``BadDigest``), whatever its ETags are; a bucket that refuses the unsigned header
+      (403 "headers ... not signed") is remembered and sent none again;
+    - otherwise the ETag must equal the MD5 of the bytes sent. A mismatch sends the part
+      once more: a match then was corruption on the way; the same wrong ETag again means S3
+      received the same other bytes twice (``ETagMismatch``); a different one means the
+      bucket's ETags are not MD5s (SSE-KMS gives every upload a new one), which is
+      remembered for the bucket and accepted.
+
+    Raises ``S3UploadError`` with ``code`` ``BadDigest`` or ``ETagMismatch`` when S3 saw
+    other bytes than sent, twice.
     """
     url = put_url.get_secret_value() if isinstance(put_url, SecretStr) else put_url
     if length <= 0:
         raise ValueError(f"a part must have at least one byte, got length={length}")
-    body = SourceRangeStream(
-        source,
-        offset,
-        length,
-        chunk_size=chunk_size,
-        transport_params=transport_params,
-        md5=verify_md5,
-    )
-    request = http.build_request("PUT", url, content=body, headers={"Content-Length": str(length)})
-    response = _send(http, request)
-    if not response.is_success:
-        raise s3_error_from_response(response)
-    etag = response.headers.get("ETag")
-    if not etag:
-        raise S3UploadError(
-            "S3 accepted the part but returned no ETag",
-            status_code=response.status_code,
-            method="PUT",
-            url=url,
-            code="MissingETag",
+    bucket = _bucket_of(url)
+    content_md5: str | None = None
+    if verify_md5 and _is_local(source) and bucket not in _REFUSES_CONTENT_MD5:
+        content_md5 = _part_md5(source, offset, length, chunk_size, transport_params, expect)
+
+    def send(with_md5: bool) -> tuple[str, str | None]:
+        headers = {"Content-Length": str(length)}
+        if with_md5 and content_md5 is not None:
+            headers["Content-MD5"] = base64.b64encode(bytes.fromhex(content_md5)).decode()
+        body = SourceRangeStream(
+            source,
+            offset,
+            length,
+            chunk_size=chunk_size,
+            transport_params=transport_params,
+            md5=verify_md5 and not (with_md5 and content_md5),
+            expect=expect,
         )
-    if verify_md5:
-        sent = body.md5_hexdigest
-        returned = etag.strip().strip('"').lower()
-        if sent is None or returned != sent:
+        request = http.build_request("PUT", url, content=body, headers=headers)
+        response = _send(http, request)
+        if not response.is_success:
+            raise s3_error_from_response(response)
+        etag = response.headers.get("ETag")
+        if not etag:
             raise S3UploadError(
-                f"ETag {etag} does not match the MD5 of the {length} bytes sent ({sent}): "
-                "the part was corrupted in transit or the source changed",
+                "S3 accepted the part but returned no ETag",
                 status_code=response.status_code,
+                method="PUT",
+                url=url,
+                code="MissingETag",
+            )
+        return etag, content_md5 if with_md5 and content_md5 else body.md5_hexdigest
+
+    with_md5 = content_md5 is not None
+    first_etag: str | None = None
+    for attempt in (1, 2):
+        try:
+            etag, sent = send(with_md5)
+        except S3UploadError as exc:
+            if with_md5 and _headers_not_signed(exc):
+                with _integrity_lock:
+                    _REFUSES_CONTENT_MD5.add(bucket)
+                logger.info("The bucket refuses an unsigned Content-MD5; checking ETags instead")
+                with_md5 = False
+                etag, sent = send(False)
+            elif exc.code == "BadDigest" and attempt == 1:
+                logger.warning("S3 received other bytes than sent (BadDigest); sending again")
+                continue
+            else:
+                raise
+        if not verify_md5 or with_md5:
+            return etag  # no check asked for, or S3 checked the bytes against Content-MD5
+        if etag.strip().strip('"').lower() == sent:
+            return etag
+        with _integrity_lock:
+            opaque = bucket in _OPAQUE_ETAGS
+        if opaque:
+            return etag
+        if attempt == 1:
+            logger.warning("ETag %s is not the MD5 of the part (%s); sending it again", etag, sent)
+            first_etag = etag
+            continue
+        if etag == first_etag:  # the same other bytes twice: corrupted on the way, every time
+            raise S3UploadError(
+                f"ETag {etag} does not match the MD5 of the {length} bytes sent ({sent}), "
+                "twice: the part is corrupted on the way to S3",
+                status_code=200,
                 method="PUT",
                 url=url,
                 code="ETagMismatch",
             )
-    return etag
+        with _integrity_lock:
+            _OPAQUE_ETAGS.add(bucket)
+        logger.warning(
+            "Part ETags of this bucket are not MD5s (SSE-KMS?): the same part sent twice got "
+            "two different ETags; relying on TLS and S3 for the integrity of its parts"
+        )
+        return etag
+    raise AssertionError("unreachable: the second attempt returns or raises")

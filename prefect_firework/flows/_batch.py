@@ -15,6 +15,7 @@ import pandas as pd
 from prefect import get_run_logger
 
 from prefect_firework.blocks import FireworkCredentials, resolve_credentials
+from prefect_firework.errors import RowErrorsFound
 from prefect_firework.flows._progress import BatchProgress
 from prefect_firework.ledger import Ledger
 from prefect_firework.manifest import InvalidRow, results_frame, write_results
@@ -42,10 +43,6 @@ Manifest = pd.DataFrame | str | os.PathLike[str]
 KEY_FIELD = "prefect_firework_key"
 
 
-class RowErrorsFound(RuntimeError):
-    """Raised at the end of a batch when ``fail_on_row_errors=True`` and a row did not succeed."""
-
-
 @dataclass
 class Batch:
     """What every row pipeline of one batch run shares (all small and picklable but the
@@ -63,6 +60,8 @@ class Batch:
     import_wait: str = "poll"
     #: seconds to wait for import events before polling the rest (None: the waiter's default)
     event_timeout: float | None = None
+    #: seconds a row waits for its key while another run holds it, then fails
+    lock_timeout: float = 600.0
 
 
 def describe(exc: BaseException) -> str:
@@ -87,10 +86,10 @@ def finish(
     progress: BatchProgress,
 ) -> pd.DataFrame:
     frame = results_frame(records)
-    progress.close(frame, title=title)
-    if output is not None:
+    if output is not None:  # first: the file must exist whatever the Prefect API does
         write_results(frame, output, transport_params=dict(transport_params or {}) or None)
         get_run_logger().info("Wrote %d result rows to %s", len(frame), output)
+    progress.close(frame, title=title)
     bad = frame[frame["status"].isin(["failed", "invalid"])]
     if fail_on_row_errors and len(bad):
         raise RowErrorsFound(f"{len(bad)} of {len(frame)} rows did not succeed; see the results")
@@ -106,9 +105,12 @@ def make_batch(
     recreate_uncertain: bool,
     multipart_threshold: int | None = None,
     tag_videos: bool = True,
+    lock_timeout: float = 600.0,
 ) -> Batch:
     if max_concurrency < 1:
         raise ValueError("max_concurrency must be at least 1")
+    if not lock_timeout > 0:
+        raise ValueError("lock_timeout must be positive seconds")
     return Batch(
         # resolved once per run: a block name would otherwise be loaded from the API by
         # every task run, and a missing block or variable fails here, before any row
@@ -120,4 +122,5 @@ def make_batch(
         recreate_uncertain=recreate_uncertain,
         multipart_threshold=multipart_threshold,
         key_field=KEY_FIELD if tag_videos else None,
+        lock_timeout=lock_timeout,
     )

@@ -30,14 +30,13 @@ from typing import Any, Protocol
 
 from prefect.futures import PrefectFuture
 
-from prefect_firework.client.errors import RateLimitedError
-
 __all__ = [
     "NO_PACING",
     "Blocking",
     "Call",
     "Gather",
     "Paced",
+    "PacedOutcome",
     "Pipeline",
     "Sleep",
     "SlotPacer",
@@ -66,10 +65,17 @@ class Gather:
 
 @dataclass
 class Paced:
-    """A task run that may start only when the channel's create budget has a free slot."""
+    """A task run that may start only when the channel's create budget has a free slot.
+
+    ``before`` (a blocking call, e.g. the ledger's "creating" record) runs once the slot is
+    granted and before the task is submitted: a row is marked as creating only when its
+    request is about to leave. If ``before`` raises, the slot is given back unused and the
+    exception goes into the pipeline; the task is never submitted.
+    """
 
     channel_id: str
     call: Call
+    before: Blocking | None = None
 
 
 @dataclass
@@ -96,10 +102,16 @@ Pipeline = Generator[Call | Gather | Paced | Sleep | Blocking, Any, dict[str, An
 
 
 class SlotPacer(Protocol):
+    """What the driver needs of a pacer (``prefect_firework.pacing`` has the real ones)."""
+
     def try_acquire(self, channel_id: str) -> bool: ...
     def release(self, channel_id: str) -> None: ...
-    def penalize(self, channel_id: str, retry_after: float) -> None: ...
+    def cancel(self, channel_id: str) -> None: ...
     def next_free_in(self, channel_id: str) -> float: ...
+
+
+#: called with (channel id, outcome) after each paced task run: its exception, or None
+PacedOutcome = Callable[[str, BaseException | None], None]
 
 
 class _NoPacing:
@@ -111,7 +123,7 @@ class _NoPacing:
     def release(self, channel_id: str) -> None:
         return None
 
-    def penalize(self, channel_id: str, retry_after: float) -> None:
+    def cancel(self, channel_id: str) -> None:
         return None
 
     def next_free_in(self, channel_id: str) -> float:
@@ -137,6 +149,7 @@ class _Pending:
     slot: int
     call: Call
     channel_id: str | None = None
+    before: Blocking | None = None
 
 
 def drive(
@@ -146,8 +159,13 @@ def drive(
     max_rows: int,
     pacer: SlotPacer,
     on_error: Callable[[int, BaseException], dict[str, Any]],
+    on_paced: PacedOutcome | None = None,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(row index, result record)`` as rows finish, in completion order."""
+    """Yield ``(row index, result record)`` as rows finish, in completion order.
+
+    ``on_paced`` hears how each paced task run ended (the batch flow maps a 429 to a pause
+    of the channel's pacer there: the driver knows no API errors).
+    """
     source = iter(rows)
     active = 0
     queue: collections.deque[_Pending] = collections.deque()
@@ -161,16 +179,20 @@ def drive(
     # one thing at a time; created on first use (URL-only batches may never need one)
     helpers: concurrent.futures.ThreadPoolExecutor | None = None
     blocking: dict[concurrent.futures.Future[Any], _Row] = {}
+    preparing: dict[concurrent.futures.Future[Any], _Pending] = {}
 
-    def run_blocking(row: _Row, request: Blocking) -> None:
+    def run_on_helper(request: Blocking) -> concurrent.futures.Future[Any]:
         nonlocal helpers
         if helpers is None:
             helpers = concurrent.futures.ThreadPoolExecutor(
                 max_workers=max(1, max_rows), thread_name_prefix="firework-driver"
             )
         future = helpers.submit(request.fn, *request.args, **request.kwargs)
-        blocking[future] = row
         future.add_done_callback(done_futures.put)
+        return future
+
+    def run_blocking(row: _Row, request: Blocking) -> None:
+        blocking[run_on_helper(request)] = row
 
     def start(item: _Pending) -> None:
         task = item.call.task
@@ -205,7 +227,7 @@ def drive(
             heapq.heappush(sleeping, (time.monotonic() + request.seconds, next(tie), row))
         elif isinstance(request, Paced):
             _expect(row, 1, single=True)
-            paced.append(_Pending(row, 0, request.call, request.channel_id))
+            paced.append(_Pending(row, 0, request.call, request.channel_id, request.before))
         elif isinstance(request, Blocking):
             run_blocking(row, request)
         else:
@@ -224,17 +246,32 @@ def drive(
     def submit_ready() -> None:
         # creates first: they are the bottleneck, and their slot is already reserved
         for _ in range(len(paced)):
-            if len(in_flight) >= max_tasks:
+            if len(in_flight) + len(preparing) >= max_tasks:
                 return
             item = paced.popleft()
-            if pacer.try_acquire(item.channel_id or ""):
-                start(item)
-            else:
+            if not pacer.try_acquire(item.channel_id or ""):
                 paced.append(item)
+            elif item.before is not None:
+                preparing[run_on_helper(item.before)] = item
+            else:
+                start(item)
         while queue and len(in_flight) < max_tasks:
             start(queue.popleft())
 
+    def prepared(future: Any) -> None:
+        item = preparing.pop(future)
+        error = future.exception()
+        if error is None:
+            start(item)
+            return
+        pacer.cancel(item.channel_id or "")  # nothing was sent: the slot was not used
+        item.row.waiting = 0
+        advance(item.row, error=error)
+
     def complete(future: Any) -> None:
+        if future in preparing:
+            prepared(future)
+            return
         if future in blocking:
             row = blocking.pop(future)
             error = future.exception()
@@ -249,15 +286,16 @@ def drive(
             pacer.release(item.channel_id)
         state = future.state
         row = item.row
+        failure: BaseException | None = None
         if state.is_completed():
             row.results[item.slot] = future.result()
         else:
             exc = state.result(raise_on_failure=False)
             if not isinstance(exc, BaseException):
                 exc = RuntimeError(f"task ended {state.type.value}: {state.message}")
-            if item.channel_id is not None and isinstance(exc, RateLimitedError):
-                pacer.penalize(item.channel_id, exc.retry_after or 0.0)
-            row.errors[item.slot] = exc
+            row.errors[item.slot] = failure = exc
+        if item.channel_id is not None and on_paced is not None:
+            on_paced(item.channel_id, failure)
         row.waiting -= 1
         if row.waiting == 0:
             failure = next((e for e in row.errors if e is not None), None)
@@ -287,7 +325,7 @@ def drive(
             submit_ready()
             if finished:
                 continue
-            if not in_flight and not blocking:
+            if not in_flight and not blocking and not preparing:
                 timer = next_timer()
                 if timer is None:
                     if active:

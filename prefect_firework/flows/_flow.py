@@ -15,7 +15,7 @@ from typing import Any
 
 from prefect import Flow
 
-from prefect_firework.client.redact import redact_url
+from prefect_firework._redact import redact_url
 
 __all__ = ["FireworkFlow", "firework_flow", "summarize_parameter"]
 

@@ -1,30 +1,97 @@
 """What a batch shows while it runs and when it ends: a Prefect progress artifact, console
 progress, and at the end a table artifact of the results and a Markdown summary.
 
-Result records carry ids, counts and error texts only; errors come from exceptions that the
-client has already redacted, so no secret or presigned URL reaches an artifact.
+Everything here is best effort: artifacts go to the Prefect API from one background thread,
+so an API that is slow or down never stalls the rows and never fails the batch (a failed
+call is logged and dropped; the final artifacts are waited for a bounded time). Result
+records carry ids, counts and error texts only; errors come from exceptions that the client
+has already redacted, so no secret or presigned URL reaches an artifact.
 """
 
 from __future__ import annotations
 
 import collections
+import contextvars
 import logging
+import queue
 import sys
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 from prefect import get_run_logger
-from prefect.artifacts import (
-    create_markdown_artifact,
-    create_progress_artifact,
-    create_table_artifact,
-    update_progress_artifact,
-)
 
-__all__ = ["BatchProgress"]
+__all__ = ["ArtifactReporter", "BatchProgress"]
 
 _UPDATE_EVERY = 1.0  # seconds between progress artifact updates
+#: how long the end of a batch waits for its artifacts to reach the Prefect API
+FINAL_ARTIFACT_TIMEOUT = 30.0
+
+logger = logging.getLogger("prefect_firework.flows")
+
+
+class ArtifactReporter:
+    """Runs Prefect artifact calls on one daemon thread, in order, never raising.
+
+    ``latest`` calls replace a queued call of the same name (only the newest progress value
+    matters); :meth:`flush` waits up to a timeout for what is queued.
+    """
+
+    def __init__(self) -> None:
+        # Prefect finds the flow run an artifact belongs to in context variables: the
+        # thread runs every call in a copy of the creator's context
+        self._context = contextvars.copy_context()
+        self._queue: queue.Queue[tuple[str, Callable[[], Any]] | None] = queue.Queue()
+        self._pending: dict[str, Callable[[], Any]] = {}
+        self._lock = threading.Lock()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread: threading.Thread | None = None
+        self.failures = 0
+
+    def submit(self, name: str, call: Callable[[], Any], *, latest: bool = False) -> None:
+        with self._lock:
+            if latest and name in self._pending:
+                self._pending[name] = call  # the queued one will run this newer call
+                return
+            if latest:
+                self._pending[name] = call
+            self._idle.clear()
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="firework-artifacts", daemon=True
+                )
+                self._thread.start()
+        self._queue.put((name, call))
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            name, call = item
+            with self._lock:
+                call = self._pending.pop(name, call)
+            try:
+                self._context.run(call)
+            except Exception as exc:  # the Prefect API is down or slow: the batch goes on
+                self.failures += 1
+                logger.warning(
+                    "Could not publish the %s artifact to the Prefect API (%s); the batch "
+                    "goes on without it",
+                    name,
+                    type(exc).__name__,
+                )
+            finally:
+                with self._lock:
+                    if self._queue.empty():
+                        self._idle.set()
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything queued was tried; False if ``timeout`` passed first."""
+        return self._idle.wait(timeout)
 
 
 class BatchProgress:
@@ -39,10 +106,24 @@ class BatchProgress:
         self.started = time.perf_counter()
         self._last_update = 0.0
         self._logger: logging.Logger | logging.LoggerAdapter[Any] = get_run_logger()
-        self._artifact = create_progress_artifact(
-            0.0, key=f"{name.replace('_', '-')}-progress", description=f"{name}: rows finished"
-        )
+        self._reporter = ArtifactReporter()
+        self._artifact: list[Any] = []  # the progress artifact's id, once created
+        key = f"{name.replace('_', '-')}-progress"
+        self._reporter.submit("progress", lambda: self._create_progress(key))
         self._bar = self._console_bar()
+
+    def _create_progress(self, key: str) -> None:
+        from prefect.artifacts import create_progress_artifact
+
+        self._artifact.append(
+            create_progress_artifact(0.0, key=key, description=f"{self.name}: rows finished")
+        )
+
+    def _update_progress(self, percent: float) -> None:
+        from prefect.artifacts import update_progress_artifact
+
+        if self._artifact:
+            update_progress_artifact(self._artifact[0], percent)
 
     def _console_bar(self) -> Any:
         if not (sys.stderr.isatty() or "ipykernel" in sys.modules):
@@ -65,7 +146,10 @@ class BatchProgress:
             self._bar.update(self._bar.task_ids[0], completed=self.done)
         if now - self._last_update >= _UPDATE_EVERY or self.done == self.total:
             self._last_update = now
-            update_progress_artifact(self._artifact, self.percent)
+            percent = self.percent
+            self._reporter.submit(
+                "progress-update", lambda: self._update_progress(percent), latest=True
+            )
             if self._bar is None:
                 self._logger.info(
                     "%s: %d/%d rows, %.1f MiB, %.1f MiB/s",
@@ -80,18 +164,42 @@ class BatchProgress:
     def percent(self) -> float:
         return 100.0 if self.total == 0 else 100.0 * self.done / self.total
 
-    def close(self, frame: pd.DataFrame | None, *, title: str | None) -> None:
+    def close(
+        self,
+        frame: pd.DataFrame | None,
+        *,
+        title: str | None,
+        timeout: float = FINAL_ARTIFACT_TIMEOUT,
+    ) -> None:
         """Finish the progress display; publish the results table and a summary."""
         if self._bar is not None:
             self._bar.stop()
-        update_progress_artifact(self._artifact, 100.0)
-        if frame is None or title is None:
-            return
+        self._reporter.submit("progress-update", lambda: self._update_progress(100.0), latest=True)
+        if frame is not None and title is not None:
+            self._publish(frame, title)
+            self._logger.info(self.summary_line(frame))
+        if not self._reporter.flush(timeout):
+            self._logger.warning(
+                "The Prefect API did not take the artifacts of %s within %.0f s; the results "
+                "are complete without them",
+                self.name,
+                timeout,
+            )
+
+    def _publish(self, frame: pd.DataFrame, title: str) -> None:
+        from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
         slug = self.name.replace("_", "-")
         records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
-        create_table_artifact(records, key=f"{slug}-results", description=title)
-        create_markdown_artifact(self.summary(frame), key=f"{slug}-summary", description=title)
-        self._logger.info(self.summary_line(frame))
+        summary = self.summary(frame)
+        self._reporter.submit(
+            "results",
+            lambda: create_table_artifact(records, key=f"{slug}-results", description=title),
+        )
+        self._reporter.submit(
+            "summary",
+            lambda: create_markdown_artifact(summary, key=f"{slug}-summary", description=title),
+        )
 
     def summary_line(self, frame: pd.DataFrame) -> str:
         counts = frame["status"].value_counts().to_dict() if len(frame) else {}

@@ -6,16 +6,17 @@ resume and restart exactly the same way.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from prefect_firework.blocks import FireworkCredentials
-from prefect_firework.client.errors import S3UploadError
-from prefect_firework.flows._driver import Call, Gather
+from prefect_firework.errors import MultipartUploadFailed, S3UploadError, SourceChangedError
+from prefect_firework.flows._driver import Blocking, Call, Gather
 from prefect_firework.limits import DEFAULT_LIMITS, MediaLimits
-from prefect_firework.parts import plan_parts
-from prefect_firework.sources import SourceInfo
+from prefect_firework.models import CompletedPart, MultipartUpload
+from prefect_firework.parts import PartRange, plan_parts
+from prefect_firework.sources import SourceError, SourceInfo, SourceVersion, verify_unchanged
 from prefect_firework.tasks import (
     complete_multipart_upload,
     create_multipart_upload,
@@ -26,20 +27,6 @@ from prefect_firework.tasks import (
 __all__ = ["MultipartUploadFailed", "Strategy", "Uploaded", "choose_strategy", "upload_steps"]
 
 Strategy = Literal["auto", "single", "multipart"]
-
-
-class MultipartUploadFailed(RuntimeError):
-    """Parts could not all be uploaded. Names the upload left open, so no orphan goes
-    unreported (the API has no abort call; an S3 lifecycle rule cleans such uploads up)."""
-
-    def __init__(self, message: str, key: str, upload_id: str) -> None:
-        super().__init__(f"{message} (multipart upload {upload_id} for key {key} left open)")
-        self.message = message
-        self.key = key
-        self.upload_id = upload_id
-
-    def __reduce__(self):  # picklable: Prefect ships exceptions between processes
-        return (type(self), (self.message, self.key, self.upload_id))
 
 
 @dataclass(frozen=True)
@@ -80,6 +67,10 @@ def choose_strategy(size: int, strategy: Strategy, limits: MediaLimits = DEFAULT
     return "single" if size <= limits.single_upload_max else "multipart"
 
 
+#: what the API answers when it will not assemble the parts (spec: e.g. parts under 5 MB)
+MULTIPART_FAILED = "Multipart upload failed"
+
+
 def upload_steps(
     source: str,
     info: SourceInfo,
@@ -92,10 +83,14 @@ def upload_steps(
     transport_params: Mapping[str, Any] | None = None,
     verify_md5: bool = True,
     multipart_threshold: int | None = None,
+    owner: str | None = None,
+    spent: Callable[[str], bool] | None = None,
 ) -> Generator[Any, Any, Uploaded]:
     """Upload ``source`` by presigned POST or multipart; return where it landed.
 
     ``multipart_threshold`` (bytes) moves the single/multipart line from the spec's ~100 MB.
+    ``owner`` (a row key) keeps rows from sharing a resumable upload; ``spent(upload_id)``
+    says whether a cached upload already became a video (then it is not reused).
     """
     limits = DEFAULT_LIMITS
     if multipart_threshold is not None:
@@ -112,110 +107,175 @@ def upload_steps(
                 "size": info.size,
                 "transport_params": transport_params,
                 "credentials": credentials,
+                "expected": info.version,
             },
         )
         return Uploaded(key, "single", 1)
+    plan = plan_parts(info.size, concurrency=max_concurrency, part_size=part_size)
     return (
         yield from _multipart_steps(
-            source,
-            info,
-            channel_id=channel_id,
-            credentials=credentials,
-            part_size=part_size,
-            max_concurrency=max_concurrency,
-            transport_params=transport_params,
-            verify_md5=verify_md5,
+            _Multipart(
+                source=source,
+                info=info,
+                channel_id=channel_id,
+                credentials=credentials,
+                max_concurrency=max_concurrency,
+                transport_params=transport_params,
+                verify_md5=verify_md5,
+                owner=owner,
+                spent=spent,
+            ),
+            plan,
         )
     )
 
 
-def _multipart_steps(
-    source: str,
-    info: SourceInfo,
-    *,
-    channel_id: str,
-    credentials: FireworkCredentials | str | None,
-    part_size: int | None,
-    max_concurrency: int,
-    transport_params: Mapping[str, Any] | None,
-    verify_md5: bool,
-) -> Generator[Any, Any, Uploaded]:
-    plan = plan_parts(info.size, concurrency=max_concurrency, part_size=part_size)
-    abandoned: list[str] = []
-    # the second pass runs only when a part URL was refused as expired (or revoked): one fresh
-    # multipart upload, bypassing the cached initiate, whose parts all go again
-    for initiate in (
-        create_multipart_upload,
-        create_multipart_upload.with_options(refresh_cache=True),
-    ):
-        upload = yield Call(
-            initiate,
+@dataclass(frozen=True)
+class _Multipart:
+    """What every pass of one multipart upload shares."""
+
+    source: str
+    info: SourceInfo
+    channel_id: str
+    credentials: FireworkCredentials | str | None
+    max_concurrency: int
+    transport_params: Mapping[str, Any] | None
+    verify_md5: bool
+    owner: str | None
+    spent: Callable[[str], bool] | None
+
+    def initiate(self, plan: Sequence[PartRange], *, fresh: bool) -> Call:
+        task = (
+            create_multipart_upload.with_options(refresh_cache=True)
+            if fresh
+            else (create_multipart_upload)
+        )
+        kwargs: dict[str, Any] = {
+            "filename": self.info.filename,
+            "mime_type": self.info.mime_type,
+            "channel_id": self.channel_id,
+            "parts_count": len(plan),
+            "fingerprint": self.info.fingerprint,
+            "credentials": self.credentials,
+        }
+        if self.owner is not None:
+            kwargs["owner"] = self.owner
+        return Call(task, kwargs)
+
+    def part(self, upload: MultipartUpload, part: PartRange, total: int) -> Call:
+        return Call(
+            upload_part,
             {
-                "filename": info.filename,
-                "mime_type": info.mime_type,
-                "channel_id": channel_id,
-                "parts_count": len(plan),
-                "fingerprint": info.fingerprint,
-                "credentials": credentials,
+                "put_url": {p.part: p.put_url for p in upload.parts}[part.number],
+                "source": self.source,
+                "part": part,
+                "upload_id": upload.upload_id,
+                "fingerprint": self.info.fingerprint,
+                "parts_total": total,
+                "verify_md5": self.verify_md5,
+                "transport_params": self.transport_params,
+                "credentials": self.credentials,
+                "expected": self.info.version,
             },
         )
-        urls = {p.part: p.put_url for p in upload.parts}
-        if sorted(urls) != [p.number for p in plan]:
+
+    def complete(self, upload: MultipartUpload, parts: list[CompletedPart]) -> Call:
+        return Call(
+            complete_multipart_upload,
+            {
+                "key": upload.key,
+                "upload_id": upload.upload_id,
+                "parts": parts,
+                "credentials": self.credentials,
+            },
+        )
+
+    def unchanged(self) -> Blocking:
+        """The source is still the version its parts were read from (else SourceChanged)."""
+        return Blocking(
+            _verify_unchanged,
+            (self.source, self.info.version),
+            {"transport_params": self.transport_params},
+        )
+
+
+def _verify_unchanged(
+    source: str, expected: SourceVersion, transport_params: Mapping[str, Any] | None
+) -> None:
+    try:
+        verify_unchanged(
+            source, expected, transport_params=dict(transport_params) if transport_params else None
+        )
+    except SourceError as exc:
+        if exc.rule != "changed":
+            raise
+        raise SourceChangedError(
+            f"{exc.message}; the parts are not assembled, so no video is made of mixed bytes",
+            url=exc.source,
+        ) from None
+
+
+def _larger_parts(size: int, plan: Sequence[PartRange], concurrency: int) -> list[PartRange]:
+    """A new plan of fewer, larger parts (the API's advice after "Multipart upload failed")."""
+    return plan_parts(size, concurrency=concurrency, part_size=2 * plan[0].length)
+
+
+def _multipart_steps(job: _Multipart, plan: list[PartRange]) -> Generator[Any, Any, Uploaded]:
+    abandoned: list[str] = []
+    # a second, fresh pass (bypassing the cached initiate) runs only when the first cannot
+    # finish: its cached upload already became a video, a part URL was refused as expired,
+    # or the API would not assemble the parts
+    for fresh in (False, True):
+        upload = yield job.initiate(plan, fresh=fresh)
+        if not fresh and job.spent is not None and (yield Blocking(job.spent, (upload.upload_id,))):
+            continue  # completed and consumed by a create: upload afresh, nothing left open
+        if sorted(p.part for p in upload.parts) != [p.number for p in plan]:
             raise MultipartUploadFailed(
-                f"the API signed parts {sorted(urls)} for a plan of {len(plan)}"
-                + _also(abandoned),
+                f"the API signed parts {sorted(p.part for p in upload.parts)} for a plan of "
+                f"{len(plan)}" + _also(abandoned),
                 upload.key,
                 upload.upload_id,
             )
-        calls = [
-            Call(
-                upload_part,
-                {
-                    "put_url": urls[part.number],
-                    "source": source,
-                    "part": part,
-                    "upload_id": upload.upload_id,
-                    "fingerprint": info.fingerprint,
-                    "parts_total": len(plan),
-                    "verify_md5": verify_md5,
-                    "transport_params": transport_params,
-                    "credentials": credentials,
-                },
-            )
-            for part in plan
-        ]
         try:
-            completed = yield Gather(calls)
+            completed = yield Gather([job.part(upload, part, len(plan)) for part in plan])
         except S3UploadError as exc:
-            if exc.status_code == 403 and initiate is create_multipart_upload:
+            if exc.status_code == 403 and not fresh:
                 abandoned.append(upload.upload_id)
                 continue
             raise MultipartUploadFailed(
-                f"a part failed: {exc}{_also(abandoned)}", upload.key, upload.upload_id
+                f"a part failed: {type(exc).__name__}: {exc}{_also(abandoned)}",
+                upload.key,
+                upload.upload_id,
             ) from exc
         except Exception as exc:
             raise MultipartUploadFailed(
-                f"a part failed: {exc}{_also(abandoned)}", upload.key, upload.upload_id
+                f"a part failed: {type(exc).__name__}: {exc}{_also(abandoned)}",
+                upload.key,
+                upload.upload_id,
             ) from exc
         try:
-            key = yield Call(
-                complete_multipart_upload,
-                {
-                    "key": upload.key,
-                    "upload_id": upload.upload_id,
-                    "parts": completed,
-                    "credentials": credentials,
-                },
-            )
+            yield job.unchanged()
+            key = yield job.complete(upload, completed)
         except Exception as exc:
-            if getattr(exc, "status_code", None) == 400 and initiate is create_multipart_upload:
-                # e.g. completed by an earlier try whose answer was lost (a timeout, or a crash
-                # before the result was saved): refused now, and forever on every rerun that
-                # resumes it. Upload once more, fresh; the create then uses the new key.
+            if _assembly_refused(exc) and not fresh:
+                # parts too small for the service, or completed by an earlier try whose
+                # answer was lost (refused now, and on every rerun that resumes it): upload
+                # once more, fresh, with fewer, larger parts; the create uses the new key
                 abandoned.append(upload.upload_id)
+                plan = _larger_parts(job.info.size, plan, job.max_concurrency)
                 continue
             raise MultipartUploadFailed(
-                f"completing failed: {exc}{_also(abandoned)}", upload.key, upload.upload_id
+                f"completing failed: {type(exc).__name__}: {exc}{_also(abandoned)}",
+                upload.key,
+                upload.upload_id,
             ) from exc
         return Uploaded(key, "multipart", len(plan), upload.upload_id, tuple(abandoned))
     raise AssertionError("unreachable: the fresh pass returns or raises")
+
+
+def _assembly_refused(exc: BaseException) -> bool:
+    """The API's 400 "Multipart upload failed" (any other 400 fails the row as it is)."""
+    return (
+        getattr(exc, "status_code", None) == 400
+        and MULTIPART_FAILED.lower() in str(getattr(exc, "message", exc)).lower()
+    )

@@ -9,9 +9,8 @@ here: this module is where users import the batch flows from).
 
 from __future__ import annotations
 
-import hashlib
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,7 +18,7 @@ import pandas as pd
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from prefect_firework.blocks import FireworkCredentials
-from prefect_firework.client.errors import FireworkError
+from prefect_firework.client.errors import RateLimitedError
 from prefect_firework.flows._batch import (
     KEY_FIELD,
     MAX_WORKERS,
@@ -32,21 +31,19 @@ from prefect_firework.flows._batch import (
     make_batch,
     record,
 )
-from prefect_firework.flows._driver import (
-    Blocking,
-    Call,
-    Paced,
-    Pipeline,
-    Sleep,
-    SlotPacer,
-    drive,
-    labelled,
+from prefect_firework.flows._create import (
+    DONE,
+    create_steps,
+    import_unknown,
+    ledger_unwritten,
+    tagged,
 )
+from prefect_firework.flows._driver import Blocking, Call, Pipeline, drive, labelled
 from prefect_firework.flows._flow import firework_flow
 from prefect_firework.flows._progress import BatchProgress
 from prefect_firework.flows._steps import MultipartUploadFailed, upload_steps
 from prefect_firework.flows.videos import VIDEO_COLUMNS, get_videos, update_videos
-from prefect_firework.ledger import Ledger, LedgerEntry
+from prefect_firework.ledger import Ledger, LedgerEntry, LedgerError
 from prefect_firework.manifest import (
     InvalidRow,
     UploadRow,
@@ -54,11 +51,14 @@ from prefect_firework.manifest import (
     read_manifest,
     upload_row_key,
 )
-from prefect_firework.pacing import make_pacer
+from prefect_firework.pacing import ChannelPacer, PrefectRateLimitPacer, make_pacer
 from prefect_firework.settings import FireworkSettings
 from prefect_firework.sources import PreflightError, preflight
-from prefect_firework.tasks import create_video, wait_for_video_imports
-from prefect_firework.tasks._policy import is_safe_to_retry_create
+from prefect_firework.tasks import (
+    create_video,
+    wait_for_video_import_events,
+    wait_for_video_imports,
+)
 
 __all__ = [
     "KEY_FIELD",
@@ -70,115 +70,6 @@ __all__ = [
     "update_videos",
     "upload_videos",
 ]
-
-_DONE = ("created", "imported")
-
-
-def _claim(ledger: Ledger, key: str) -> Generator[Any, Any, None]:
-    """Take the row's lock without blocking the driver: another run may hold it for a while,
-    and blocking here would stall this run's other rows (and could deadlock two runs)."""
-    delay = 0.2
-    while not ledger.try_acquire(key):
-        yield Sleep(delay)
-        delay = min(delay * 2, 5.0)
-
-
-def _uncertain(key: str, entry: LedgerEntry) -> str:
-    return (
-        f"an earlier run sent the create for key {key!r} at {entry.updated_at:%Y-%m-%d %H:%M:%S} "
-        "UTC and stopped before recording its outcome, so the video may already exist in "
-        "Firework (the API cannot be searched for it). Check, then rerun with "
-        "recreate_uncertain=True to create it again"
-    )
-
-
-def _sent_uncertain(b: Batch, key: str, exc: BaseException) -> str:
-    tag = f" (it carries custom_fields.{b.key_field} = this row's key)" if b.key_field else ""
-    return (
-        f"{describe(exc)}; the create may have reached Firework, so the video may already "
-        f"exist{tag}. Look it up, then settle the row with 'prefect-firework ledger resolve "
-        f"{key} [--video-id ID]' (Ledger.resolve), or rerun with recreate_uncertain=True"
-    )
-
-
-def _import_unknown(import_id: str, problem: str | None) -> str:
-    return (
-        f"{problem or 'import was not polled'}; Firework accepted import {import_id}, which may "
-        "still complete, so the video may already exist: a rerun polls it again (and never "
-        "creates it twice)"
-    )
-
-
-def _tagged(b: Batch, row: UploadRow, key: str) -> Any:
-    """The row's metadata with its key in ``custom_fields`` (unless tagging is off)."""
-    if not b.key_field:
-        return row.metadata
-    fields = dict(row.metadata.custom_fields or {})
-    tag = key if len(key) <= 1024 else hashlib.sha256(key.encode()).hexdigest()
-    fields.setdefault(b.key_field, tag)
-    return row.metadata.model_copy(update={"custom_fields": fields})
-
-
-def _put(b: Batch, entry: LedgerEntry) -> Blocking:
-    """A ledger write (an fsync on local storage, a PUT on an object store), for a worker
-    thread: the driver's thread goes on scheduling other rows meanwhile."""
-    return Blocking(b.ledger.put, (entry,))
-
-
-def _create_steps(
-    b: Batch,
-    row: UploadRow,
-    key: str,
-    rec: dict[str, Any],
-    call: Call,
-    *,
-    s3_key: str | None = None,
-    upload_id: str | None = None,
-) -> Generator[Any, Any, Any]:
-    """Create under the row's lock, paced, bracketed by ledger records (see README)."""
-    yield from _claim(b.ledger, key)
-    try:
-        entry = yield Blocking(b.ledger.get, (key,))
-        if entry is not None and entry.status in _DONE:  # a concurrent run finished it
-            rec.update(status="skipped", video_id=entry.video_id, import_id=entry.import_id)
-            return None
-        if entry is not None and entry.status in ("creating", "importing"):
-            if entry.status == "importing" and entry.import_id:
-                rec.update(status="importing", import_id=entry.import_id)
-                return None
-            if not b.recreate_uncertain:
-                raise RuntimeError(_uncertain(key, entry))
-        # recorded (fsync'd) before the create is sent: a crash from here on is "uncertain"
-        yield _put(
-            b,
-            LedgerEntry(key=key, status="creating", s3_key=s3_key, upload_id=upload_id),
-        )
-        try:
-            created = yield Paced(row.metadata.channel_id, call)
-        except Exception as exc:
-            if is_safe_to_retry_create(exc) or (
-                isinstance(exc, FireworkError)
-                and exc.status_code
-                and 400 <= exc.status_code < 500  # not a 201 whose body could not be read
-            ):  # certainly not created: the row may simply be retried by a rerun
-                failed = LedgerEntry(key=key, status="failed", error=describe(exc))
-                yield _put(b, failed)
-                raise exc
-            # it may have reached Firework: the ledger keeps "creating", and the row says so
-            raise RuntimeError(_sent_uncertain(b, key, exc)) from exc
-        if getattr(created, "status", None) == "running":  # an async import job
-            yield _put(b, LedgerEntry(key=key, status="importing", import_id=created.id))
-            rec.update(status="importing", import_id=created.id, video_id=created.video_id)
-        else:
-            status = "created" if row.kind == "file" else "imported"
-            yield _put(
-                b,
-                LedgerEntry(key=key, status=status, video_id=created.id, s3_key=s3_key),
-            )
-            rec.update(status=status, video_id=created.id)
-        return created
-    finally:
-        b.ledger.release(key)
 
 
 def _file_pipeline(b: Batch, row: UploadRow) -> Pipeline:
@@ -199,7 +90,7 @@ def _file_pipeline(b: Batch, row: UploadRow) -> Pipeline:
         key = rec["key"] = upload_row_key(row, info.fingerprint)
         rec["bytes"] = info.size
         entry = yield Blocking(b.ledger.get, (key,))
-        if entry is not None and entry.status in _DONE:
+        if entry is not None and entry.status in DONE:
             rec.update(status="skipped", video_id=entry.video_id)
             return rec
         uploaded = yield from upload_steps(
@@ -211,6 +102,8 @@ def _file_pipeline(b: Batch, row: UploadRow) -> Pipeline:
             transport_params=b.transport_params,
             verify_md5=b.verify_md5,
             multipart_threshold=b.multipart_threshold,
+            owner=key,
+            spent=b.ledger.upload_spent,
         )
         rec["strategy"] = uploaded.strategy
         if uploaded.note:  # a multipart upload abandoned on the way is named, never hidden
@@ -218,12 +111,13 @@ def _file_pipeline(b: Batch, row: UploadRow) -> Pipeline:
         call = Call(
             create_video,
             {
-                "metadata": _tagged(b, row, key),
+                "metadata": tagged(b, row, key),
                 "s3_key": uploaded.s3_key,
                 "credentials": b.credentials,
+                "wait_on_rate_limit": False,
             },
         )
-        yield from _create_steps(
+        yield from create_steps(
             b, row, key, rec, call, s3_key=uploaded.s3_key, upload_id=uploaded.upload_id
         )
     except MultipartUploadFailed as exc:
@@ -240,19 +134,20 @@ def _url_pipeline(b: Batch, row: UploadRow) -> Pipeline:
     rec = record(row.row, key, strategy="url-async" if row.asynchronous else "url-sync")
     try:
         entry = yield Blocking(b.ledger.get, (key,))
-        if entry is not None and entry.status in _DONE:
+        if entry is not None and entry.status in DONE:
             rec.update(status="skipped", video_id=entry.video_id, import_id=entry.import_id)
             return rec
         call = Call(
             create_video,
             {
-                "metadata": _tagged(b, row, key),
+                "metadata": tagged(b, row, key),
                 "url": row.url,
                 "asynchronous": row.asynchronous,
                 "credentials": b.credentials,
+                "wait_on_rate_limit": False,
             },
         )
-        yield from _create_steps(b, row, key, rec, call)
+        yield from create_steps(b, row, key, rec, call)
     except Exception as exc:
         rec.update(status="failed", error=describe(exc))
     rec["seconds"] = round(time.perf_counter() - started, 3)
@@ -267,8 +162,6 @@ def _finish_imports(
     if not waiting:
         return
     if b.import_wait == "events":
-        from prefect_firework.webhooks.wait import wait_for_video_import_events
-
         final = wait_for_video_import_events(
             [r["import_id"] for r in waiting],
             event_timeout=b.event_timeout,
@@ -287,7 +180,7 @@ def _finish_imports(
     for rec in waiting:
         outcome = final.get(rec["import_id"])
         if isinstance(outcome, str) or outcome is None:
-            rec.update(status="failed", error=_import_unknown(rec["import_id"], outcome))
+            rec.update(status="failed", error=import_unknown(rec["import_id"], outcome))
             continue  # the ledger keeps "importing": a rerun polls it again, never re-creates
         if outcome.status == "completed":
             rec.update(status="imported", video_id=outcome.video_id)
@@ -313,8 +206,17 @@ def _finish_imports(
                 )
             )
     # one fsync'd write each: overlapped, not one after another (hundreds of imports)
+    by_key = {rec["key"]: rec for rec in waiting}
+
+    def write(entry: LedgerEntry) -> None:
+        try:
+            b.ledger.put(entry)
+        except LedgerError as exc:
+            rec = by_key[entry.key]
+            rec["error"] = ledger_unwritten(entry.key, entry, exc, rec.get("error"))
+
     with ThreadPoolExecutor(max_workers=b.max_concurrency) as pool:
-        list(pool.map(b.ledger.put, settled))
+        list(pool.map(write, settled))
 
 
 def _run_manifest(
@@ -322,7 +224,7 @@ def _run_manifest(
     rows: list[UploadRow | InvalidRow],
     b: Batch,
     *,
-    pacer: SlotPacer,
+    pacer: ChannelPacer | PrefectRateLimitPacer,
     max_uploads_in_flight: int,
     poll_interval: float,
     import_timeout: float,
@@ -346,12 +248,19 @@ def _run_manifest(
     def crashed(index: int, exc: BaseException) -> dict[str, Any]:
         return record(index, None, status="failed", error=describe(exc))
 
+    def paced(channel_id: str, failure: BaseException | None) -> None:
+        if failure is None:
+            pacer.succeeded(channel_id)
+        elif isinstance(failure, RateLimitedError):  # the whole channel waits, not one row
+            pacer.penalize(channel_id, failure.retry_after)
+
     for _, rec in drive(
         pipelines(),
         max_tasks=b.max_concurrency,
         max_rows=max(1, max_uploads_in_flight),
         pacer=pacer,
         on_error=crashed,
+        on_paced=paced,
     ):
         records.append(rec)
         if rec.get("status") != "importing":
@@ -386,6 +295,7 @@ def upload_videos(
     recreate_uncertain: bool = False,
     tag_videos: bool = True,
     fail_on_row_errors: bool = False,
+    lock_timeout: float = 600.0,
 ) -> pd.DataFrame:
     """Upload (``source`` rows) and import (``url`` rows) every video of a manifest.
 
@@ -411,6 +321,7 @@ def upload_videos(
         recreate_uncertain,
         multipart_threshold,
         tag_videos,
+        lock_timeout,
     )
     frame = read_manifest(manifest, transport_params=transport_params)
     return _run_manifest(
@@ -444,6 +355,7 @@ def import_videos(
     fail_on_row_errors: bool = False,
     import_wait: str = "poll",
     event_timeout: float | None = None,
+    lock_timeout: float = 600.0,
 ) -> pd.DataFrame:
     """Import every ``url`` row of a manifest; ``source`` rows are refused as ``invalid``.
 
@@ -465,6 +377,7 @@ def import_videos(
         True,
         recreate_uncertain,
         tag_videos=tag_videos,
+        lock_timeout=lock_timeout,
     )
     b.import_wait, b.event_timeout = import_wait, event_timeout
     frame = read_manifest(manifest, transport_params=transport_params)

@@ -148,9 +148,7 @@ def _credentials(credentials: str | None) -> FireworkCredentials:
     return resolve_credentials(credentials)
 
 
-def _summary(
-    frame: pd.DataFrame, day: dt.date, uri: str, out: str | None
-) -> dict[str, Any]:
+def _summary(frame: pd.DataFrame, day: dt.date, uri: str, out: str | None) -> dict[str, Any]:
     statuses = {str(k): int(v) for k, v in frame["status"].value_counts().sort_index().items()}
     get_run_logger().info("%s: %d rows %s; results in %s", uri, len(frame), statuses, out)
     return {

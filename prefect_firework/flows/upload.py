@@ -14,7 +14,7 @@ from prefect import get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from prefect_firework.blocks import FireworkCredentials, resolve_credentials
-from prefect_firework.flows._driver import Call, run_pipeline
+from prefect_firework.flows._driver import Blocking, Call, run_pipeline
 from prefect_firework.flows._flow import firework_flow
 from prefect_firework.flows._steps import (
     MultipartUploadFailed,
@@ -22,8 +22,10 @@ from prefect_firework.flows._steps import (
     choose_strategy,
     upload_steps,
 )
+from prefect_firework.ledger import Ledger
 from prefect_firework.models import Video, VideoMetadata
 from prefect_firework.tasks import create_video
+from prefect_firework.tasks._policy import create_outcome
 from prefect_firework.tasks.sources import preflight_source
 
 __all__ = [
@@ -60,6 +62,7 @@ def upload_video(
     max_concurrency: int = 8,
     transport_params: dict[str, Any] | None = None,
     verify_md5: bool = True,
+    ledger: Ledger | None = None,
 ) -> Video:
     """Upload one video from ``source`` (local path, s3://, gs://, azure://, http(s)://...).
 
@@ -67,14 +70,34 @@ def upload_video(
     at or below ~100 MB the file goes in one presigned POST, above it in parallel multipart
     parts streamed straight from the source, ``max_concurrency`` at a time (up to the
     runner's ``MAX_WORKERS`` threads; ``upload_video.with_options(task_runner=...)`` raises
-    that). A rerun within the upload window uploads only the parts still missing; a part
-    URL refused as expired restarts the multipart upload once.
+    that). A rerun after a failure uploads only the parts still missing; once an upload has
+    become a video (or may have), the next call uploads afresh. Each call creates a video:
+    for reruns that skip what is done, use ``upload_videos``.
+
+    Args:
+        source: The video file: a local path or any URI smart-open reads.
+        channel_id: The encoded id of the channel to upload to.
+        caption: The video's caption (required, not blank).
+        metadata: Other metadata fields (description, hashtags, product_ids, ...).
+        credentials: A ``FireworkCredentials`` block, a saved block's name, or None for the
+            ``FIREWORK_*`` settings.
+        strategy: ``auto`` (by size), ``single`` (one presigned POST) or ``multipart``.
+        part_size: Bytes per multipart part (default: chosen from the size and concurrency).
+        max_concurrency: Parts uploaded at once.
+        transport_params: smart-open transport parameters for reading ``source``.
+        verify_md5: Check each part's ETag against the MD5 of the bytes sent.
+        ledger: Where spent multipart uploads are recorded (default: Prefect's result
+            storage), so a finished upload is never resumed into a second video.
+
+    Returns:
+        The created ``Video``.
     """
     logger = get_run_logger()
     video_metadata = build_metadata(channel_id, caption, metadata)
     source = os.fspath(source)
     credentials = resolve_credentials(credentials)  # once per run, not once per task
     info = preflight_source(source, transport_params=transport_params)
+    spent = ledger or Ledger()
 
     def pipeline() -> Generator[Any, Any, Video]:
         uploaded = yield from upload_steps(
@@ -87,6 +110,7 @@ def upload_video(
             max_concurrency=max_concurrency,
             transport_params=transport_params,
             verify_md5=verify_md5,
+            spent=spent.upload_spent,
         )
         logger.info(
             "Uploaded %s (%.1f MiB, %s, %d part(s)); creating the video",
@@ -95,16 +119,23 @@ def upload_video(
             uploaded.strategy,
             uploaded.parts,
         )
-        return (
-            yield Call(
-                create_video,
-                {
-                    "metadata": video_metadata,
-                    "s3_key": uploaded.s3_key,
-                    "credentials": credentials,
-                },
+        if uploaded.upload_id:  # from here on, this upload may be a video
+            yield Blocking(spent.spend_upload, (uploaded.upload_id,))
+        try:
+            return (
+                yield Call(
+                    create_video,
+                    {
+                        "metadata": video_metadata,
+                        "s3_key": uploaded.s3_key,
+                        "credentials": credentials,
+                    },
+                )
             )
-        )
+        except Exception as exc:
+            if uploaded.upload_id and create_outcome(exc) == "not_created":
+                yield Blocking(spent.spend_upload, (uploaded.upload_id,), {"spent": False})
+            raise
 
     video = run_pipeline(pipeline(), max_tasks=max(1, max_concurrency))
     logger.info("Created video %s from %s", video.id, info.filename)

@@ -39,13 +39,33 @@ from prefect_firework.tasks import get_video, update_video
 __all__ = ["VIDEO_COLUMNS", "get_videos", "update_videos"]
 
 
+def _keeping_tag(b: Batch, row: UpdateRow) -> Pipeline:
+    """``row.update`` with the video's key tag merged into a ``custom_fields`` replacement.
+
+    ``custom_fields`` replaces all of a video's custom fields, which would delete the tag an
+    operator needs to settle an uncertain create. So a non-empty replacement that does not
+    set the tag itself keeps the video's current one (read first); ``{}`` clears everything,
+    the tag included, as asked.
+    """
+    update = row.update
+    fields = update.custom_fields
+    if not b.key_field or not fields or b.key_field in fields:
+        return update
+    current = yield Call(get_video, {"video_id": row.video_id, "credentials": b.credentials})
+    tag = current.custom_fields.get(b.key_field)
+    if tag is None:
+        return update
+    return update.model_copy(update={"custom_fields": {**fields, b.key_field: str(tag)}})
+
+
 def _update_pipeline(b: Batch, row: UpdateRow) -> Pipeline:
     started = time.perf_counter()
     rec = record(row.row, row.key, video_id=row.video_id)
     try:
+        update = yield from _keeping_tag(b, row)
         yield Call(
             update_video,
-            {"video_id": row.video_id, "update": row.update, "credentials": b.credentials},
+            {"video_id": row.video_id, "update": update, "credentials": b.credentials},
         )
         rec["status"] = "updated"
     except Exception as exc:
@@ -79,14 +99,30 @@ def update_videos(
     output: str | None = None,
     transport_params: dict[str, Any] | None = None,
     fail_on_row_errors: bool = False,
+    keep_key_tag: bool = True,
 ) -> pd.DataFrame:
-    """PATCH each ``video_id`` row with the fields it sets (spec 7).
+    """PATCH each ``video_id`` row with the fields it sets.
 
     An empty cell leaves the field as it is (not sent); ``null`` / ``""`` in ``poster_url``
     removes the poster; ``[]`` in ``product_ids`` untags all; ``{}`` in ``custom_fields``
     clears them; ``video_hidden`` alone bulk-updates the video's product listings.
+
+    Args:
+        manifest: A DataFrame, or a CSV / Parquet / JSON Lines file on any storage, with a
+            ``video_id`` column and the fields to change.
+        credentials: A ``FireworkCredentials`` block, a saved block's name, or None for the
+            ``FIREWORK_*`` settings.
+        max_concurrency: Updates sent at once.
+        output: Also write the results table here (CSV, Parquet or JSON Lines).
+        transport_params: smart-open transport parameters for the manifest and ``output``.
+        fail_on_row_errors: End the run ``Failed`` if any row did not succeed.
+        keep_key_tag: A ``custom_fields`` replacement keeps the video's
+            ``prefect_firework_key`` tag (the key an operator settles an uncertain create
+            with) unless the row sets it or clears all fields with ``{}``.
     """
-    b = make_batch(credentials, transport_params, None, max_concurrency, True, False)
+    b = make_batch(
+        credentials, transport_params, None, max_concurrency, True, False, tag_videos=keep_key_tag
+    )
     frame = read_manifest(manifest, transport_params=transport_params)
     parsed = parse_update_rows(frame)
     progress = BatchProgress("update_videos", total=len(parsed))

@@ -27,6 +27,8 @@ import pandas as pd
 import smart_open
 import smart_open.compression
 
+from prefect_firework.errors import ManifestError
+
 __all__ = ["ManifestError", "ManifestFormat", "manifest_format", "read_manifest", "write_results"]
 
 ManifestFormat = Literal["csv", "parquet", "jsonl"]
@@ -41,10 +43,6 @@ _FORMATS: dict[str, ManifestFormat] = {
 _NAMELESS = re.compile(r"Unnamed: \d+")
 #: in JSON Lines, an explicit ``null`` in these columns is a value; it becomes this text
 JSON_NULL_AS_TEXT: dict[str, str] = {"poster_url": "null"}
-
-
-class ManifestError(ValueError):
-    """The manifest file as a whole cannot be used (unknown format, not UTF-8, unreadable)."""
 
 
 def _display(location: str) -> str:
@@ -117,6 +115,24 @@ def _read_csv(text: str, location: str) -> pd.DataFrame:
     return frame.drop(columns=noise)
 
 
+#: deepest nesting a JSON Lines record may have (a row's deepest field is 3 levels down)
+MAX_JSON_DEPTH = 32
+
+
+def _depth(value: Any, limit: int = MAX_JSON_DEPTH + 1) -> int:
+    """Nesting depth of a parsed JSON value, counted without recursion, up to ``limit``."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if depth >= limit:
+                return depth
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def _read_jsonl(text: str, location: str) -> pd.DataFrame:
     records: list[dict[str, Any]] = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -128,6 +144,15 @@ def _read_jsonl(text: str, location: str) -> pd.DataFrame:
             raise ManifestError(
                 f"manifest {_display(location)!r}, line {number}: not valid JSON ({exc})"
             ) from None
+        except RecursionError:
+            too_deep = True
+        else:
+            too_deep = _depth(record) > MAX_JSON_DEPTH
+        if too_deep:
+            raise ManifestError(
+                f"manifest {_display(location)!r}, line {number}: JSON nested deeper than "
+                f"{MAX_JSON_DEPTH} levels (no manifest field is)"
+            )
         if not isinstance(record, dict):
             raise ManifestError(
                 f"manifest {_display(location)!r}, line {number}: each line must be a JSON "

@@ -342,8 +342,17 @@ def _coerce_fields(
 
 
 def _extension(source: str) -> str:
-    """Lower-cased extension of a path or URI's path (query strings and fragments ignored)."""
-    path = urllib.parse.urlsplit(source).path if "://" in source else source.replace("\\", "/")
+    """Lower-cased extension of a path or URI's path (query strings and fragments ignored).
+
+    Raises ``ValueError`` for a URI that cannot be parsed (``http://[abc/x.mp4``) or whose
+    port is out of range.
+    """
+    if "://" in source:
+        parts = urllib.parse.urlsplit(source)
+        _ = parts.port  # raises for a port outside 0-65535
+        path = parts.path
+    else:
+        path = source.replace("\\", "/")
     return posixpath.splitext(posixpath.basename(path))[1].lower()
 
 
@@ -379,8 +388,14 @@ def _parse_upload(position: int, cells: dict[str, Any]) -> UploadRow | InvalidRo
         except CellError as exc:
             problems.append(_Problem("source", exc.rule, exc.message))
         else:
-            extension = _extension(source)
-            if extension not in SUPPORTED_MIME_TYPES:
+            try:
+                extension = _extension(source)
+            except ValueError as exc:
+                problems.append(
+                    _Problem("source", "uri_syntax", f"is not a valid path or URI ({exc})")
+                )
+                extension = None
+            if extension is not None and extension not in SUPPORTED_MIME_TYPES:
                 problems.append(
                     _Problem(
                         "source",

@@ -32,8 +32,11 @@ def validate_import_url(url: str) -> str:
     try:
         parts = urlsplit(url)
         hostname = parts.hostname
+        port = parts.port  # raises for a port outside 0-65535
     except ValueError as exc:
         raise ValueError(f"url is not a valid URL: {exc}") from None
+    if port == 0:
+        raise ValueError("url is not a valid URL: port 0")
     if parts.scheme not in ("http", "https"):
         raise ValueError(f"url must use the http or https scheme, got {parts.scheme!r}")
     if not hostname or "." not in hostname.strip("."):

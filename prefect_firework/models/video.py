@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from prefect_firework.models._base import RequestModel, ResponseModel
 
@@ -38,19 +39,56 @@ CUSTOM_FIELD_MAX_VALUE = 1024
 POSTER_EXTENSIONS = (".jpg", ".png")
 
 
+def check_http_url(value: str, field: str | None = None) -> str:
+    """An http(s) URL with a host and, if given, a port in 1..65535.
+
+    ``field`` starts the message (``poster_url must be ...``); without it the message starts
+    at the rule (``must be ...``), for callers that name the field themselves.
+    """
+    head = f"{field} " if field else ""
+    context = {"value": repr(value)}
+    try:
+        parts = urlsplit(value)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise PydanticCustomError(
+            "url_syntax",
+            head + "is not a valid URL ({reason}): {value}",
+            {**context, "reason": str(exc)},
+        ) from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise PydanticCustomError(
+            "url_scheme", head + "must be an http(s) URL with a host, got {value}", context
+        )
+    if port == 0:
+        raise PydanticCustomError("url_syntax", head + "has port 0: {value}", context)
+    return value
+
+
 class ExternalMedia(RequestModel):
-    """Social media attribution (spec 6.7). ``source`` and ``url`` are required by the API."""
+    """Social media attribution: ``source`` and ``url`` (an http(s) URL) are required."""
 
     source: str = Field(min_length=1, description='Platform: "tiktok", "instagram", "youtube", ...')
     url: str = Field(min_length=1, description="URL of the original social media post")
     username: str | None = None
     navigation_enabled: bool | None = None
 
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return check_http_url(value)
+
 
 class ExternalMediaInfo(ExternalMedia):
-    """``external_media`` as the API returns it: the same fields, unknown extras ignored."""
+    """``external_media`` as the API returns it: the same fields, unknown extras ignored,
+    nothing refused (a response must never fail to parse over a field we only display)."""
 
     model_config = ConfigDict(extra="ignore")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return value
 
 
 class VideoPoster(ResponseModel):
@@ -82,22 +120,28 @@ def validate_archived_at(value: Any) -> Any:
 
 
 def validate_poster_url(value: str) -> str:
-    """An http(s) URL with a host whose path ends in ``.jpg`` or ``.png`` (spec 6.5)."""
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"poster_url must be an http(s) URL with a host, got {value!r}")
-    if not parts.path.lower().endswith(POSTER_EXTENSIONS):
+    """An http(s) URL with a host whose path ends in ``.jpg`` or ``.png``."""
+    try:
+        check_http_url(value, "poster_url")
+    except PydanticCustomError as exc:  # one rule name for every poster problem
+        raise PydanticCustomError("poster_url", exc.message()) from None
+    if not urlsplit(value).path.lower().endswith(POSTER_EXTENSIONS):
         raise ValueError(
             f"poster_url must point to a .jpg or .png image (by its path), got {value!r}"
         )
     return value
 
 
+def _not_blank(caption: str) -> str:
+    if not caption.strip():
+        raise PydanticCustomError(
+            "blank_caption", "caption must not be blank (the API requires a caption)"
+        )
+    return caption
+
+
 class _VideoFields(RequestModel):
     """Fields shared by create (``VideoMetadata``) and update (``VideoUpdate``)."""
-
-    #: whether ``poster_url=None``/``""`` (remove the custom poster) is meaningful
-    _poster_clearable: ClassVar[bool] = True
 
     description: str | None = None
     access: Access | None = None
@@ -155,12 +199,7 @@ class _VideoFields(RequestModel):
     @classmethod
     def _poster_url(cls, value: str | None) -> str | None:
         if value is None or value == "":
-            if cls._poster_clearable:
-                return value
-            raise ValueError(
-                "poster_url cannot be empty when creating a video; omit it to keep the "
-                "auto-generated poster"
-            )
+            return value  # "remove the custom poster"
         return validate_poster_url(value)
 
 
@@ -171,10 +210,22 @@ class VideoMetadata(_VideoFields):
     or an S3-key create. ``to_api()`` returns only the fields that were set.
     """
 
-    _poster_clearable: ClassVar[bool] = False
-
     channel_id: str = Field(min_length=1)
     caption: str = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_poster_is_no_poster(cls, data: Any) -> Any:
+        # "null or empty removes the custom poster": a new video has none, so on a create
+        # either spelling means "no custom poster" and is not sent at all
+        if isinstance(data, dict) and "poster_url" in data and data["poster_url"] in (None, ""):
+            data = {k: v for k, v in data.items() if k != "poster_url"}
+        return data
+
+    @field_validator("caption")
+    @classmethod
+    def _caption_not_blank(cls, value: str) -> str:
+        return _not_blank(value)
 
     def to_api(self) -> dict[str, Any]:
         body = super().to_api()
@@ -207,6 +258,11 @@ class VideoUpdate(_VideoFields):
         if value is None:
             raise ValueError("caption may be omitted but not set to None")
         return value
+
+    @field_validator("caption")
+    @classmethod
+    def _caption_not_blank(cls, value: str | None) -> str | None:
+        return value if value is None else _not_blank(value)
 
     @model_validator(mode="after")
     def _attribution_not_contradicted(self) -> VideoUpdate:

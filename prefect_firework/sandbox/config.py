@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["SandboxConfig", "human_size"]
 
@@ -88,10 +88,27 @@ class SandboxConfig:
     #: the event types the endpoint is subscribed to
     webhook_events: tuple[str, ...] = ("video_created", "video_updated", "video_import_failed")
 
-    #: name of the bucket behind the S3 front
-    bucket: str = "firework-sandbox-uploads"
+    #: name of the bucket behind the S3 front; "" gives each sandbox a bucket of its own
+    #: (moto keeps one store per process, so sandboxes of one process would share objects)
+    bucket: str = ""
     #: region used in credential scopes and signatures
     region: str = "us-east-1"
+
+    #: the ETags the S3 front returns for part PUTs and presigned POSTs. ``"md5"``: the quoted
+    #: MD5 of the bytes (the spec's "typically", and S3 without SSE-KMS/SSE-C). ``"opaque"``:
+    #: as on an SSE-KMS or SSE-C bucket, 32 hex digits that are *not* the MD5 of the bytes and
+    #: differ from one upload of the same bytes to the next; complete still wants them back.
+    #: A completed multipart object's ETag is ``<MD5 of the part ETags>-<parts>`` either way.
+    s3_etags: Literal["md5", "opaque"] = "md5"
+    #: a presigned part PUT carrying a header its URL did not sign (the URLs sign only
+    #: ``host``; the headers that count are ``Content-MD5`` and ``x-amz-*`` but
+    #: ``x-amz-content-sha256``). ``"accept"``: as S3 often does; a ``Content-MD5`` is then
+    #: checked (400 ``BadDigest`` if the bytes differ, 400 ``InvalidDigest`` if it is not the
+    #: base64 of 16 bytes). ``"refuse"``: as S3 may, 403 ``AccessDenied`` "There were headers
+    #: present in the request which were not signed" with ``<HeadersNotSigned>`` naming them,
+    #: before the body is read. Presigned POSTs refuse any form field the policy does not
+    #: list (``Content-MD5`` included) in both modes.
+    s3_unsigned_headers: Literal["accept", "refuse"] = "accept"
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -117,6 +134,10 @@ class SandboxConfig:
             problems.append("webhook_secret must be set and webhook_timeout > 0")
         if any(delay < 0 for delay in self.webhook_retry_delays):
             problems.append("webhook_retry_delays must be >= 0")
+        if self.s3_etags not in ("md5", "opaque"):
+            problems.append('s3_etags must be "md5" or "opaque"')
+        if self.s3_unsigned_headers not in ("accept", "refuse"):
+            problems.append('s3_unsigned_headers must be "accept" or "refuse"')
         if problems:
             raise ValueError("invalid SandboxConfig: " + "; ".join(problems))
 

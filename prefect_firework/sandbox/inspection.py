@@ -50,20 +50,23 @@ class Inspector:
             return list(state.requests)
 
     def objects(self) -> list[dict[str, Any]]:
-        """Objects in the sandbox's bucket: key, size, md5 (of the bytes), etag."""
-        out = []
-        for obj in self.core.s3.list_objects():
-            etag = str(obj["ETag"]).strip('"')
-            out.append(
-                {
-                    "key": obj["Key"],
-                    "size": int(obj["Size"]),
-                    "md5": etag if "-" not in etag else self.core.s3.md5(obj["Key"], etag),
-                    "etag": etag,
-                    "last_modified": iso(obj["LastModified"].timestamp()),
-                }
-            )
-        return out
+        """Objects in the sandbox's bucket: key, size, md5 (of the bytes), etag (as S3 reports
+        it: a multipart ETag is ``<md5 of the part ETags>-<parts>``).
+
+        The MD5 of an object completed from parts is computed here, the first time it is asked
+        for (the complete itself never reads the bytes).
+        """
+        s3 = self.core.s3
+        return [
+            {
+                "key": obj["Key"],
+                "size": obj["Size"],
+                "md5": obj["MD5"] or s3.md5(obj["Key"]),
+                "etag": obj["ETag"],
+                "last_modified": iso(obj["LastModified"].timestamp()),
+            }
+            for obj in s3.list_objects()
+        ]
 
     def info(self) -> dict[str, Any]:
         """Everything a client needs to use this sandbox from another process."""

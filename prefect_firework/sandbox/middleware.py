@@ -99,7 +99,8 @@ class Instrument:
         recorded = False
 
         def record() -> None:
-            # before the last byte leaves: a client that saw the response finds it in the log
+            # before the response's first byte leaves: a client that saw any of it (a 204's
+            # headers are the whole response) finds the request in the log
             nonlocal recorded
             if recorded:
                 return
@@ -123,7 +124,6 @@ class Instrument:
                 status = int(message["status"])
                 if plan.late:  # the work is done; only the answer is late
                     await asyncio.sleep(plan.late)
-            elif message["type"] == "http.response.body" and not message.get("more_body"):
                 record()
             await send(message)
 

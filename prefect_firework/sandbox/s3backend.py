@@ -1,14 +1,19 @@
 """moto's S3, run as a real HTTP server on loopback, and the few calls the sandbox makes to it.
 
-moto stores the bytes; the strict front (``s3front``) decides what may reach it. Tests can talk
-to moto directly at ``sb.moto_url`` with boto3 to create buckets and objects for S3 *sources*;
-moto accepts any access key and secret there.
+moto stores the bytes of single uploads; the strict front (``s3front``) decides what may reach
+it. Tests can talk to moto directly at ``sb.moto_url`` with boto3 to create buckets and objects
+for S3 *sources*; moto accepts any access key and secret there.
 
-Multipart parts do not go through moto's multipart API (see ``partstore``): the sandbox checks
-part sizes itself and gives moto the assembled file. moto's own part minimum
-(``S3_UPLOAD_PART_MIN_SIZE``) is still lowered to one byte before moto is imported (or patched
-if moto was imported earlier), so that no moto check can stand in for the sandbox's own; this
-is process-wide, so moto mocks in the same process accept small parts too.
+Objects completed from multipart parts do not go into moto at all (see ``partstore``): their
+bytes stay in the part files, and this class serves them next to moto's objects, so that
+``head``, ``list_objects``, ``reader``, ``md5`` and ``delete`` see one bucket. They are not
+visible through boto3 at ``sb.moto_url``; an object written there at the key of a completed
+multipart upload is hidden behind it (the sandbox never issues a key twice).
+
+moto's own part minimum (``S3_UPLOAD_PART_MIN_SIZE``) is still lowered to one byte before moto
+is imported (or patched if moto was imported earlier), so that no moto check can stand in for
+the sandbox's own; this is process-wide, so moto mocks in the same process accept small parts
+too.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import io
 import os
 import threading
 from typing import IO, Any
+
+from prefect_firework.sandbox.partstore import PartsObject
 
 __all__ = ["MotoS3", "RangeReader"]
 
@@ -75,6 +82,9 @@ class MotoS3:
         self._server: Any = None
         self._client: Any = None
         self._md5_cache: dict[tuple[str, str], str] = {}
+        #: ETags to report instead of moto's MD5 (buckets whose ETags are not MD5s)
+        self._etags: dict[str, str] = {}
+        self._parts_objects: dict[str, PartsObject] = {}
         self._lock = threading.Lock()
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -132,36 +142,112 @@ class MotoS3:
         except ClientError:
             self.client.create_bucket(Bucket=self.bucket)
 
-    def put_object(self, key: str, body: IO[bytes], size: int, content_type: str) -> str:
-        """Store ``size`` bytes read from ``body``; return the unquoted ETag."""
+    def put_object(
+        self, key: str, body: IO[bytes], size: int, content_type: str, *, etag: str | None = None
+    ) -> str:
+        """Store ``size`` bytes read from ``body``; return the unquoted ETag.
+
+        ``etag`` is reported instead of moto's (an MD5) from now on, as a bucket with SSE-KMS
+        would; the MD5 of the bytes stays what ``md5`` returns.
+        """
         body.seek(0)
         resp = self.client.put_object(
             Bucket=self.bucket, Key=key, Body=body, ContentLength=size, ContentType=content_type
         )
-        return str(resp["ETag"]).strip('"')
+        with self._lock:
+            replaced = self._parts_objects.pop(key, None)
+            if etag is None:
+                self._etags.pop(key, None)
+            else:
+                self._etags[key] = etag
+        if replaced is not None:
+            replaced.discard()
+        return etag or str(resp["ETag"]).strip('"')
+
+    def put_parts(self, obj: PartsObject) -> None:
+        """Make ``obj`` the object at ``obj.key``: no bytes move, the part files are its bytes."""
+        with self._lock:
+            replaced = self._parts_objects.get(obj.key)
+            self._parts_objects[obj.key] = obj
+        if replaced is not None and replaced is not obj:
+            replaced.discard()
+
+    def _parts_object(self, key: str) -> PartsObject | None:
+        with self._lock:
+            return self._parts_objects.get(key)
 
     def head(self, key: str) -> dict[str, Any] | None:
+        """``ContentLength``, ``ETag`` (quoted), ``ContentType`` and ``LastModified``, or None."""
         from botocore.exceptions import ClientError
 
+        obj = self._parts_object(key)
+        if obj is not None:
+            return {
+                "ContentLength": obj.size,
+                "ETag": f'"{obj.etag}"',
+                "ContentType": obj.content_type,
+                "LastModified": obj.last_modified,
+            }
         try:
-            return dict(self.client.head_object(Bucket=self.bucket, Key=key))
+            head = dict(self.client.head_object(Bucket=self.bucket, Key=key))
         except ClientError:
             return None
+        with self._lock:
+            etag = self._etags.get(key)
+        if etag is not None:
+            head["ETag"] = f'"{etag}"'
+        return head
 
     def delete(self, key: str) -> None:
+        with self._lock:
+            obj = self._parts_objects.pop(key, None)
+            self._etags.pop(key, None)
+        if obj is not None:
+            obj.discard()
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def list_objects(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
+        """Every object: ``Key``, ``Size``, ``ETag`` (as reported), ``LastModified`` and ``MD5``
+        (of the bytes, when known without reading them; else None)."""
+        out: dict[str, dict[str, Any]] = {}
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket):
-            out.extend(page.get("Contents", []))
-        return out
-
-    def md5(self, key: str, etag: str) -> str:
-        """MD5 of an object's bytes (a multipart ETag is not one), cached per ETag."""
+            for item in page.get("Contents", []):
+                moto_etag = str(item["ETag"]).strip('"')
+                out[item["Key"]] = {
+                    "Key": item["Key"],
+                    "Size": int(item["Size"]),
+                    "ETag": moto_etag,
+                    "LastModified": item["LastModified"],
+                    "MD5": None if "-" in moto_etag else moto_etag,
+                }
         with self._lock:
-            cached = self._md5_cache.get((key, etag))
+            etags = dict(self._etags)
+            parts_objects = list(self._parts_objects.values())
+        for key, etag in etags.items():
+            if key in out:
+                out[key]["ETag"] = etag
+        for obj in parts_objects:
+            out[obj.key] = {
+                "Key": obj.key,
+                "Size": obj.size,
+                "ETag": obj.etag,
+                "LastModified": obj.last_modified,
+                "MD5": obj.md5_if_known,
+            }
+        return sorted(out.values(), key=lambda item: item["Key"])
+
+    def md5(self, key: str) -> str:
+        """MD5 of an object's bytes (a multipart or SSE-KMS ETag is not one), computed once."""
+        obj = self._parts_object(key)
+        if obj is not None:
+            return obj.md5()
+        head = self.client.head_object(Bucket=self.bucket, Key=key)
+        moto_etag = str(head["ETag"]).strip('"')
+        if "-" not in moto_etag:
+            return moto_etag  # moto's ETag of a single PUT is the MD5 of its bytes
+        with self._lock:
+            cached = self._md5_cache.get((key, moto_etag))
         if cached is not None:
             return cached
         digest = hashlib.md5()
@@ -171,24 +257,30 @@ class MotoS3:
         body.close()
         value = digest.hexdigest()
         with self._lock:
-            self._md5_cache[(key, etag)] = value
+            self._md5_cache[(key, moto_etag)] = value
         return value
 
-    def remember_md5(self, key: str, etag: str, md5: str) -> None:
-        """Record an MD5 the sandbox computed anyway (saves a download in ``md5``)."""
-        with self._lock:
-            self._md5_cache[(key, etag)] = md5
-
-    def reader(self, key: str, size: int) -> RangeReader:
+    def reader(self, key: str, size: int) -> io.RawIOBase:
+        """A seekable file over the object: its part files, or ranged GETs to moto."""
+        obj = self._parts_object(key)
+        if obj is not None:
+            return obj.open()
         return RangeReader(self.client, self.bucket, key, size)
 
     def clear(self) -> None:
         """Delete every object of the sandbox's bucket."""
         self.ensure_bucket()
-        for obj in self.list_objects():
-            self.delete(obj["Key"])
         with self._lock:
+            parts_objects = list(self._parts_objects.values())
+            self._parts_objects.clear()
+            self._etags.clear()
             self._md5_cache.clear()
+        for obj in parts_objects:
+            obj.discard()
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket):
+            for item in page.get("Contents", []):
+                self.client.delete_object(Bucket=self.bucket, Key=item["Key"])
 
 
 class RangeReader(io.RawIOBase):

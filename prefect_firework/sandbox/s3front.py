@@ -19,20 +19,29 @@ PUT ``/{bucket}/{key}?partNumber=..&uploadId=..&X-Amz-...`` (spec 5.2):
     (a longer one cannot reach the app: HTTP/1.1 framing ends the body at Content-Length);
   * a URL the sandbox did not sign, or signed for another host, path or query -> 403
     ``SignatureDoesNotMatch``; past ``X-Amz-Date + X-Amz-Expires`` -> 403 ``AccessDenied``;
-  * an unknown or finished upload -> 404 ``NoSuchUpload``. Success is 200 with the quoted MD5.
+  * with ``SandboxConfig(s3_unsigned_headers="refuse")``, a ``Content-MD5`` or ``x-amz-*``
+    header the URL did not sign (it signs ``host`` only) -> 403 ``AccessDenied`` with
+    ``<HeadersNotSigned>``, as S3 may answer; by default such headers are accepted;
+  * a ``Content-MD5`` that is not the base64 of 16 bytes -> 400 ``InvalidDigest``; one that is
+    not the MD5 of the body received -> 400 ``BadDigest`` (the part is not stored);
+  * an unknown or finished upload -> 404 ``NoSuchUpload``. Success is 200 with the quoted MD5
+    as ETag, or with ``s3_etags="opaque"`` 32 hex digits that are not the MD5 (SSE-KMS/SSE-C);
+    presigned POSTs answer with the same kind of ETag.
 
 Bodies never sit whole in memory: a POST's file is spooled (1 MB in memory, the rest on disk)
-and then put into moto; a part goes straight to the part store on disk (``partstore``) and
-reaches moto assembled, when the upload completes.
+and then put into moto; a part goes straight to the part store on disk (``partstore``), whose
+files become the object when the upload completes.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
+import secrets
 import tempfile
 import urllib.parse
 from datetime import datetime, timezone
@@ -142,6 +151,48 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+#: headers a presigned request may carry unsigned: S3 tolerates an unsigned payload hash
+_UNSIGNED_OK = frozenset({"x-amz-content-sha256"})
+
+
+def _refuse_unsigned_headers(scope: Scope, signed: set[str]) -> None:
+    """403 if the request carries ``Content-MD5`` or ``x-amz-*`` headers outside ``signed``,
+    the way S3 answers a presigned URL used with headers it did not sign."""
+    names: list[str] = []
+    for raw, _ in scope["headers"]:
+        name = raw.decode("latin-1").lower()
+        if name in signed or name in _UNSIGNED_OK or name in names:
+            continue
+        if name == "content-md5" or name.startswith("x-amz-"):
+            names.append(name)
+    if names:
+        raise S3Error(
+            403,
+            "AccessDenied",
+            "There were headers present in the request which were not signed",
+            HeadersNotSigned=", ".join(names),
+        )
+
+
+def _content_md5(scope: Scope) -> bytes | None:
+    """The 16 bytes of a ``Content-MD5`` header, None without one; 400 if it is malformed."""
+    value = _header(scope, b"content-md5")
+    if value is None:
+        return None
+    try:
+        digest = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        digest = b""
+    if len(digest) != 16:
+        raise S3Error(
+            400,
+            "InvalidDigest",
+            "The Content-MD5 you specified was invalid.",
+            **{"Content-MD5": value},
+        )
+    return digest
+
+
 class _Spool:
     """A body being received: spooled to disk past 1 MB, counted and MD5-summed on the way."""
 
@@ -244,6 +295,15 @@ class S3Front:
     def __init__(self, core: Core) -> None:
         self.core = core
 
+    def _etag(self, md5: str) -> str:
+        """The ETag of bytes whose MD5 is ``md5``: that MD5, or an opaque one (SSE-KMS/-C)."""
+        if self.core.config.s3_etags == "md5":
+            return md5
+        while True:  # 32 hex digits like an MD5, new for every upload, never the MD5
+            etag = secrets.token_hex(16)
+            if etag != md5:
+                return etag
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
@@ -283,15 +343,19 @@ class S3Front:
             self._check_policy(fields, bucket, form.file.size if form.file else 0)
             assert form.file is not None
             upload = form.file
+            etag = self._etag(upload.md5)
             await run_in_threadpool(
-                self.core.s3.put_object,
-                fields["key"],
-                upload.file,
-                upload.size,
-                fields["content-type"],
+                functools.partial(
+                    self.core.s3.put_object,
+                    fields["key"],
+                    upload.file,
+                    upload.size,
+                    fields["content-type"],
+                    etag=None if etag == upload.md5 else etag,
+                )
             )
             headers = {
-                "ETag": f'"{upload.md5}"',
+                "ETag": f'"{etag}"',
                 "Location": f"{self.core.s3_url}/{bucket}/{urllib.parse.quote(fields['key'])}",
             }
             await _send(send, 204, headers)
@@ -462,6 +526,9 @@ class S3Front:
         declared = int(length_header)
         try:
             key, upload_id, part = self._check_presigned(scope)
+            if core.config.s3_unsigned_headers == "refuse":
+                _refuse_unsigned_headers(scope, signed={"host"})
+            expected_md5 = _content_md5(scope)
             with core.state.locked() as state:
                 upload = state.uploads.get(upload_id)
                 if upload is None or upload.key != key or upload.status != "open":
@@ -498,7 +565,15 @@ class S3Front:
                     "You did not provide the number of bytes specified by the Content-Length "
                     "HTTP header.",
                 )
-            etag = digest.hexdigest()
+            if expected_md5 is not None and digest.digest() != expected_md5:
+                raise S3Error(
+                    400,
+                    "BadDigest",
+                    "The Content-MD5 you specified did not match what we received.",
+                    ExpectedDigest=expected_md5.hex(),
+                    CalculatedDigest=base64.b64encode(digest.digest()).decode(),
+                )
+            etag = self._etag(digest.hexdigest())
             with core.state.locked() as state:
                 if upload.status != "open":
                     raise S3Error(404, "NoSuchUpload", "The upload was completed meanwhile.")

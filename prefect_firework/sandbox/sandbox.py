@@ -12,6 +12,7 @@ every socket; nothing is left behind.
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,8 @@ class Sandbox:
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
+        if not self.config.bucket:  # moto's store is per process: a bucket per sandbox
+            self.config = self.config.replace(bucket=f"firework-sandbox-{secrets.token_hex(6)}")
         self.faults = Faults()
         self._state = State(Clock())
         self._core: Core | None = None

@@ -13,6 +13,7 @@ import base64
 import json
 import re
 import time
+from datetime import datetime, timezone
 from typing import Any
 
 from prefect_firework.sandbox.auth import Principal
@@ -20,8 +21,9 @@ from prefect_firework.sandbox.config import human_size
 from prefect_firework.sandbox.core import Core
 from prefect_firework.sandbox.errors import ApiError
 from prefect_firework.sandbox.ids import new_id, new_secret
+from prefect_firework.sandbox.partstore import PartsObject, multipart_etag
 from prefect_firework.sandbox.sigv4 import ALGORITHM, amz_date, presigned_signature, uri_encode
-from prefect_firework.sandbox.state import IssuedPost, MultipartUpload
+from prefect_firework.sandbox.state import IssuedPost, MultipartUpload, PartRecord
 
 __all__ = ["MIME_TYPES", "complete_multipart", "initiate_multipart", "upload_signature"]
 
@@ -247,7 +249,7 @@ def complete_multipart(core: Core, principal: Principal, data: dict[str, Any]) -
         problem = ApiError(413, f"File too large (max {human_size(cfg.max_file_size)})")
     if problem is None:
         try:
-            _store(core, upload, [n for n, _ in parts], size)
+            _store(core, upload, records)
         except Exception as exc:
             with core.state.locked():
                 upload.status = "open"
@@ -256,17 +258,25 @@ def complete_multipart(core: Core, principal: Principal, data: dict[str, Any]) -
     with core.state.locked():
         upload.status = "aborted" if problem else "completed"
         upload.note = problem.message if problem else None
-    core.parts.discard(upload.upload_id)
     if problem is not None:
+        core.parts.discard(upload.upload_id)
         raise problem
 
 
-def _store(core: Core, upload: MultipartUpload, numbers: list[int], size: int) -> None:
-    """Concatenate the parts on disk and put the result in the bucket."""
-    assembled, md5 = core.parts.assemble(upload.upload_id, numbers)
-    try:
-        with assembled.open("rb") as fh:
-            etag = core.s3.put_object(upload.key, fh, size, upload.mime_type)
-        core.s3.remember_md5(upload.key, etag, md5)
-    finally:
-        assembled.unlink(missing_ok=True)
+def _store(core: Core, upload: MultipartUpload, records: list[PartRecord]) -> None:
+    """Make the parts, in order, the object at the upload's key: O(parts), as on S3.
+
+    No byte is read or copied: the part files become the object's bytes (``PartsObject``),
+    checked here by size; their MD5 is computed when something first asks for it.
+    """
+    obj = PartsObject(
+        key=upload.key,
+        folder=core.parts.folder(upload.upload_id),
+        files=[core.parts.part_path(upload.upload_id, r.part) for r in records],
+        sizes=[r.size for r in records],
+        etag=multipart_etag([r.etag for r in records]),
+        content_type=upload.mime_type,
+        last_modified=datetime.fromtimestamp(core.state.now(), tz=timezone.utc),
+    )
+    obj.check_files()
+    core.s3.put_parts(obj)

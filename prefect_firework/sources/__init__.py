@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from .errors import PreflightError, SourceError
 from .fingerprint import fingerprint
-from .info import SourceInfo, SourceStat
+from .info import SourceInfo, SourceStat, SourceVersion
 from .mp4 import ContainerError, probe_duration, read_duration
 from .preflight import preflight
 from .ranges import open_range
 from .reader import RangeReader
-from .stat import stat_source
+from .stat import stat_source, verify_unchanged
 from .uri import parse_source, redact
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "SourceError",
     "SourceInfo",
     "SourceStat",
+    "SourceVersion",
     "fingerprint",
     "open_range",
     "parse_source",
@@ -38,4 +39,5 @@ __all__ = [
     "read_duration",
     "redact",
     "stat_source",
+    "verify_unchanged",
 ]

@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 from .errors import SourceError
-from .info import SourceStat
+from .info import SourceStat, SourceVersion
 from .reader import RangeReader
 from .uri import ParsedSource
 
@@ -204,14 +204,46 @@ def _total_size(response: httpx.Response) -> int | None:
     return None
 
 
+def _if_range(expect: SourceVersion) -> str | None:
+    """An ``If-Range`` validator: a strong ETag, else the Last-Modified date."""
+    if expect.etag and not expect.etag.startswith("W/"):
+        return f'"{expect.etag}"'
+    if expect.mtime is not None:
+        return email.utils.formatdate(expect.mtime, usegmt=True)
+    return None
+
+
+def _check_version(parsed: ParsedSource, response: httpx.Response, expect: SourceVersion) -> None:
+    etag, mtime = _validators(response)
+    size = _total_size(response) if response.status_code == 206 else None
+    seen = SourceVersion(expect.size if size is None else size, etag, mtime)
+    problem = expect.differs(seen)
+    if problem:
+        raise SourceError(
+            parsed.display, "changed", f"the source changed since preflight: {problem}"
+        )
+
+
 @contextmanager
 def open_http_range(
-    parsed: ParsedSource, offset: int, length: int, tp: Mapping[str, Any]
+    parsed: ParsedSource,
+    offset: int,
+    length: int,
+    tp: Mapping[str, Any],
+    expect: SourceVersion | None = None,
 ) -> Iterator[RangeReader]:
-    """Yield a reader over ``[offset, offset + length)`` streamed from one bounded range GET."""
+    """Yield a reader over ``[offset, offset + length)`` streamed from one bounded range GET.
+
+    With ``expect``: the request carries ``If-Range`` (a changed representation comes back
+    whole, as 200, which is refused as ``"changed"``) and the response's ETag, Last-Modified
+    and total size must match it.
+    """
     client, options = _request_options(tp)
     headers = {**options["headers"], "Range": f"bytes={offset}-{offset + length - 1}"}
     headers["Accept-Encoding"] = "identity"  # ranges address the raw bytes, not a gzip stream
+    validator = _if_range(expect) if expect is not None else None
+    if validator:
+        headers["If-Range"] = validator
     with ExitStack() as stack:
         for attempt in range(len(_BACKOFF) + 1):
             try:
@@ -231,6 +263,20 @@ def open_http_range(
                 break
             response.close()  # nothing of its body was read: the retry asks for the same range
             time.sleep(delay)
+        if expect is not None:
+            if (
+                validator
+                and response.status_code == 200
+                and not (offset == 0 and length == expect.size)
+            ):
+                raise SourceError(
+                    parsed.display,
+                    "changed",
+                    "the source changed since preflight (the server answered If-Range with "
+                    "the whole new representation)",
+                )
+            if response.is_success:
+                _check_version(parsed, response, expect)
         _check_range_response(parsed, response, offset, length)
         chunks = response.iter_raw(HTTP_CHUNK)
         leftover = b""

@@ -10,7 +10,31 @@ from dataclasses import dataclass, field
 
 from .uri import redact
 
-__all__ = ["SourceInfo", "SourceStat"]
+__all__ = ["SourceInfo", "SourceStat", "SourceVersion"]
+
+
+@dataclass(frozen=True)
+class SourceVersion:
+    """What identifies one version of a source's bytes: size, ETag, mtime (no URI: it is
+    passed to tasks, and a URI may be presigned).
+
+    Reads given a version (``open_range(..., expect=...)``) refuse a source that no longer
+    matches it, so an upload never mixes bytes of two versions.
+    """
+
+    size: int
+    etag: str | None = None
+    mtime: float | None = None
+
+    def differs(self, other: SourceVersion) -> str | None:
+        """Why ``other`` is another version than this one (None: the same, as far as known)."""
+        if other.size != self.size:
+            return f"its size is now {other.size:,} bytes, not {self.size:,}"
+        if self.etag and other.etag and other.etag != self.etag:
+            return f"its ETag is now {other.etag}, not {self.etag}"
+        if self.mtime is not None and other.mtime is not None and other.mtime != self.mtime:
+            return "it was modified (its modification time changed)"
+        return None
 
 
 @dataclass(frozen=True)
@@ -30,6 +54,10 @@ class SourceStat:
     def display(self) -> str:
         """The URI without credentials or query string."""
         return redact(self.uri)
+
+    @property
+    def version(self) -> SourceVersion:
+        return SourceVersion(self.size, self.etag, self.mtime)
 
 
 @dataclass(frozen=True)
@@ -53,3 +81,8 @@ class SourceInfo:
     def display(self) -> str:
         """The URI without credentials or query string."""
         return redact(self.uri)
+
+    @property
+    def version(self) -> SourceVersion:
+        """The version preflight saw: uploads refuse any other."""
+        return SourceVersion(self.size, self.etag, self.mtime)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from .errors import SourceError
-from .info import SourceStat
+from .info import SourceStat, SourceVersion
 from .reader import RangeReader
 from .uri import ParsedSource
 
@@ -44,17 +44,40 @@ def stat_local(parsed: ParsedSource) -> SourceStat:
     return SourceStat(parsed.uri, st.st_size, None, st.st_mtime)
 
 
+def _check_version(parsed: ParsedSource, fd: int, expect: SourceVersion) -> None:
+    st = os.fstat(fd)
+    problem = expect.differs(SourceVersion(st.st_size, None, st.st_mtime))
+    if problem:
+        raise SourceError(parsed.display, "changed", f"the file changed since preflight: {problem}")
+
+
 @contextmanager
-def open_local_range(parsed: ParsedSource, offset: int, length: int) -> Iterator[RangeReader]:
-    """Open the file, seek to ``offset``, and yield a reader bounded to ``length`` bytes."""
+def open_local_range(
+    parsed: ParsedSource, offset: int, length: int, expect: SourceVersion | None = None
+) -> Iterator[RangeReader]:
+    """Open the file, seek to ``offset``, and yield a reader bounded to ``length`` bytes.
+
+    With ``expect``: the open file's size and mtime must match it when opened and again when
+    the last byte of the range has been read (a rewrite in place during the read shows).
+    """
     try:
         fh = open(_path(parsed), "rb")  # noqa: SIM115 - closed by the reader's on_close
     except OSError as exc:
         raise _unreadable(parsed, exc) from exc
     try:
+        on_end = None
+        if expect is not None:
+            _check_version(parsed, fh.fileno(), expect)
+            fd = fh.fileno()
+            on_end = lambda: _check_version(parsed, fd, expect)  # noqa: E731
         fh.seek(offset)
         reader = RangeReader(
-            fh.read, length, display=parsed.display, offset=offset, on_close=fh.close
+            fh.read,
+            length,
+            display=parsed.display,
+            offset=offset,
+            on_close=fh.close,
+            on_end=on_end,
         )
     except BaseException:
         fh.close()

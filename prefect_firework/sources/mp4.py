@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from prefect_firework.errors import ContainerError
+
 from .ranges import open_range
 
 __all__ = ["ContainerError", "ReadAt", "probe_duration", "read_duration"]
@@ -34,10 +36,6 @@ _CHILD_WINDOW = 128  # a child header plus a whole mvhd (108 bytes v0, 120 bytes
 _MAX_BOXES = 10_000  # per level: a corrupt file must not make us loop for ever
 _UNKNOWN_32 = 0xFFFFFFFF
 _UNKNOWN_64 = 0xFFFFFFFFFFFFFFFF
-
-
-class ContainerError(ValueError):
-    """The bytes are not a readable MP4/QuickTime container (or its duration is unknown)."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from contextlib import ExitStack, contextmanager
 from typing import IO, Any
 
 from .errors import SourceError
-from .info import SourceStat
+from .info import SourceStat, SourceVersion
 from .reader import RangeReader
 from .uri import ParsedSource
 
@@ -37,6 +37,17 @@ def _unreadable(parsed: ParsedSource, exc: BaseException) -> SourceError:
     return SourceError(parsed.display, "unreadable", f"{type(exc).__name__}: {text}"[:300])
 
 
+def _size_of(fh: IO[bytes]) -> int | None:
+    """The size smart-open's reader learned from the object's metadata, if it says."""
+    for attribute in ("_size", "size"):
+        size = getattr(fh, attribute, None)
+        if isinstance(size, int):
+            return size
+    raw = getattr(fh, "_raw_reader", None) or getattr(fh, "_raw", None)
+    size = getattr(raw, "_size", None)
+    return size if isinstance(size, int) else None
+
+
 def stat_other(parsed: ParsedSource, tp: Mapping[str, Any]) -> SourceStat:
     """Size by seeking to the end of a smart-open reader."""
     with _open(parsed, tp) as fh:
@@ -49,11 +60,27 @@ def stat_other(parsed: ParsedSource, tp: Mapping[str, Any]) -> SourceStat:
 
 @contextmanager
 def open_other_range(
-    parsed: ParsedSource, offset: int, length: int, tp: Mapping[str, Any]
+    parsed: ParsedSource,
+    offset: int,
+    length: int,
+    tp: Mapping[str, Any],
+    expect: SourceVersion | None = None,
 ) -> Iterator[RangeReader]:
-    """smart-open open + seek, then a reader bounded to ``length`` (see the module docstring)."""
+    """smart-open open + seek, then a reader bounded to ``length`` (see the module docstring).
+
+    With ``expect``, the object's size (all these readers report) must still match it.
+    """
     with ExitStack() as stack:
         fh = stack.enter_context(_open(parsed, tp))
+        if expect is not None:
+            size = _size_of(fh)
+            if size is not None and size != expect.size:
+                raise SourceError(
+                    parsed.display,
+                    "changed",
+                    f"the source changed since preflight: its size is now {size:,} bytes, "
+                    f"not {expect.size:,}",
+                )
         try:
             fh.seek(offset)
         except Exception as exc:

@@ -21,7 +21,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ..limits import DEFAULT_LIMITS, SUPPORTED_MIME_TYPES, MediaLimits
+from ..limits import SUPPORTED_MIME_TYPES, MediaLimits, current_limits
 from .errors import PreflightError, SourceError
 from .fingerprint import fingerprint
 from .info import SourceInfo
@@ -40,9 +40,14 @@ def preflight(
     source: str | os.PathLike[str],
     *,
     transport_params: Mapping[str, Any] | None = None,
-    limits: MediaLimits = DEFAULT_LIMITS,
+    limits: MediaLimits | None = None,
 ) -> SourceInfo:
-    """Validate ``source`` and describe it, or raise :class:`PreflightError` (see module doc)."""
+    """Validate ``source`` and describe it, or raise :class:`PreflightError` (see module doc).
+
+    ``limits`` defaults to :func:`~prefect_firework.limits.current_limits` (the settings).
+    """
+    if limits is None:
+        limits = current_limits()
     parsed = parse_source(source)
     where = parsed.display
     ext = parsed.extension

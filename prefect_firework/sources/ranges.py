@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from .info import SourceVersion
 from .reader import RangeReader
 from .uri import parse_source
 
@@ -27,6 +28,7 @@ def open_range(
     length: int,
     *,
     transport_params: Mapping[str, Any] | None = None,
+    expect: SourceVersion | None = None,
 ) -> Iterator[RangeReader]:
     """Yield a binary stream of bytes ``[offset, offset + length)`` of ``source``.
 
@@ -34,6 +36,10 @@ def open_range(
     does, reading raises :class:`~prefect_firework.sources.errors.SourceError` with rule
     ``"truncated"``; a missing or forbidden source raises one with rule ``"unreadable"`` on
     entry; an HTTP server that ignores ``Range`` raises rule ``"range_unsupported"``.
+
+    With ``expect``, a source that is no longer that version raises rule ``"changed"``: on
+    entry, and again before the range's last bytes are returned (local files: size and
+    mtime; S3: ``If-Match`` on the ETag; HTTP: ``If-Range`` and the response's validators).
     """
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
         raise ValueError(f"offset must be a non-negative int, got {offset!r}")
@@ -48,17 +54,17 @@ def open_range(
     if parsed.kind == "local":
         from .local import open_local_range
 
-        with open_local_range(parsed, offset, length) as reader:
+        with open_local_range(parsed, offset, length, expect) as reader:
             yield reader
     elif parsed.kind == "s3":
         from .s3 import open_s3_range
 
-        with open_s3_range(parsed, offset, length, tp) as reader:
+        with open_s3_range(parsed, offset, length, tp, expect) as reader:
             yield reader
     elif parsed.kind == "http":
         from .http import open_http_range
 
-        with open_http_range(parsed, offset, length, tp) as reader:
+        with open_http_range(parsed, offset, length, tp, expect) as reader:
             yield reader
     elif parsed.kind == "gcs":
         from .gcs import open_gcs_range
@@ -73,5 +79,5 @@ def open_range(
     else:
         from .other import open_other_range
 
-        with open_other_range(parsed, offset, length, tp) as reader:
+        with open_other_range(parsed, offset, length, tp, expect) as reader:
             yield reader

@@ -9,7 +9,9 @@ function, ``pull(n) -> bytes``, that returns at most ``n`` bytes and ``b""`` at 
 * raises :class:`~prefect_firework.sources.errors.SourceError` (rule ``"truncated"``) if the
   backend ends early, because a short part would silently corrupt the assembled video;
 * asks the backend for at most :data:`MAX_CHUNK` bytes at a time, so memory per stream stays
-  bounded by one chunk whatever the part size (``read(-1)`` is the caller's explicit opt-out).
+  bounded by one chunk whatever the part size (``read(-1)`` is the caller's explicit opt-out);
+* calls ``on_end`` (a backend's "is the source still the version I was asked for?") before it
+  returns the range's last bytes, so a failed check stops the upload short of a whole part.
 """
 
 from __future__ import annotations
@@ -41,8 +43,10 @@ class RangeReader(io.BufferedIOBase):
         display: str,
         offset: int = 0,
         on_close: Callable[[], None] | None = None,
+        on_end: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
+        self._on_end = on_end
         self._pull = pull
         self._length = length
         self._offset = offset
@@ -83,6 +87,8 @@ class RangeReader(io.BufferedIOBase):
         if len(data) > want:  # a backend must not over-deliver; never pass extra bytes on
             data = data[:want]
         self._remaining -= len(data)
+        if not self._remaining and self._on_end is not None:
+            self._on_end()  # before the last bytes are handed on: a failed check stops them
         return data
 
     def read1(self, size: int | None = -1) -> bytes:

@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from .errors import SourceError
-from .info import SourceStat
+from .info import SourceStat, SourceVersion
 from .reader import RangeReader
 from .uri import ParsedSource
 
@@ -166,16 +166,51 @@ def plan_get(length: int) -> tuple[int, int]:
     return buffer_size, buffer_size * k
 
 
+def _changed(exc: BaseException) -> bool:
+    """A GET refused by its ``If-Match`` (412): the object is another version now."""
+    for error in (exc, getattr(exc, "backend_error", None)):
+        response = getattr(error, "response", None)
+        if isinstance(response, dict):
+            code = str(response.get("Error", {}).get("Code", ""))
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code == "PreconditionFailed" or status == 412:
+                return True
+    return False
+
+
 @contextmanager
 def open_s3_range(
-    parsed: ParsedSource, offset: int, length: int, tp: Mapping[str, Any]
+    parsed: ParsedSource,
+    offset: int,
+    length: int,
+    tp: Mapping[str, Any],
+    expect: SourceVersion | None = None,
 ) -> Iterator[RangeReader]:
-    """Yield a reader over ``[offset, offset + length)`` fed by one bounded range GET."""
+    """Yield a reader over ``[offset, offset + length)`` fed by one bounded range GET.
+
+    With ``expect`` (and its ETag), the GET carries ``If-Match``: S3 answers 412 instead of
+    bytes of another version of the object.
+    """
     import botocore.exceptions
     import smart_open.s3
 
     bucket, key, version_id, client = _location(parsed, tp)
     buffer_size, chunk = plan_get(length)
+    client_kwargs = dict(tp.get("client_kwargs") or {})
+    if expect is not None and expect.etag:
+        get_kwargs = dict(client_kwargs.get("S3.Client.get_object", {}))
+        get_kwargs["IfMatch"] = f'"{expect.etag}"'
+        client_kwargs["S3.Client.get_object"] = get_kwargs
+
+    def refused(exc: BaseException) -> SourceError:
+        if _changed(exc):
+            return SourceError(
+                parsed.display,
+                "changed",
+                "the object changed since preflight (ETag no longer matches)",
+            )
+        return SourceError(parsed.display, "unreadable", _describe(exc))
+
     try:
         fh = smart_open.s3.open(
             bucket,
@@ -185,16 +220,16 @@ def open_s3_range(
             buffer_size=buffer_size,
             defer_seek=True,
             client=client,
-            client_kwargs=dict(tp.get("client_kwargs") or {}),
+            client_kwargs=client_kwargs,
             range_chunk_size=chunk,
         )
     except (OSError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-        raise SourceError(parsed.display, "unreadable", _describe(exc)) from exc
+        raise refused(exc) from exc
     try:
         fh.seek(offset)  # the one GET: Range: bytes=offset-(offset+chunk-1)
     except (OSError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
         fh.close()
-        raise SourceError(parsed.display, "unreadable", _describe(exc)) from exc
+        raise refused(exc) from exc
     except BaseException:
         fh.close()
         raise

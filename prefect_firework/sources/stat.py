@@ -6,10 +6,11 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from .info import SourceStat
+from .errors import SourceError
+from .info import SourceStat, SourceVersion
 from .uri import parse_source
 
-__all__ = ["stat_source"]
+__all__ = ["stat_source", "verify_unchanged"]
 
 
 def stat_source(
@@ -48,3 +49,22 @@ def stat_source(
     from .other import stat_other
 
     return stat_other(parsed, tp)
+
+
+def verify_unchanged(
+    source: str | os.PathLike[str],
+    expect: SourceVersion,
+    *,
+    transport_params: Mapping[str, Any] | None = None,
+) -> None:
+    """Raise ``SourceError`` (rule ``"changed"``) unless ``source`` is still ``expect``.
+
+    One metadata request; what a multipart upload checks before it asks for the parts to be
+    assembled, so a source rewritten mid-upload never becomes a video of mixed bytes.
+    """
+    current = stat_source(source, transport_params=transport_params)
+    problem = expect.differs(current.version)
+    if problem:
+        raise SourceError(
+            current.display, "changed", f"the source changed during the upload: {problem}"
+        )

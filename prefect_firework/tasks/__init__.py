@@ -10,6 +10,7 @@ from prefect_firework.tasks.imports import (
     ImportTimeoutError,
     get_video_import,
     wait_for_video_import,
+    wait_for_video_import_events,
     wait_for_video_imports,
 )
 from prefect_firework.tasks.uploads import (
@@ -37,5 +38,6 @@ __all__ = [
     "upload_single",
     "upload_to_s3",
     "wait_for_video_import",
+    "wait_for_video_import_events",
     "wait_for_video_imports",
 ]

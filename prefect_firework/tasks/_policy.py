@@ -2,8 +2,8 @@
 
 Retries are only for failures that are safe to repeat: 429, 5xx and transport errors
 (``is_retryable``). Creating a video is stricter: a create whose request may have reached the
-server (a 500, a read timeout, a reset after the body was sent) is *ambiguous*, and repeating
-it could make a duplicate video, so it is not retried automatically.
+server (a 500, 502 or 504, a read timeout, a reset after the body was sent) is *ambiguous*,
+and repeating it could make a duplicate video, so it is not retried automatically.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import httpx
 from prefect.cache_policies import CachePolicy
@@ -21,6 +21,7 @@ from prefect.utilities.hashing import hash_objects
 from pydantic import BaseModel
 
 from prefect_firework.client.errors import (
+    FireworkError,
     FireworkTransportError,
     RateLimitedError,
     ServerError,
@@ -29,7 +30,9 @@ from prefect_firework.client.errors import (
 
 __all__ = [
     "RETRY_DELAYS",
+    "CreateOutcome",
     "ResumeKey",
+    "create_outcome",
     "is_safe_to_retry_create",
     "retry_condition",
     "retry_create_condition",
@@ -65,23 +68,50 @@ def retry_condition(task: Any, task_run: Any, state: Any) -> bool:
     return exc is not None and is_retryable(exc)
 
 
-def is_safe_to_retry_create(exc: BaseException) -> bool:
-    """True when a failed create certainly did not create anything on the server."""
+CreateOutcome = Literal["not_created", "unknown"]
+
+
+def create_outcome(exc: BaseException) -> CreateOutcome:
+    """What a failed create means: ``not_created`` only when the answer proves it.
+
+    The one rule both the create task's retries and the batch ledger follow. Not created:
+    the request never left (a connect failure, no token), the API refused it (any 4xx,
+    429 included), or a 503. Unknown: everything else (500, 502, 504, a reset or timeout after
+    sending, a 2xx whose body could not be read): the video may exist. 503 is read as "not
+    handled" because gateways (load balancers, CDNs) answer it when they forwarded nothing;
+    500, 502 and 504 may come after the backend created the video, e.g. a sync URL import
+    that outlived the gateway's timeout (docs/RELIABILITY.md).
+    """
     if getattr(exc, "request_sent", True) is False:  # e.g. the token could not be fetched
-        return is_retryable(exc)  # nothing was created; retry only what may pass next time
-    if isinstance(exc, RateLimitedError):
-        return True
-    if isinstance(exc, ServerError):
-        return exc.status_code in (502, 503, 504)
+        return "not_created"
     if isinstance(exc, FireworkTransportError):
-        return not exc.maybe_sent  # survives pickling, unlike __cause__
-    return isinstance(exc, _NOT_SENT)
+        return "unknown" if exc.maybe_sent else "not_created"  # survives pickling
+    if isinstance(exc, _NOT_SENT):
+        return "not_created"
+    if isinstance(exc, ServerError):
+        return "not_created" if exc.status_code == 503 else "unknown"
+    status = getattr(exc, "status_code", None)
+    if isinstance(exc, FireworkError) and isinstance(status, int) and 400 <= status < 500:
+        return "not_created"
+    return "unknown"
+
+
+def is_safe_to_retry_create(exc: BaseException) -> bool:
+    """True when a failed create certainly made nothing and may pass if tried again."""
+    return create_outcome(exc) == "not_created" and is_retryable(exc)
 
 
 def retry_create_condition(task: Any, task_run: Any, state: Any) -> bool:
-    """``retry_condition_fn`` for creates: only failures that cannot have created a video."""
+    """``retry_condition_fn`` for creates: only failures that cannot have created a video.
+
+    A 429 that left the task was already waited out for the task's whole budget (or the
+    caller asked not to wait: the batch flows pause the channel instead), so it is not
+    retried here.
+    """
     exc = _exception_of(state)
-    return exc is not None and is_safe_to_retry_create(exc)
+    return (
+        exc is not None and not isinstance(exc, RateLimitedError) and is_safe_to_retry_create(exc)
+    )
 
 
 def with_rate_limit_wait(
@@ -96,11 +126,16 @@ def with_rate_limit_wait(
     retries, which are kept for real faults. Gives up with the last 429 after ``budget``.
     """
     waited = 0.0
+    fallback = 0.0
     while True:
         try:
             return call()
         except RateLimitedError as exc:
-            delay = exc.retry_after if exc.retry_after is not None else _FALLBACK_RATE_LIMIT_WAIT
+            if exc.retry_after is not None:
+                delay = exc.retry_after
+            else:  # the API promises no Retry-After: back off, doubling, up to 5 minutes
+                fallback = min(300.0, fallback * 2 if fallback else _FALLBACK_RATE_LIMIT_WAIT)
+                delay = fallback
             delay = max(0.0, delay) + random.uniform(0, 0.25)
             if waited + delay > budget:
                 raise

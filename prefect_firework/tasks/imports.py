@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from prefect_firework.blocks import FireworkCredentials, resolve_credentials
 from prefect_firework.client.errors import is_retryable
+from prefect_firework.errors import ImportFailedError, ImportTimeoutError
 from prefect_firework.models import VideoImport
 from prefect_firework.tasks._policy import (
     RETRY_DELAYS,
@@ -22,6 +24,7 @@ from prefect_firework.tasks._policy import (
     retry_condition,
     with_rate_limit_wait,
 )
+from prefect_firework.webhooks.wait import DEFAULT_EVENT_TIMEOUT, await_import_events
 
 __all__ = [
     "ImportFailedError",
@@ -29,26 +32,11 @@ __all__ = [
     "get_video_import",
     "poll_video_import",
     "wait_for_video_import",
+    "wait_for_video_import_events",
     "wait_for_video_imports",
 ]
 
 logger = logging.getLogger("prefect_firework.tasks")
-
-
-class ImportFailedError(RuntimeError):
-    """An async import ended ``errored``."""
-
-    def __init__(self, video_import: VideoImport) -> None:
-        self.video_import = video_import
-        detail = f": {video_import.error}" if getattr(video_import, "error", None) else ""
-        super().__init__(f"video import {video_import.id} errored{detail}")
-
-    def __reduce__(self):  # picklable across processes (Dask, Ray, workers)
-        return (type(self), (self.video_import,))
-
-
-class ImportTimeoutError(TimeoutError):
-    """An async import did not finish before the deadline."""
 
 
 @task(
@@ -167,3 +155,67 @@ def wait_for_video_imports(
         if pending:
             time.sleep(poll_interval)
     return final
+
+
+def _log() -> Any:
+    try:
+        from prefect import get_run_logger
+
+        return get_run_logger()
+    except Exception:
+        return logger
+
+
+@task(
+    name="wait_for_video_import_events",
+    cache_policy=NO_CACHE,
+    task_run_name=lambda parameters: f"wait-for-{len(parameters['import_ids'])}-import-events",
+)
+def wait_for_video_import_events(
+    import_ids: list[str],
+    event_timeout: float | None = None,
+    poll_interval: float = 5.0,
+    timeout: float = 3600.0,
+    credentials: FireworkCredentials | str | None = None,
+    lookback: float = 86400.0,
+    requery_interval: float = 5.0,
+) -> dict[str, VideoImport | str]:
+    """Wait for imports through Firework's webhook events, then poll what is left.
+
+    Events are awaited for ``min(event_timeout, timeout)`` seconds (``event_timeout`` defaults
+    to ``DEFAULT_EVENT_TIMEOUT``, 10 minutes); imports without an event by then are polled
+    every ``poll_interval`` s for the rest of ``timeout``. Returns the same mapping as
+    ``wait_for_video_imports``: import id -> final ``VideoImport`` or error text.
+    """
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    ids = list(dict.fromkeys(import_ids))
+    started = time.monotonic()
+    outcomes: dict[str, VideoImport | str] = dict(
+        run_coro_as_sync(
+            await_import_events(
+                ids,
+                timeout=min(
+                    DEFAULT_EVENT_TIMEOUT if event_timeout is None else event_timeout, timeout
+                ),
+                lookback=lookback,
+                requery_interval=requery_interval,
+            )
+        )
+        or {}
+    )
+    rest = [i for i in ids if i not in outcomes]
+    _log().info(
+        "%d of %d imports finished through webhook events%s",
+        len(ids) - len(rest),
+        len(ids),
+        f"; polling the other {len(rest)}" if rest else "",
+    )
+    if rest:
+        remaining = max(0.0, timeout - (time.monotonic() - started))
+        outcomes.update(
+            wait_for_video_imports.fn(
+                rest, poll_interval=poll_interval, timeout=remaining, credentials=credentials
+            )
+        )
+    return outcomes

@@ -24,6 +24,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect_firework.blocks import FireworkCredentials, resolve_credentials
 from prefect_firework.models import CompletedPart, MultipartUpload, UploadSignature
 from prefect_firework.parts import PartRange
+from prefect_firework.sources import SourceVersion
 from prefect_firework.tasks._policy import (
     RETRY_DELAYS,
     RETRY_JITTER,
@@ -97,8 +98,20 @@ def upload_to_s3(
     size: int | None = None,
     transport_params: Mapping[str, Any] | None = None,
     credentials: FireworkCredentials | str | None = None,
+    expected: SourceVersion | None = None,
 ) -> str:
-    """POST the whole file to S3 with the signature's form fields (streamed); return the key."""
+    """POST the whole file to S3 with the signature's form fields (streamed); return the key.
+
+    Args:
+        signature: The presigned POST from ``create_upload_signature``.
+        source: The file: a local path or any URI smart-open reads.
+        mime_type: ``video/mp4`` or ``video/quicktime`` (the signature's).
+        size: The file's size in bytes (looked up when None).
+        transport_params: smart-open transport parameters for reading ``source``.
+        credentials: A ``FireworkCredentials`` block, a saved block's name, or None.
+        expected: The version preflight saw (``SourceInfo.version``): a file that changed
+            since is refused with ``SourceChangedError`` before S3 stores it.
+    """
     client = resolve_credentials(credentials).get_client()
     client.post_to_s3(
         signature,
@@ -106,6 +119,7 @@ def upload_to_s3(
         mime_type=mime_type,
         size=size,
         transport_params=dict(transport_params) if transport_params else None,
+        expect=expected,
     )
     return signature.key
 
@@ -125,8 +139,9 @@ def upload_single(
     size: int | None = None,
     transport_params: Mapping[str, Any] | None = None,
     credentials: FireworkCredentials | str | None = None,
+    expected: SourceVersion | None = None,
 ) -> str:
-    """Get an upload signature and POST the file with it (spec 4); return the S3 key.
+    """Get an upload signature and POST the file with it; return the S3 key.
 
     Two operations in one task run, on purpose: the signature (a presigned policy) never
     leaves the run, in no future and no state; a retry signs afresh instead of reusing a
@@ -136,7 +151,9 @@ def upload_single(
     """
     # the two tasks' functions, called in this run (not as nested task runs)
     signature = create_upload_signature.fn(filename, mime_type, channel_id, credentials)
-    return upload_to_s3.fn(signature, source, mime_type, size, transport_params, credentials)
+    return upload_to_s3.fn(
+        signature, source, mime_type, size, transport_params, credentials, expected
+    )
 
 
 @task(
@@ -156,12 +173,15 @@ def create_multipart_upload(
     parts_count: int,
     fingerprint: str,
     credentials: FireworkCredentials | str | None = None,
+    owner: str | None = None,
 ) -> MultipartUpload:
-    """Initiate a multipart upload (spec 5.1); cached per source fingerprint for resume.
+    """Initiate a multipart upload; cached per source fingerprint (and owner) for resume.
 
-    ``fingerprint`` is not sent to the API: it keys the cache, so that only an unchanged source
-    resumes this upload. Pass ``refresh_cache=True`` through ``with_options`` to force a new
-    upload (the flow does this after a part URL expired).
+    ``fingerprint`` and ``owner`` are not sent to the API: they key the cache, so that only an
+    unchanged source resumes this upload, and (the batch flows pass the row's key as
+    ``owner``) two rows of the same file never share one upload, and so never one S3 key.
+    Pass ``refresh_cache=True`` through ``with_options`` to force a new upload (the flows do
+    after a part URL expired, or once the cached upload became a video).
     """
     client = resolve_credentials(credentials).get_client()
     return with_rate_limit_wait(
@@ -174,7 +194,14 @@ def create_multipart_upload(
 @task(
     name="upload_part",
     cache_policy=ResumeKey(
-        exclude=["credentials", "put_url", "transport_params", "parts_total", "verify_md5"]
+        exclude=[
+            "credentials",
+            "put_url",
+            "transport_params",
+            "parts_total",
+            "verify_md5",
+            "expected",
+        ]
     ),
     cache_expiration=RESUME_WINDOW,
     persist_result=True,
@@ -193,11 +220,14 @@ def upload_part(
     verify_md5: bool = True,
     transport_params: Mapping[str, Any] | None = None,
     credentials: FireworkCredentials | str | None = None,
+    expected: SourceVersion | None = None,
 ) -> CompletedPart:
     """Stream one byte range of ``source`` to its presigned URL; return the part's ETag.
 
     Cached by (upload id, part, fingerprint): a rerun skips parts that already landed. The URL
-    is excluded from the key; it is a secret and is implied by the upload id.
+    is excluded from the key; it is a secret and is implied by the upload id. With
+    ``expected``, a source that changed since preflight is refused (``SourceChangedError``)
+    and the part is not stored, so an upload never mixes two versions' bytes.
     """
     client = resolve_credentials(credentials).get_client()
     etag = client.upload_part(
@@ -207,6 +237,7 @@ def upload_part(
         part.length,
         verify_md5=verify_md5,
         transport_params=dict(transport_params) if transport_params else None,
+        expect=expected,
     )
     return CompletedPart(part=part.number, etag=etag)
 

@@ -12,6 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect_firework.blocks import FireworkCredentials, resolve_credentials
 from prefect_firework.models import Video, VideoImport, VideoMetadata, VideoUpdate
 from prefect_firework.tasks._policy import (
+    RATE_LIMIT_BUDGET_SECONDS,
     RETRY_DELAYS,
     RETRY_JITTER,
     retry_condition,
@@ -53,27 +54,48 @@ def create_video(
     source: str | os.PathLike[str] | None = None,
     transport_params: Mapping[str, Any] | None = None,
     credentials: FireworkCredentials | str | None = None,
+    wait_on_rate_limit: bool = True,
 ) -> Video | VideoImport:
-    """Create a video (spec 6) from exactly one of ``s3_key``, ``url`` or ``source``.
+    """Create a video from exactly one of ``s3_key``, ``url`` or ``source``.
 
     One task for the four ways the API creates a video, so flows and run names read the same
-    whichever way the bytes arrive. A ``url`` with ``asynchronous=True`` returns the
-    ``VideoImport`` job (202); every other way returns the ``Video`` (201). 429s are waited
-    out; only failures that cannot have created a video are retried (no duplicates).
+    whichever way the bytes arrive. Only failures that cannot have created a video are
+    retried (no duplicates).
+
+    Args:
+        metadata: The video's metadata (``channel_id`` and ``caption`` at least).
+        s3_key: Create from an object uploaded with a signature or a multipart upload.
+        url: Create by letting Firework download this public http(s) URL.
+        asynchronous: With ``url``: import in the background and return the import job
+            (202); otherwise Firework downloads within the request and returns the video.
+        source: Create by uploading this file in the request itself (small files).
+        transport_params: smart-open transport parameters for reading ``source``.
+        credentials: A ``FireworkCredentials`` block, a saved block's name, or None for the
+            ``FIREWORK_*`` settings.
+        wait_on_rate_limit: Wait out a 429 inside the task (``Retry-After``, else a backoff).
+            The batch flows pass False and pause the whole channel instead.
+
+    Returns:
+        The created ``Video``, or the ``VideoImport`` job for an async URL import.
     """
     given = [name for name, v in (("s3_key", s3_key), ("url", url), ("source", source)) if v]
     if len(given) != 1:
         raise ValueError(f"create_video needs exactly one of s3_key, url, source; got {given}")
     client = resolve_credentials(credentials).get_client()
+    budget = RATE_LIMIT_BUDGET_SECONDS if wait_on_rate_limit else 0.0
     if s3_key:
-        return with_rate_limit_wait(lambda: client.create_video_from_s3_key(s3_key, metadata))
+        return with_rate_limit_wait(
+            lambda: client.create_video_from_s3_key(s3_key, metadata), budget=budget
+        )
     if url:
         return with_rate_limit_wait(
-            lambda: client.create_video_from_url(url, metadata, asynchronous=asynchronous)
+            lambda: client.create_video_from_url(url, metadata, asynchronous=asynchronous),
+            budget=budget,
         )
     params = dict(transport_params) if transport_params else None
     return with_rate_limit_wait(
-        lambda: client.create_video_from_file(source, metadata, transport_params=params)
+        lambda: client.create_video_from_file(source, metadata, transport_params=params),
+        budget=budget,
     )
 
 

@@ -3,7 +3,8 @@
 - ``WebhookReceiver`` / ``create_webhook_app``: the ASGI receiver (``app``).
 - ``WebhookServer`` / ``serve_forever``: run it (``serve``; CLI ``prefect-firework webhooks``).
 - ``sign`` / ``verify_signature``: the ``FW-Webhooks-Signature`` scheme (``signature``).
-- ``wait_for_video_import_events``: the batch flows' opt-in event-driven wait (``wait``).
+- ``await_import_events``: the outcomes of imports from Prefect's stored and live events
+  (``wait``); the task ``prefect_firework.tasks.wait_for_video_import_events`` builds on it.
 - ``import_failed_automation``: re-run a deployment when an import fails (``automation``).
 
 Names resolve lazily, so importing the package does not pull in Starlette or uvicorn.
@@ -11,8 +12,7 @@ Names resolve lazily, so importing the package does not pull in Starlette or uvi
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from prefect_firework._lazy import lazy_exports
 
 __all__ = [
     "IMPORT_FAILED_EVENT",
@@ -21,13 +21,13 @@ __all__ = [
     "ReplayCache",
     "WebhookReceiver",
     "WebhookServer",
+    "await_import_events",
     "create_webhook_app",
     "import_failed_automation",
     "parse_delivery",
     "serve_forever",
     "sign",
     "verify_signature",
-    "wait_for_video_import_events",
 ]
 
 _EXPORTS = {
@@ -43,18 +43,8 @@ _EXPORTS = {
     "parse_delivery": "prefect_firework.webhooks.delivery",
     "sign": "prefect_firework.webhooks.signature",
     "verify_signature": "prefect_firework.webhooks.signature",
-    "wait_for_video_import_events": "prefect_firework.webhooks.wait",
+    "await_import_events": "prefect_firework.webhooks.wait",
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'prefect_firework.webhooks' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,11 +1,12 @@
 """Wait for async imports through webhook events instead of polling Firework, opt-in.
 
-``wait_for_video_import_events`` has the contract of ``wait_for_video_imports`` (import id ->
-final ``VideoImport``, or error text) so a batch flow can use either. It listens for the
-receiver's ``firework.video.created`` and ``firework.video.import_failed`` events about the
-given imports, for at most ``event_timeout`` seconds, then polls Firework for whatever is still
-open (the receiver may be down, or the webhooks not configured): polling is the fallback, never
-skipped.
+``await_import_events`` collects the outcomes; the task ``wait_for_video_import_events``
+(``prefect_firework.tasks``) builds on it, with the contract of ``wait_for_video_imports``
+(import id -> final ``VideoImport``, or error text) so a batch flow can use either. It listens
+for the receiver's ``firework.video.created`` and ``firework.video.import_failed`` events about
+the given imports, for at most ``event_timeout`` seconds, then polls Firework for whatever is
+still open (the receiver may be down, or the webhooks not configured): polling is the fallback,
+never skipped.
 
 Events can precede the wait: imports are created before the flow starts waiting, and a rerun
 waits on imports started long ago. So, besides the live subscription, Prefect's stored events
@@ -14,8 +15,8 @@ were not yet persisted when the subscription's own backfill ran). Those queries 
 not Firework, whose API budget is the thing the events path saves.
 
 An import counts as done on ``firework.video.created`` (Firework sends it once the video is
-transcoded, per its docs) unless the payload's status says the transcode failed, and as
-errored on ``firework.video.import_failed``.
+transcoded, per its docs) unless the payload's status says the transcode failed, and as errored
+on ``firework.video.import_failed``.
 """
 
 from __future__ import annotations
@@ -23,17 +24,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 from prefect.events.schemas.events import Event
 
-from prefect_firework.blocks import FireworkCredentials
 from prefect_firework.models import VideoImport
-from prefect_firework.tasks.imports import wait_for_video_imports
 from prefect_firework.webhooks.events import (
     IMPORT_FAILED_EVENT,
     VIDEO_CREATED_EVENT,
@@ -44,7 +40,6 @@ __all__ = [
     "DEFAULT_EVENT_TIMEOUT",
     "await_import_events",
     "import_outcome",
-    "wait_for_video_import_events",
 ]
 
 #: seconds to wait for events before polling what is left
@@ -193,67 +188,3 @@ async def await_import_events(
             except Exception:  # closing a broken socket must not hide the outcomes
                 logger.debug("Closing the event subscriber failed", exc_info=True)
     return collector.outcomes
-
-
-def _log() -> Any:
-    try:
-        from prefect import get_run_logger
-
-        return get_run_logger()
-    except Exception:
-        return logger
-
-
-@task(
-    name="wait_for_video_import_events",
-    cache_policy=NO_CACHE,
-    task_run_name=lambda parameters: f"wait-for-{len(parameters['import_ids'])}-import-events",
-)
-def wait_for_video_import_events(
-    import_ids: list[str],
-    event_timeout: float | None = None,
-    poll_interval: float = 5.0,
-    timeout: float = 3600.0,
-    credentials: FireworkCredentials | str | None = None,
-    lookback: float = 86400.0,
-    requery_interval: float = 5.0,
-) -> dict[str, VideoImport | str]:
-    """Wait for imports through Firework's webhook events, then poll what is left.
-
-    Events are awaited for ``min(event_timeout, timeout)`` seconds (``event_timeout`` defaults
-    to ``DEFAULT_EVENT_TIMEOUT``, 10 minutes); imports without an event by then are polled
-    every ``poll_interval`` s for the rest of ``timeout``. Returns the same mapping as
-    ``wait_for_video_imports``: import id -> final ``VideoImport`` or error text.
-    """
-    from prefect.utilities.asyncutils import run_coro_as_sync
-
-    ids = list(dict.fromkeys(import_ids))
-    started = time.monotonic()
-    outcomes: dict[str, VideoImport | str] = dict(
-        run_coro_as_sync(
-            await_import_events(
-                ids,
-                timeout=min(
-                    DEFAULT_EVENT_TIMEOUT if event_timeout is None else event_timeout, timeout
-                ),
-                lookback=lookback,
-                requery_interval=requery_interval,
-            )
-        )
-        or {}
-    )
-    rest = [i for i in ids if i not in outcomes]
-    _log().info(
-        "%d of %d imports finished through webhook events%s",
-        len(ids) - len(rest),
-        len(ids),
-        f"; polling the other {len(rest)}" if rest else "",
-    )
-    if rest:
-        remaining = max(0.0, timeout - (time.monotonic() - started))
-        outcomes.update(
-            wait_for_video_imports.fn(
-                rest, poll_interval=poll_interval, timeout=remaining, credentials=credentials
-            )
-        )
-    return outcomes

@@ -19,6 +19,7 @@ from batch_support import claim_in_child, exit_while_holding_in_child, hold_fore
 from prefect.filesystems import LocalFileSystem, RemoteFileSystem
 from prefect.locking.filesystem import FileSystemLockManager
 from prefect.locking.memory import MemoryLockManager
+from prefect.locking.protocol import LockManager
 
 from prefect_firework.ledger import (
     Ledger,
@@ -309,7 +310,9 @@ def test_lock_manager_survives_the_race_that_breaks_prefects(tmp_path: Path) -> 
     for thread in threads:
         thread.join(60)
     assert problems == []
-    assert issubclass(LedgerLockManager, FileSystemLockManager)
+    # Prefect's protocol, by composition: no private member of Prefect's manager is used
+    assert isinstance(LedgerLockManager(tmp_path / 'x'), LockManager)
+    assert not issubclass(LedgerLockManager, FileSystemLockManager)
 
 
 def test_stale_and_foreign_locks(tmp_path: Path) -> None:
@@ -430,3 +433,34 @@ def test_hold_from_thread_pool_task_runner_workers(ledger: Ledger, prefect_harne
 
     outcomes = batch()
     assert sorted(outcomes) == ["created"] * 3 + ["skipped"] * 4
+
+
+# ---------------------------------------------------------------------- leases
+
+
+def test_a_lease_outlives_its_length_while_the_holder_refreshes_it(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path, lock_lease=0.6)  # refreshed every 0.2 s
+    other = Ledger(tmp_path, lock_lease=0.6)  # another run on the same storage
+    assert ledger.try_acquire("k")
+    time.sleep(1.5)  # more than twice the lease
+    assert not other.try_acquire("k"), "a live holder's lease never runs out"
+    info = other.lock_info("k")
+    assert info is not None and "pid" in info.describe() and "lease until" in info.describe()
+    ledger.release("k")
+    assert other.try_acquire("k")
+    other.release("k")
+
+
+def test_a_lease_nobody_refreshes_is_broken_by_any_contender(tmp_path: Path) -> None:
+    manager = LedgerLockManager(tmp_path / "locks")
+    # a holder on another host, which this host cannot check: only its lease tells
+    assert manager.acquire_lock("k", "prefect-firework|far-away|1|0|1|x", hold_timeout=0.3)
+    assert not manager.acquire_lock("k", make_holder(), acquire_timeout=0)
+    time.sleep(0.4)
+    mine = make_holder()
+    assert manager.acquire_lock("k", mine, acquire_timeout=0)
+    assert not manager.refresh("k", "prefect-firework|far-away|1|0|1|x", 10), "not its lock"
+    assert manager.refresh("k", mine, 10)
+    manager.release_lock("k", mine)
+    with pytest.raises(ValueError):
+        manager.release_lock("k", mine)

@@ -310,8 +310,13 @@ def test_custom_fields_rules_come_from_the_model_with_a_readable_error() -> None
 def test_parquet_struct_nulls_are_dropped_from_objects() -> None:
     row = valid({**FILE_ROW, "custom_fields": {"a": "1", "b": None}})
     assert row.metadata.custom_fields == {"a": "1"}
-    row = valid({**URL_ROW, "external_media": {"source": "yt", "url": "u", "username": None}})
-    assert row.metadata.to_api()["external_media"] == {"source": "yt", "url": "u"}
+    row = valid(
+        {
+            **URL_ROW,
+            "external_media": {"source": "yt", "url": "https://youtu.be/x", "username": None},
+        }
+    )
+    assert row.metadata.to_api()["external_media"] == {"source": "yt", "url": "https://youtu.be/x"}
 
 
 def test_model_rules_become_row_column_rule_errors() -> None:
@@ -339,7 +344,12 @@ def test_attribution_needs_external_media() -> None:
     media = invalid({**FILE_ROW, "external_media": {"source": "tiktok"}})
     assert (media.column, media.rule) == ("external_media", "required")
     assert "field 'url' is required" in media.error
-    extra = invalid({**FILE_ROW, "external_media": {"source": "t", "url": "u", "likes": 3}})
+    extra = invalid(
+        {
+            **FILE_ROW,
+            "external_media": {"source": "t", "url": "https://t.example.com/v", "likes": 3},
+        }
+    )
     assert extra.rule == "unknown_field" and "field 'likes' is not a known field" in extra.error
 
 

@@ -269,3 +269,46 @@ def test_prefect_rate_limit_pacer_against_the_test_server(prefect_harness: None)
 
     with pytest.raises(ConcurrencySlotAcquisitionError), pacer.slot("no-such-channel"):
         pass  # pragma: no cover
+
+
+def test_a_429_without_retry_after_pauses_the_channel_doubling_until_a_success(
+    clock: FakeClock,
+) -> None:
+    pacer = ChannelPacer(20, 300.0, backoff=15.0, clock=clock, sleep=clock.sleep)
+    pacer.penalize("ch", None)
+    assert pacer.wait_time("ch") == pytest.approx(15.0)
+    pacer.penalize("ch", None)  # sent before the pause began: the pause already answers it
+    assert pacer.wait_time("ch") == pytest.approx(15.0)
+    assert pacer.wait_time("other") == 0.0, "other channels go on"
+    for expected in (30.0, 60.0, 120.0, 240.0, 300.0, 300.0):
+        clock.advance(pacer.wait_time("ch") or 0.0)
+        pacer.penalize("ch", None)
+        assert pacer.wait_time("ch") == pytest.approx(expected)
+    clock.advance(300.0)
+    pacer.succeeded("ch")
+    pacer.penalize("ch", None)
+    assert pacer.wait_time("ch") == pytest.approx(15.0), "a success starts the backoff afresh"
+
+
+def test_cancel_gives_an_unused_slot_back(clock: FakeClock) -> None:
+    pacer = ChannelPacer(1, 60.0, clock=clock, sleep=clock.sleep)
+    assert pacer.try_acquire("ch")
+    assert not pacer.try_acquire("ch")
+    pacer.cancel("ch")  # the create was never sent: no completion counts against the window
+    assert pacer.try_acquire("ch")
+    pacer.release("ch")
+    assert not pacer.try_acquire("ch"), "a sent create counts for a window"
+
+
+def test_the_prefect_pacer_backs_off_the_same_way() -> None:
+    clock = FakeClock()
+    pacer = PrefectRateLimitPacer(window=100.0, backoff=10.0, clock=clock, sleep=clock.sleep)
+    pacer.penalize("ch", None)
+    assert pacer.next_free_in("ch") == pytest.approx(10.0)
+    clock.advance(10.0)
+    pacer.penalize("ch", None)
+    assert pacer.next_free_in("ch") == pytest.approx(20.0)
+    clock.advance(20.0)
+    pacer.succeeded("ch")
+    pacer.penalize("ch", None)
+    assert pacer.next_free_in("ch") == pytest.approx(10.0)

@@ -11,11 +11,13 @@ import httpx
 import pytest
 from client_fakes import API, CLIENT_SECRET, PART_SIGNATURE, POLICY, SIGNATURE, part_url, s3_error
 
+from prefect_firework._redact import RedactingFilter, register_secret
 from prefect_firework.client import (
     AuthenticationError,
     FireworkClient,
     FireworkError,
     FireworkTransportError,
+    InvalidRequestError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
@@ -23,7 +25,6 @@ from prefect_firework.client import (
     S3UploadError,
     ServerError,
     SourceChangedError,
-    ValidationError,
     install_log_redaction,
     is_retryable,
     redact,
@@ -34,7 +35,6 @@ from prefect_firework.client.errors import (
     parse_retry_after,
     s3_error_from_response,
 )
-from prefect_firework.client.redact import RedactingFilter, register_secret
 
 
 def api_response(status: int, body: object = None, **headers: str) -> httpx.Response:
@@ -45,12 +45,12 @@ def api_response(status: int, body: object = None, **headers: str) -> httpx.Resp
 @pytest.mark.parametrize(
     ("status", "cls"),
     [
-        (400, ValidationError),
+        (400, InvalidRequestError),
         (401, AuthenticationError),
         (403, PermissionDeniedError),
         (404, NotFoundError),
         (413, PayloadTooLargeError),
-        (422, ValidationError),
+        (422, InvalidRequestError),
         (429, RateLimitedError),
         (500, ServerError),
         (502, ServerError),
@@ -112,7 +112,7 @@ ALL_ERRORS = [
     AuthenticationError("bad token", status_code=401, method="GET", url=f"{API}/x"),
     PermissionDeniedError("no", status_code=403),
     NotFoundError("missing", status_code=404),
-    ValidationError("bad", status_code=422),
+    InvalidRequestError("bad", status_code=422),
     PayloadTooLargeError("File too large (max 5GB)", status_code=413),
     RateLimitedError("slow down", retry_after=3.5, method="POST", url=f"{API}/api/v1/videos"),
     ServerError("oops", status_code=500),
@@ -145,8 +145,8 @@ def test_is_retryable_table() -> None:
         TimeoutError(),
     ]
     never = [
-        ValidationError("x", status_code=400),
-        ValidationError("x", status_code=422),
+        InvalidRequestError("x", status_code=400),
+        InvalidRequestError("x", status_code=422),
         AuthenticationError("x", status_code=401),
         PermissionDeniedError("x", status_code=403),
         NotFoundError("x", status_code=404),

@@ -213,11 +213,13 @@ def test_poster_url_invalid(url: str) -> None:
         VideoUpdate(poster_url=url)
 
 
-def test_poster_url_removal_only_in_updates() -> None:
+def test_poster_url_null_or_empty_means_no_custom_poster() -> None:
+    # "set to null or empty to remove": a new video has no custom poster, so on a create both
+    # mean "none" and nothing is sent; on an update they remove the poster and are sent
     for empty in (None, ""):
-        with pytest.raises(PydanticValidationError, match="poster_url"):
-            meta(poster_url=empty)
-        assert VideoUpdate(poster_url=empty).poster_url == empty
+        created = meta(poster_url=empty)
+        assert "poster_url" not in created.to_api() and "poster_url" not in created.model_fields_set
+        assert VideoUpdate(poster_url=empty).to_api() == {"poster_url": empty}
 
 
 def test_archived_at_iso8601() -> None:
@@ -423,7 +425,7 @@ def test_access_token_expiry() -> None:
 @pytest.mark.parametrize(
     "model",
     [
-        meta(custom_fields={"a": "b"}, external_media=ExternalMedia(source="s", url="u")),
+        meta(custom_fields={"a": "b"}, external_media=ExternalMedia(source="s", url="https://social.example.com/p/1")),
         VideoUpdate(poster_url=None),
         Video(id="v"),
         VideoImport(id="i", status="running"),

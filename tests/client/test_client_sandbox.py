@@ -28,13 +28,13 @@ from prefect_firework.client import (
     AuthenticationError,
     FireworkClient,
     FireworkTransportError,
+    InvalidRequestError,
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
     RateLimitedError,
     S3UploadError,
     ServerError,
-    ValidationError,
     is_retryable,
 )
 from prefect_firework.models import (
@@ -276,7 +276,7 @@ def test_upload_signature_errors(sb: Sandbox, fw: FireworkClient) -> None:
             filename="a.mp4", mime_type="video/mp4", channel_id=sb.other_business_channel_id
         )
     # The server's own mime check, behind the client's: send the raw request.
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(InvalidRequestError) as info:
         fw._request(
             "POST",
             "/api/v1/upload_signatures",
@@ -341,7 +341,7 @@ def test_multipart_errors(sb: Sandbox, fw: FireworkClient, media: Path, tiny: Pa
         done.append(
             CompletedPart(part=p.part, etag=fw.upload_part(p.put_url, media, offset, length))
         )
-    with pytest.raises(ValidationError, match="Multipart upload failed"):
+    with pytest.raises(InvalidRequestError, match="Multipart upload failed"):
         fw.complete_multipart_upload(key=upload.key, upload_id=upload.upload_id, parts=done)
 
     # assembled file below 25 KiB -> "File too small (min 25KB)" (400)
@@ -349,7 +349,7 @@ def test_multipart_errors(sb: Sandbox, fw: FireworkClient, media: Path, tiny: Pa
         filename=tiny.name, mime_type="video/mp4", channel_id=sb.channel_id, parts_count=1
     )
     etag = fw.upload_part(one.parts[0].put_url, tiny, 0, tiny.stat().st_size)
-    with pytest.raises(ValidationError, match="File too small"):
+    with pytest.raises(InvalidRequestError, match="File too small"):
         fw.complete_multipart_upload(
             key=one.key, upload_id=one.upload_id, parts=[CompletedPart(part=1, etag=etag)]
         )
@@ -363,7 +363,7 @@ def test_multipart_errors(sb: Sandbox, fw: FireworkClient, media: Path, tiny: Pa
     assert is_retryable(info.value)
 
     # server-side parts_count rule, behind the client's
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidRequestError):
         fw._request(
             "POST",
             "/api/v1/upload_multipart/signatures",
@@ -417,15 +417,58 @@ class _IterStream(httpx.SyncByteStream):
         yield from self.chunks
 
 
-def test_part_etag_mismatch_is_detected(sb: Sandbox, media: Path) -> None:
+def test_part_corrupted_on_the_way_is_caught_by_content_md5(sb: Sandbox, media: Path) -> None:
+    # every PUT is corrupted: S3 checks the local file's Content-MD5 (BadDigest), twice
     with make_client(sb, s3_transport=CorruptingTransport()) as client:
         upload = client.create_multipart_upload(
             filename=media.name, mime_type="video/mp4", channel_id=sb.channel_id, parts_count=1
         )
         with pytest.raises(S3UploadError) as info:
             client.upload_part(upload.parts[0].put_url, media, 0, media.stat().st_size)
-    assert info.value.code == "ETagMismatch"
+    assert info.value.code == "BadDigest"
     assert upload.parts[0].put_url.get_secret_value() not in str(info.value)
+
+
+@pytest.mark.parametrize("etags", ["md5", "opaque"])
+def test_part_corruption_is_caught_where_the_bucket_refuses_content_md5(
+    media: Path, etags: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bucket that refuses the unsigned Content-MD5: corrupted on every send, the same
+    wrong ETag comes back twice (MD5 ETags), so the part fails; with SSE-KMS-like ETags a
+    clean part is accepted after one resend, and the bucket is remembered as such."""
+    from prefect_firework.client import s3 as s3_module
+
+    monkeypatch.setattr(s3_module, "_REFUSES_CONTENT_MD5", set())
+    monkeypatch.setattr(s3_module, "_OPAQUE_ETAGS", set())
+    config = SandboxConfig(min_part_size=PART, s3_etags=etags, s3_unsigned_headers="refuse")
+    with Sandbox(config=config) as strict:
+        size = media.stat().st_size
+        if etags == "md5":
+            with make_client(strict, s3_transport=CorruptingTransport()) as client:
+                upload = client.create_multipart_upload(
+                    filename=media.name,
+                    mime_type="video/mp4",
+                    channel_id=strict.channel_id,
+                    parts_count=1,
+                )
+                with pytest.raises(S3UploadError) as info:
+                    client.upload_part(upload.parts[0].put_url, media, 0, size)
+            assert info.value.code == "ETagMismatch"
+        else:
+            with make_client(strict) as client:
+                upload = client.create_multipart_upload(
+                    filename=media.name,
+                    mime_type="video/mp4",
+                    channel_id=strict.channel_id,
+                    parts_count=1,
+                )
+                etag = client.upload_part(upload.parts[0].put_url, media, 0, size)
+                client.complete_multipart_upload(
+                    key=upload.key,
+                    upload_id=upload.upload_id,
+                    parts=[CompletedPart(part=1, etag=etag)],
+                )
+            assert [o["md5"] for o in strict.objects()] == [md5_of(media)]
 
 
 def test_expired_part_url_is_403(media: Path) -> None:
@@ -488,7 +531,7 @@ def test_create_from_url_sync_and_async(sb: Sandbox, fw: FireworkClient, media: 
         time.sleep(0.2)
         failed = fw.get_video_import(failed.id)
     assert failed.status == "errored"
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidRequestError):
         fw.create_video_from_url(missing, meta(sb))
 
 
@@ -509,7 +552,7 @@ def test_get_and_update_video(sb: Sandbox, fw: FireworkClient, media: Path) -> N
     assert updated.caption == "Renamed" and updated.custom_fields == {}
     kept = fw.update_video(video.id, VideoUpdate(access="private"))
     assert kept.caption == "Renamed" and kept.access == "private"  # omitted fields preserved
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(InvalidRequestError) as info:
         fw.update_video(video.id, VideoUpdate(caption="x" * 5000))
     assert info.value.status_code in (400, 422)
 
@@ -529,7 +572,7 @@ def test_injected_status_errors_map(sb: Sandbox, fw: FireworkClient) -> None:
         ("get_video", 500, ServerError, True),
         ("get_video", 503, ServerError, True),
         ("get_video", 403, PermissionDeniedError, False),
-        ("update_video", 422, ValidationError, False),
+        ("update_video", 422, InvalidRequestError, False),
         ("create_video", 413, PayloadTooLargeError, False),
     ]
     for endpoint, status, cls, retry in cases:

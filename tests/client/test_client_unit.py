@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -420,15 +421,86 @@ def test_upload_part_returns_quoted_etag(
     assert "authorization" not in put.headers
 
 
-def test_upload_part_etag_mismatch(
-    client: FireworkClient, fake: FakeFirework, small_file: Path
+@pytest.fixture
+def fresh_bucket_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the client learned about buckets in earlier tests is forgotten."""
+    from prefect_firework.client import s3 as s3_module
+
+    monkeypatch.setattr(s3_module, "_REFUSES_CONTENT_MD5", set())
+    monkeypatch.setattr(s3_module, "_OPAQUE_ETAGS", set())
+
+
+def puts_of(fake: FakeFirework) -> int:
+    return sum(r.method == "PUT" for r in fake.s3_requests)
+
+
+def _md5_etag(body: bytes) -> str:
+    return f'"{hashlib.md5(body).hexdigest()}"'
+
+
+def test_upload_part_sends_content_md5_for_local_files_and_s3_checks_it(
+    client: FireworkClient, fake: FakeFirework, small_file: Path, fresh_bucket_memory: None
 ) -> None:
-    fake.s3_handler = lambda r: httpx.Response(200, headers={"ETag": '"00000000000000000000"'})
+    seen: list[str | None] = []
+
+    def bucket(request: httpx.Request) -> httpx.Response:
+        body = fake.s3_requests[-1].body
+        sent = request.headers.get("Content-MD5")
+        seen.append(sent)
+        if sent != base64.b64encode(hashlib.md5(body).digest()).decode():
+            return s3_error(400, "BadDigest", "The Content-MD5 you specified did not match")
+        return httpx.Response(200, headers={"ETag": '"7f3a-not-an-md5-sse-kms"'})
+
+    fake.s3_handler = bucket
+    etag = client.upload_part(part_url(1), small_file, 0, 1000)
+    assert etag == '"7f3a-not-an-md5-sse-kms"', "S3 checked the bytes: any ETag is fine"
+    assert len(seen) == 1 and seen[0]
+
+
+def test_upload_part_corrupted_twice_is_bad_digest(
+    client: FireworkClient, fake: FakeFirework, small_file: Path, fresh_bucket_memory: None
+) -> None:
+    fake.s3_handler = lambda r: s3_error(400, "BadDigest", "The Content-MD5 did not match")
     with pytest.raises(S3UploadError) as info:
         client.upload_part(part_url(1), small_file, 0, 1000)
-    assert info.value.code == "ETagMismatch"
+    assert info.value.code == "BadDigest" and puts_of(fake) == 2
     assert PART_SIGNATURE not in str(info.value)
-    # SSE-KMS buckets return non-MD5 ETags: the check can be switched off
+
+
+def test_upload_part_without_content_md5_tells_corruption_from_opaque_etags(
+    client: FireworkClient, fake: FakeFirework, small_file: Path, fresh_bucket_memory: None
+) -> None:
+    refusal = s3_error(
+        403, "AccessDenied", "There were headers present in the request which were not signed"
+    )
+    answers: list[httpx.Response] = []
+
+    def bucket(request: httpx.Request) -> httpx.Response:
+        if "Content-MD5" in request.headers:
+            return refusal
+        return answers.pop(0)
+
+    fake.s3_handler = bucket
+    # the same wrong ETag twice: S3 received the same other bytes twice (corruption)
+    answers[:] = [httpx.Response(200, headers={"ETag": '"' + "0" * 32 + '"'})] * 2
+    with pytest.raises(S3UploadError) as info:
+        client.upload_part(part_url(1), small_file, 0, 1000)
+    assert info.value.code == "ETagMismatch" and PART_SIGNATURE not in str(info.value)
+    # corrupted once: the second send's ETag is the MD5 of the bytes
+    good = _md5_etag(small_file.read_bytes()[:1000])
+    answers[:] = [
+        httpx.Response(200, headers={"ETag": '"' + "1" * 32 + '"'}),
+        httpx.Response(200, headers={"ETag": good}),
+    ]
+    assert client.upload_part(part_url(1), small_file, 0, 1000) == good
+    # SSE-KMS: every send gets a new non-MD5 ETag: accepted, and remembered for the bucket
+    answers[:] = [httpx.Response(200, headers={"ETag": '"' + c * 32 + '"'}) for c in "abc"]
+    assert client.upload_part(part_url(1), small_file, 0, 1000) == '"' + "b" * 32 + '"'
+    puts = puts_of(fake)
+    assert client.upload_part(part_url(2), small_file, 0, 1000) == '"' + "c" * 32 + '"'
+    assert puts_of(fake) == puts + 1, "no second send once the bucket is known"
+    # the check can still be switched off
+    answers[:] = [httpx.Response(200, headers={"ETag": '"x"'})]
     assert client.upload_part(part_url(1), small_file, 0, 1000, verify_md5=False)
 
 

@@ -117,7 +117,7 @@ class _FreePacer:
     def release(self, channel_id):
         pass
 
-    def penalize(self, channel_id, retry_after):
+    def cancel(self, channel_id):
         pass
 
     def next_free_in(self, channel_id):
@@ -249,3 +249,55 @@ def test_labelled_task_run_names_say_which_row():
         time.sleep(0.2)
         got = asyncio.run(names())
     assert {"row-5-work-1", "row-5-work-2"} <= got
+
+
+class _Counting(_OneAtATime):
+    def __init__(self):
+        super().__init__()
+        self.granted = 0
+        self.cancelled = 0
+
+    def try_acquire(self, channel_id):
+        granted = super().try_acquire(channel_id)
+        self.granted += granted
+        return granted
+
+    def cancel(self, channel_id):
+        self.cancelled += 1
+        self.busy.discard(channel_id)
+
+
+def test_paced_before_runs_once_the_slot_is_granted_and_a_failure_gives_it_back():
+    """The ledger's "creating" record (``before``) is written only when the row's slot was
+    granted; if it fails, the task is never submitted and the slot is cancelled, not spent."""
+    pacer = _Counting()
+    marks: list[tuple[int, int]] = []
+    outcomes: list[tuple[str, BaseException | None]] = []
+
+    def mark(i: int) -> None:
+        marks.append((i, pacer.granted))
+        if i == 2:
+            raise OSError("disk full")
+
+    def pipeline(i):
+        try:
+            value = yield Paced("channel", Call(work, {"i": i}), before=Blocking(mark, (i,)))
+        except OSError as exc:
+            return {"row": i, "error": str(exc)}
+        return {"row": i, "value": value}
+
+    results = dict(
+        run(
+            lambda: ((i, pipeline(i)) for i in range(4)),
+            max_tasks=4,
+            max_rows=4,
+            pacer=pacer,
+            on_paced=lambda channel, failure: outcomes.append((channel, failure)),
+        )
+    )
+    assert results[2] == {"row": 2, "error": "disk full"}
+    assert {i: results[i]["value"] for i in (0, 1, 3)} == {0: 0, 1: 10, 3: 30}
+    # one slot at a time: each mark happened after its own grant, never ahead of it
+    assert [granted for _, granted in sorted(marks, key=lambda m: m[1])] == [1, 2, 3, 4]
+    assert pacer.cancelled == 1, "the failed mark's slot was given back unused"
+    assert len(outcomes) == 3 and all(f is None for _, f in outcomes), "3 tasks ran"

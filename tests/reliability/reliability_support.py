@@ -109,9 +109,7 @@ def assert_accounting(
     """
     assert sorted(frame["row"].tolist()) == list(range(n_rows)), frame
     videos = sb.videos()
-    keys = collections.Counter(
-        (field(v, "custom_fields") or {}).get(KEY_FIELD) for v in videos
-    )
+    keys = collections.Counter((field(v, "custom_fields") or {}).get(KEY_FIELD) for v in videos)
     if not update:
         duplicates = {k: c for k, c in keys.items() if c > 1}
         assert not duplicates, f"duplicate videos for keys {duplicates}"
@@ -166,3 +164,62 @@ def statuses(frame: pd.DataFrame) -> list[str]:
 
 def text_of(values: Iterable[Any]) -> str:
     return "\n".join(str(v) for v in values)
+
+
+class PrefectServer:
+    """A real ``prefect server start`` on a loopback port, with its own home and database,
+    that a test can kill and start again on the same port (the same database)."""
+
+    def __init__(self, home: Path) -> None:
+        import socket
+
+        self.home = home
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.api_url = f"http://127.0.0.1:{self.port}/api"
+        self.proc: Any = None
+
+    def start(self, timeout: float = 120.0) -> PrefectServer:
+        import os
+        import subprocess
+        import sys
+
+        import httpx
+
+        env = {
+            **os.environ,
+            "PREFECT_HOME": str(self.home),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+        }
+        env.pop("PREFECT_API_URL", None)
+        log = open(self.home / f"server-{time.time():.0f}.log", "wb")  # noqa: SIM115
+        prefect = str(Path(sys.executable).parent / "prefect")
+        self.proc = subprocess.Popen(
+            [prefect, "server", "start", "--host", "127.0.0.1", "--port", str(self.port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"prefect server exited with {self.proc.returncode}")
+            try:
+                if httpx.get(f"{self.api_url}/health", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"prefect server did not answer on {self.api_url}")
+
+    def kill(self) -> None:
+        import os
+        import signal
+
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(30)
+        self.proc = None

@@ -92,20 +92,32 @@ def corpus(sb: Any, media: dict[str, str], served: str) -> list[tuple[str, dict[
         ("file missing", {**good, "source": media["missing"]}, "source"),
         ("custom_fields capitals", {**good, "custom_fields": {"Sku": "1"}}, "custom_fields"),
         ("custom_fields space", {**good, "custom_fields": {"a b": "1"}}, "custom_fields"),
-        ("custom_fields 256-char key", {**good, "custom_fields": {"k" * 256: "1"}},
-         "custom_fields"),
-        ("custom_fields 1025-char value", {**good, "custom_fields": {"k": "v" * 1025}},
-         "custom_fields"),
+        (
+            "custom_fields 256-char key",
+            {**good, "custom_fields": {"k" * 256: "1"}},
+            "custom_fields",
+        ),
+        (
+            "custom_fields 1025-char value",
+            {**good, "custom_fields": {"k": "v" * 1025}},
+            "custom_fields",
+        ),
         ("custom_fields a list", {**good, "custom_fields": '["a"]'}, "custom_fields"),
         ("url without a dot", {**url, "url": "https://localhost/clip.mp4"}, "url"),
         ("url without a path", {**url, "url": "https://cdn.example.com"}, "url"),
         ("url without a scheme", {**url, "url": "cdn.example.com/clip.mp4"}, "url"),
         ("ftp url", {**url, "url": "ftp://cdn.example.com/clip.mp4"}, "url"),
         ("poster .gif", {**good, "poster_url": "https://cdn.example.com/p.gif"}, "poster_url"),
-        ("attribution without external_media", {**good, "display_social_attributions": True},
-         "display_social_attributions"),
-        ("external_media without url", {**good, "external_media": {"source": "tiktok"}},
-         "external_media"),
+        (
+            "attribution without external_media",
+            {**good, "display_social_attributions": True},
+            "display_social_attributions",
+        ),
+        (
+            "external_media without url",
+            {**good, "external_media": {"source": "tiktok"}},
+            "external_media",
+        ),
         ("product_ids not a list", {**good, "product_ids": "sku-1"}, "product_ids"),
         ("product_ids an object", {**good, "product_ids": {"a": "b"}}, "product_ids"),
         ("source and url", {**good, "url": served}, "source"),
@@ -121,8 +133,9 @@ def _no_crash(error: str) -> None:
 
 def test_named_corpus_is_refused_without_a_request(sb, media, served, ledger):
     cases = corpus(sb, media, served)
-    frame = upload_videos(pd.DataFrame([row for _, row, _ in cases]), ledger=ledger,
-                          credentials=_creds(sb))
+    frame = upload_videos(
+        pd.DataFrame([row for _, row, _ in cases]), ledger=ledger, credentials=_creds(sb)
+    )
     assert list(frame["row"]) == list(range(len(cases)))
     for (name, _, column), result in zip(cases, frame.to_dict("records"), strict=True):
         assert result["status"] == "invalid", (name, result)
@@ -189,23 +202,57 @@ JUNK = st.one_of(
     st.integers(-(2**40), 2**40),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=40),
-    st.text(alphabet="[]{}\":,abc 0", max_size=20),
+    st.text(alphabet='[]{}":,abc 0', max_size=20),
     st.lists(st.one_of(st.integers(), st.text(max_size=8)), max_size=3),
-    st.dictionaries(st.text(max_size=12), st.one_of(st.text(max_size=12), st.integers()),
-                    max_size=3),
+    st.dictionaries(
+        st.text(max_size=12), st.one_of(st.text(max_size=12), st.integers()), max_size=3
+    ),
 )
 
 
 def _cells(media: dict[str, str], served: str) -> dict[str, st.SearchStrategy[Any]]:
     """Per column: values known to be bad (and a few good ones), mixed with junk."""
-    files = st.sampled_from([media[k] for k in
-                             ("zero", "tiny", "short", "long", "text", "missing", "avi", "gif",
-                              "noext", "ok", "mov")])
-    urls = st.sampled_from([served, "https://localhost/a.mp4", "https://cdn.example.com",
-                            "cdn.example.com/a.mp4", "ftp://cdn.example.com/a.mp4",
-                            "http://", "https://cdn.example.com/a b.mp4"])
-    custom = st.sampled_from([{"Sku": "1"}, {"a b": "1"}, {"k" * 256: "1"}, {"k": "v" * 1025},
-                              '["a"]', "{not json", {"ok_key": "fine"}, {}])
+    files = st.sampled_from(
+        [
+            media[k]
+            for k in (
+                "zero",
+                "tiny",
+                "short",
+                "long",
+                "text",
+                "missing",
+                "avi",
+                "gif",
+                "noext",
+                "ok",
+                "mov",
+            )
+        ]
+    )
+    urls = st.sampled_from(
+        [
+            served,
+            "https://localhost/a.mp4",
+            "https://cdn.example.com",
+            "cdn.example.com/a.mp4",
+            "ftp://cdn.example.com/a.mp4",
+            "http://",
+            "https://cdn.example.com/a b.mp4",
+        ]
+    )
+    custom = st.sampled_from(
+        [
+            {"Sku": "1"},
+            {"a b": "1"},
+            {"k" * 256: "1"},
+            {"k": "v" * 1025},
+            '["a"]',
+            "{not json",
+            {"ok_key": "fine"},
+            {},
+        ]
+    )
     return {
         "source": st.one_of(files, JUNK),
         "url": st.one_of(urls, JUNK),
@@ -214,8 +261,12 @@ def _cells(media: dict[str, str], served: str) -> dict[str, st.SearchStrategy[An
         "channel_id": JUNK,
         "key": st.one_of(st.sampled_from(["dup", "dup", "k/../x"]), JUNK),
         "custom_fields": st.one_of(custom, JUNK),
-        "poster_url": st.one_of(st.sampled_from(["https://cdn.example.com/p.gif",
-                                                 "https://cdn.example.com/p.jpg", "p.png"]), JUNK),
+        "poster_url": st.one_of(
+            st.sampled_from(
+                ["https://cdn.example.com/p.gif", "https://cdn.example.com/p.jpg", "p.png"]
+            ),
+            JUNK,
+        ),
         "display_social_attributions": st.one_of(st.just(True), JUNK),
         "external_media": st.one_of(st.sampled_from([{"source": "tiktok"}, {"url": "x"}]), JUNK),
         "product_ids": st.one_of(st.sampled_from(["sku-1", '{"a": 1}', "[1, 2]"]), JUNK),
@@ -236,11 +287,15 @@ def manifests(draw: Any, sb: Any, media: dict[str, str], served: str) -> list[di
     columns = sorted(set(UPLOAD_COLUMNS) | {"captoin"})
     rows = []
     for _ in range(draw(st.integers(1, 4))):
-        base: dict[str, Any] = draw(st.sampled_from([
-            {"source": media["ok"], "channel_id": sb.channel_id, "caption": "good"},
-            {"source": media["ok2"], "channel_id": sb.channel_id, "caption": "good"},
-            {"url": served, "channel_id": sb.channel_id, "caption": "good"},
-        ]))
+        base: dict[str, Any] = draw(
+            st.sampled_from(
+                [
+                    {"source": media["ok"], "channel_id": sb.channel_id, "caption": "good"},
+                    {"source": media["ok2"], "channel_id": sb.channel_id, "caption": "good"},
+                    {"url": served, "channel_id": sb.channel_id, "caption": "good"},
+                ]
+            )
+        )
         # most rows get one to three bad cells; unknown columns only now and then
         names = draw(st.lists(st.sampled_from(columns), max_size=3, unique=True))
         if "captoin" in names and draw(st.integers(0, 3)):
@@ -276,12 +331,12 @@ def test_generated_manifests_never_crash_nor_spend_requests(sb, media, generated
     def check(rows: list[dict[str, Any]]) -> None:
         sb.reset()
         served_again = sb.serve_files(generated).rstrip("/") + "/clip.mp4"
-        rows = [{k: (served_again if v == served else v) for k, v in r.items()}
-                for r in rows]
+        rows = [{k: (served_again if v == served else v) for k, v in r.items()} for r in rows]
         ledger_dir = tempfile.mkdtemp(prefix="bad-input-ledger-")
         try:
-            frame = upload_videos(pd.DataFrame(rows), credentials=creds,
-                                  ledger=Ledger(Path(ledger_dir)))
+            frame = upload_videos(
+                pd.DataFrame(rows), credentials=creds, ledger=Ledger(Path(ledger_dir))
+            )
         finally:
             shutil.rmtree(ledger_dir, ignore_errors=True)
         assert list(frame["row"]) == list(range(len(rows)))

@@ -200,10 +200,23 @@ def _manifest(remote: RemoteSandbox, files: list[str], directory: Path) -> Path:
         }
         for i, path in enumerate(files)
     ]
-    rows.insert(4, {"source": str(directory / "poster.gif"), "channel_id": channels[0],
-                    "caption": "not a video"})
-    rows.insert(11, {"source": files[0], "channel_id": channels[1], "caption": "bad field",
-                     "custom_fields": json.dumps({"Bad Key": "x"})})
+    rows.insert(
+        4,
+        {
+            "source": str(directory / "poster.gif"),
+            "channel_id": channels[0],
+            "caption": "not a video",
+        },
+    )
+    rows.insert(
+        11,
+        {
+            "source": files[0],
+            "channel_id": channels[1],
+            "caption": "bad field",
+            "custom_fields": json.dumps({"Bad Key": "x"}),
+        },
+    )
     path = directory / "manifest.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
@@ -218,8 +231,13 @@ def _trigger(plan: str, target: float, remote: RemoteSandbox, started: float) ->
     return remote.count(endpoint[plan]) >= target
 
 
-def _run(zygote: Zygote, args: dict[str, Any], *, kill: tuple[str, float] | None = None,
-         remote: RemoteSandbox | None = None) -> dict[str, Any]:
+def _run(
+    zygote: Zygote,
+    args: dict[str, Any],
+    *,
+    kill: tuple[str, float] | None = None,
+    remote: RemoteSandbox | None = None,
+) -> dict[str, Any]:
     pid = zygote.start(args)
     started = time.monotonic()
     while True:
@@ -237,8 +255,9 @@ def _results(path: Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"key": str, "video_id": str, "error": str, "status": str})
 
 
-def _settle_uncertain(frame: pd.DataFrame, remote: RemoteSandbox, ledger: Path,
-                      use_cli: bool) -> collections.Counter[str]:
+def _settle_uncertain(
+    frame: pd.DataFrame, remote: RemoteSandbox, ledger: Path, use_cli: bool
+) -> collections.Counter[str]:
     """The operator's job: find each uncertain row's video by its key, record what was found."""
     found: collections.Counter[str] = collections.Counter()
     uncertain = frame[(frame["status"] == "failed") & frame["error"].str.contains(AMBIGUOUS)]
@@ -290,8 +309,9 @@ def test_crash_then_rerun_makes_each_video_once(trial, remote, zygote, media, tm
     kind, target, _ = _plan(trial)
     if kind == "held-create":  # a create is handled, its answer held until after the kill
         remote.fault({"kind": "late", "endpoint": "create_video", "seconds": 15, "times": 1})
-    crashed = _run(zygote, {**args, "output": str(tmp_path / "r1.csv")}, kill=(kind, target),
-                   remote=remote)
+    crashed = _run(
+        zygote, {**args, "output": str(tmp_path / "r1.csv")}, kill=(kind, target), remote=remote
+    )
     remote.clear_faults()
     before = len(remote.get("videos"))
 
@@ -348,4 +368,3 @@ def test_crash_then_rerun_makes_each_video_once(trial, remote, zygote, media, tm
     if crashed["killed"]:
         assert crashed["exit"] == -signal.SIGKILL
     shutil.rmtree(tmp_path / "ledger", ignore_errors=True)
-

@@ -218,6 +218,7 @@ def import_errored(ctx: Ctx) -> None:
 
 def source_gone(ctx: Ctx) -> None:
     if ctx.path in ("single", "multipart"):
+
         def truncate() -> None:
             with open(ctx.source, "r+b") as fh:
                 fh.truncate(os.path.getsize(ctx.source) // 2)
@@ -285,9 +286,7 @@ MATRIX: dict[tuple[str, str], Expect] = {
     # one fresh multipart upload (3 requests: the jump also expired the token, so the fresh
     # initiate is answered 401 once and replayed); the abandoned upload is named in the row
     ("part-url-expired", "multipart"): Expect("ok", "multipart_signatures", 3, error="abandoned"),
-    ("part-url-expired", "single"): Expect(
-        "failed", "s3_post", 1, error="AccessDenied"
-    ),
+    ("part-url-expired", "single"): Expect("failed", "s3_post", 1, error="AccessDenied"),
     **{
         ("slow-step", p): Expect("ok", e, n)
         for p, e, n in (
@@ -369,6 +368,7 @@ def test_fault_matrix(fault, path, sb, ledger, tmp_path, monkeypatch):
     slow = fault.startswith("slow")  # the client gives up after 1 s; the answer takes 1.3 s
     set_retry_delay(monkeypatch, 0.0)
     monkeypatch.setattr(_policy, "_FALLBACK_RATE_LIMIT_WAIT", 0.5)
+    monkeypatch.setenv("FIREWORK_RATE_LIMIT_BACKOFF", "0.5")  # the batch pacer's pause
     monkeypatch.setenv("FIREWORK_IMPORT_TIMEOUT", "1.5")
     credentials = FireworkCredentials(
         client_id=sb.client_id,

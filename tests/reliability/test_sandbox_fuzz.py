@@ -28,12 +28,44 @@ EXAMPLES = 600 if SOAK else 60
 HUGE = "x" * 300_000
 
 FIELDS = [
-    "filename", "mime_type", "channel_id", "parts_count", "key", "upload_id", "parts", "part",
-    "etag", "caption", "description", "s3_key", "url", "async", "metadata", "access",
-    "archived_at", "audio_disabled", "hashtags", "business_store_id", "product_ids",
-    "custom_fields", "display_social_attributions", "external_media", "poster_url",
-    "video_hidden", "grant_type", "client_id", "client_secret", "scope", "kind", "endpoint",
-    "status", "times", "seconds", "advance", "source", "username",
+    "filename",
+    "mime_type",
+    "channel_id",
+    "parts_count",
+    "key",
+    "upload_id",
+    "parts",
+    "part",
+    "etag",
+    "caption",
+    "description",
+    "s3_key",
+    "url",
+    "async",
+    "metadata",
+    "access",
+    "archived_at",
+    "audio_disabled",
+    "hashtags",
+    "business_store_id",
+    "product_ids",
+    "custom_fields",
+    "display_social_attributions",
+    "external_media",
+    "poster_url",
+    "video_hidden",
+    "grant_type",
+    "client_id",
+    "client_secret",
+    "scope",
+    "kind",
+    "endpoint",
+    "status",
+    "times",
+    "seconds",
+    "advance",
+    "source",
+    "username",
 ]
 
 scalars = st.one_of(
@@ -42,15 +74,27 @@ scalars = st.one_of(
     st.integers(-(2**70), 2**70),
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=30),
-    st.sampled_from(["video/mp4", "a.mp4", "https://cdn.example.com/v.mp4", "", HUGE,
-                     "../../etc/passwd", "\x00", "🎬" * 50, "2024-13-45T99:99:99Z"]),
+    st.sampled_from(
+        [
+            "video/mp4",
+            "a.mp4",
+            "https://cdn.example.com/v.mp4",
+            "",
+            HUGE,
+            "../../etc/passwd",
+            "\x00",
+            "🎬" * 50,
+            "2024-13-45T99:99:99Z",
+        ]
+    ),
 )
 json_values = st.recursive(
     scalars,
     lambda inner: st.one_of(
         st.lists(inner, max_size=4),
-        st.dictionaries(st.one_of(st.sampled_from(FIELDS), st.text(max_size=10)), inner,
-                        max_size=5),
+        st.dictionaries(
+            st.one_of(st.sampled_from(FIELDS), st.text(max_size=10)), inner, max_size=5
+        ),
     ),
     max_leaves=12,
 )
@@ -69,11 +113,20 @@ bodies = st.one_of(
     st.just(b'{"a": ' * 50),
     st.just(HUGE.encode()),
 )
-content_types = st.sampled_from([
-    "application/json", "application/json; charset=utf-8", "text/plain", "",
-    "application/x-www-form-urlencoded", "multipart/form-data", "multipart/form-data; boundary=",
-    "multipart/form-data; boundary=xyz", "application/vnd.api+json", "image/gif",
-])
+content_types = st.sampled_from(
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "text/plain",
+        "",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+        "multipart/form-data; boundary=",
+        "multipart/form-data; boundary=xyz",
+        "application/vnd.api+json",
+        "image/gif",
+    ]
+)
 
 
 @st.composite
@@ -82,11 +135,26 @@ def multipart_bodies(draw: Any) -> tuple[str, bytes]:
     boundary = draw(st.sampled_from(["b0undary", "x", "----WebKit", "a" * 70]))
     parts = []
     for _ in range(draw(st.integers(0, 5))):
-        name = draw(st.one_of(st.sampled_from(
-            ["key", "acl", "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "Policy",
-             "X-Amz-Signature", "Content-Type", "file", "metadata"]), st.text(max_size=8)))
-        value = draw(st.one_of(json_objects.map(json.dumps), st.text(max_size=40),
-                               st.just(HUGE)))
+        name = draw(
+            st.one_of(
+                st.sampled_from(
+                    [
+                        "key",
+                        "acl",
+                        "X-Amz-Algorithm",
+                        "X-Amz-Credential",
+                        "X-Amz-Date",
+                        "Policy",
+                        "X-Amz-Signature",
+                        "Content-Type",
+                        "file",
+                        "metadata",
+                    ]
+                ),
+                st.text(max_size=8),
+            )
+        )
+        value = draw(st.one_of(json_objects.map(json.dumps), st.text(max_size=40), st.just(HUGE)))
         filename = draw(st.one_of(st.none(), st.just("a.mp4"), st.text(max_size=10)))
         disposition = f'form-data; name="{name}"' + (
             f'; filename="{filename}"' if filename is not None else ""
@@ -143,8 +211,11 @@ def world(sb, tmp_path) -> dict[str, Any]:
     http = httpx.Client(base_url=sb.base_url, timeout=30)
     token = http.post(
         "/oauth/token",
-        data={"grant_type": "client_credentials", "client_id": sb.client_id,
-              "client_secret": sb.client_secret},
+        data={
+            "grant_type": "client_credentials",
+            "client_id": sb.client_id,
+            "client_secret": sb.client_secret,
+        },
     ).json()["access_token"]
     auth = {"Authorization": f"Bearer {token}"}
     path = make_mp4(tmp_path / "v.mp4", 4, size=30_000, seed=3)
@@ -158,8 +229,12 @@ def world(sb, tmp_path) -> dict[str, Any]:
     upload = http.post(
         "/api/v1/upload_multipart/signatures",
         headers=auth,
-        json={"filename": "m.mp4", "mime_type": "video/mp4", "channel_id": sb.channel_id,
-              "parts_count": 2},
+        json={
+            "filename": "m.mp4",
+            "mime_type": "video/mp4",
+            "channel_id": sb.channel_id,
+            "parts_count": 2,
+        },
     ).json()
     yield {"http": http, "auth": auth, "video_id": video["id"], "upload": upload}
     http.close()
@@ -178,9 +253,14 @@ def test_api_posts_never_fail_with_5xx(sb, world):
     )
     def check(path: str, body: bytes, content_type: str, authed: bool, known: Any) -> None:
         if known is not None:  # mostly-right bodies go deeper into the validation
-            base = {"channel_id": sb.channel_id, "filename": "a.mp4", "mime_type": "video/mp4",
-                    "key": world["upload"]["key"], "upload_id": world["upload"]["upload_id"],
-                    "metadata": {"channel_id": sb.channel_id, "caption": "c"}}
+            base = {
+                "channel_id": sb.channel_id,
+                "filename": "a.mp4",
+                "mime_type": "video/mp4",
+                "key": world["upload"]["key"],
+                "upload_id": world["upload"]["upload_id"],
+                "metadata": {"channel_id": sb.channel_id, "caption": "c"},
+            }
             body, content_type = _json_body({**base, **known}), "application/json"
         headers = {"Content-Type": content_type} if content_type else {}
         if authed:
@@ -211,8 +291,9 @@ def test_get_patch_and_token_never_fail_with_5xx(sb, world):
 
     @FUZZ
     @given(
-        which=st.sampled_from(["get_video", "get_import", "patch", "patch_real", "token",
-                               "private"]),
+        which=st.sampled_from(
+            ["get_video", "get_import", "patch", "patch_real", "token", "private"]
+        ),
         ident=ids,
         body=bodies,
         content_type=content_types,
@@ -226,11 +307,13 @@ def test_get_patch_and_token_never_fail_with_5xx(sb, world):
         elif which == "get_import":
             response = http.get(f"/api/v1/videos/imports/{quoted}", headers=auth)
         elif which == "patch":
-            response = http.patch(f"/api/v1/videos/{quoted}", content=body,
-                                  headers={**auth, **headers})
+            response = http.patch(
+                f"/api/v1/videos/{quoted}", content=body, headers={**auth, **headers}
+            )
         elif which == "patch_real":
-            response = http.patch(f"/api/v1/videos/{world['video_id']}", content=body,
-                                  headers={**auth, **headers})
+            response = http.patch(
+                f"/api/v1/videos/{world['video_id']}", content=body, headers={**auth, **headers}
+            )
         elif which == "token":
             response = http.post("/oauth/token", data=form)
         else:  # the private control prefix must be as robust as the API
@@ -249,10 +332,21 @@ def test_s3_front_never_fails_with_5xx(sb, world):
         form=multipart_bodies(),
         bucket=st.sampled_from([sb.bucket, "other", ""]),
         query=st.dictionaries(
-            st.sampled_from(["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date",
-                             "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature",
-                             "partNumber", "uploadId"]),
-            st.text(max_size=20), max_size=8),
+            st.sampled_from(
+                [
+                    "X-Amz-Algorithm",
+                    "X-Amz-Credential",
+                    "X-Amz-Date",
+                    "X-Amz-Expires",
+                    "X-Amz-SignedHeaders",
+                    "X-Amz-Signature",
+                    "partNumber",
+                    "uploadId",
+                ]
+            ),
+            st.text(max_size=20),
+            max_size=8,
+        ),
         tamper=st.booleans(),
         body=st.binary(max_size=300),
         method=st.sampled_from(["POST", "PUT", "PUT_SIGNED", "GET", "DELETE"]),

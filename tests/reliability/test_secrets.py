@@ -145,7 +145,9 @@ def _prefect_records(flow_run_ids: list[Any]) -> dict[str, str]:
                 flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=flow_run_ids))
             )
             artifacts = await client.read_artifacts(
-                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=flow_run_ids))
+                artifact_filter=ArtifactFilter(
+                    flow_run_id=ArtifactFilterFlowRunId(any_=flow_run_ids)
+                )
             )
             logs = await client.read_logs(
                 log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=flow_run_ids))
@@ -203,8 +205,10 @@ def test_full_batch_at_debug_leaks_no_secret(
         {"source": mp4(tmp_path / "c.mp4", size=42_000, seed=46)},  # its create: ambiguous
     ]
     manifest = pd.DataFrame(
-        [{**r, "channel_id": sb.channel_id, "caption": f"secret test {i}"}
-         for i, r in enumerate(rows)]
+        [
+            {**r, "channel_id": sb.channel_id, "caption": f"secret test {i}"}
+            for i, r in enumerate(rows)
+        ]
     )
     # a manifest file: its path is the flow run's parameter (a DataFrame is stored as a one-line
     # summary: see test_dataframe_manifest_parameters_keep_presigned_urls_out_of_the_api)
@@ -214,12 +218,17 @@ def test_full_batch_at_debug_leaks_no_secret(
     sb.faults.reset_connection("s3_part", times=1)
     output = tmp_path / "results.csv"
     ambiguous = lambda: sb.faults.inject("create_video", 500, times=1)  # noqa: E731
-    with when(sb, "multipart_signatures", sb.expire_tokens), when(
-        sb, "create_video", ambiguous, after=5
+    with (
+        when(sb, "multipart_signatures", sb.expire_tokens),
+        when(sb, "create_video", ambiguous, after=5),
     ):
         state = upload_videos(
-            str(manifest_path), credentials=credentials, ledger=ledger, output=str(output),
-            multipart_threshold=4 * MIB, return_state=True,
+            str(manifest_path),
+            credentials=credentials,
+            ledger=ledger,
+            output=str(output),
+            multipart_threshold=4 * MIB,
+            return_state=True,
         )
     frame = state.result()
     assert set(frame["status"]) <= {"created", "imported", "failed"}
@@ -229,7 +238,9 @@ def test_full_batch_at_debug_leaks_no_secret(
     parquet = tmp_path / "updates.parquet"
     update_state = update_videos(
         pd.DataFrame({"video_id": [*made, "no-such-video"], "caption": "renamed"}),
-        credentials=credentials, output=str(parquet), return_state=True,
+        credentials=credentials,
+        output=str(parquet),
+        return_state=True,
     )
     updates = update_state.result()
     assert (updates["status"] == "updated").sum() == len(made)
@@ -244,8 +255,9 @@ def test_full_batch_at_debug_leaks_no_secret(
     for call in (
         lambda: client.upload_part(upload.parts[0].put_url, str(tmp_path / "a.mp4"), 0, 100),
         lambda: client.get_video("no-such-video"),
-        lambda: FireworkClient(sb.client_id, "wrong-secret-123456", base_url=sb.base_url)
-        .get_access_token(),
+        lambda: FireworkClient(
+            sb.client_id, "wrong-secret-123456", base_url=sb.base_url
+        ).get_access_token(),
     ):
         with pytest.raises(FireworkError) as info:
             call()
@@ -265,11 +277,10 @@ def test_full_batch_at_debug_leaks_no_secret(
         "results DataFrames": frame.to_csv() + updates.to_csv() + frame.to_json(),
         "output files": output.read_text() + pd.read_parquet(parquet).to_csv(),
         "output files (raw bytes)": parquet.read_bytes().decode("latin-1"),
-        "ledger": "\n".join(
-            p.read_text() for p in (tmp_path / "ledger").rglob("*") if p.is_file()
+        "ledger": "\n".join(p.read_text() for p in (tmp_path / "ledger").rglob("*") if p.is_file()),
+        **_prefect_records(
+            [state.state_details.flow_run_id, update_state.state_details.flow_run_id]
         ),
-        **_prefect_records([state.state_details.flow_run_id,
-                            update_state.state_details.flow_run_id]),
     }
     assert len(debug_logs.lines) > 50 and any("httpx" in line for line in debug_logs.lines)
     found = {place: leaks(text, secrets) for place, text in places.items()}
@@ -293,9 +304,16 @@ def test_dataframe_manifest_parameters_keep_presigned_urls_out_of_the_api(sb, le
     credentials = FireworkCredentials(
         client_id=sb.client_id, client_secret=sb.client_secret, base_url=sb.base_url
     )
-    manifest = pd.DataFrame([{"source": f"https://cdn.example.com/v.mp4?{USER_QUERY}",
-                              "channel_id": sb.channel_id, "caption": "c",
-                              "access": "secret"}])  # an invalid row: no I/O
+    manifest = pd.DataFrame(
+        [
+            {
+                "source": f"https://cdn.example.com/v.mp4?{USER_QUERY}",
+                "channel_id": sb.channel_id,
+                "caption": "c",
+                "access": "secret",
+            }
+        ]
+    )  # an invalid row: no I/O
     state = upload_videos(manifest, credentials=credentials, ledger=ledger, return_state=True)
     stored = _prefect_records([state.state_details.flow_run_id])["flow runs (parameters, states)"]
     assert sb.client_secret not in stored, "the credentials block is stored masked"
@@ -309,8 +327,14 @@ def test_token_goes_only_to_the_api_host(sb, ledger, tmp_path, monkeypatch):
     original = httpx.HTTPTransport.handle_request
 
     def recording(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
-        seen.append((request.url.host, request.url.port, request.url.path,
-                     "authorization" in request.headers))
+        seen.append(
+            (
+                request.url.host,
+                request.url.port,
+                request.url.path,
+                "authorization" in request.headers,
+            )
+        )
         return original(self, request)
 
     monkeypatch.setattr(httpx.HTTPTransport, "handle_request", recording)
@@ -322,16 +346,19 @@ def test_token_goes_only_to_the_api_host(sb, ledger, tmp_path, monkeypatch):
     mp4(served_dir / "clip.mp4", size=50_000, seed=51)
     mp4(served_dir / "src.mp4", size=51_000, seed=52)
     served = sb.serve_files(served_dir).rstrip("/")
-    manifest = pd.DataFrame([
-        {"source": mp4(tmp_path / "a.mp4", size=40_000, seed=53)},
-        {"source": mp4(tmp_path / "big.mp4", size=11 * MIB, seed=54)},
-        {"source": f"{served}/src.mp4"},
-        {"url": f"{served}/clip.mp4"},
-        {"url": f"{served}/clip.mp4?v=2", "async": True},
-    ]).assign(channel_id=sb.channel_id, caption="token test")
+    manifest = pd.DataFrame(
+        [
+            {"source": mp4(tmp_path / "a.mp4", size=40_000, seed=53)},
+            {"source": mp4(tmp_path / "big.mp4", size=11 * MIB, seed=54)},
+            {"source": f"{served}/src.mp4"},
+            {"url": f"{served}/clip.mp4"},
+            {"url": f"{served}/clip.mp4?v=2", "async": True},
+        ]
+    ).assign(channel_id=sb.channel_id, caption="token test")
     sb.expire_tokens()  # a 401 and a refresh on the way, too
-    frame = upload_videos(manifest, credentials=credentials, ledger=ledger,
-                          multipart_threshold=4 * MIB)
+    frame = upload_videos(
+        manifest, credentials=credentials, ledger=ledger, multipart_threshold=4 * MIB
+    )
     assert set(frame["status"]) <= {"created", "imported"}, frame[["status", "error"]]
     api = httpx.URL(sb.base_url)
     s3 = httpx.URL(sb.s3_url)
@@ -378,3 +405,80 @@ def test_sandbox_binds_loopback_only_unless_allowed():
     for host in ("0.0.0.0", "::", "192.0.2.10"):
         with pytest.raises(ValueError, match="allow_remote"):
             Sandbox(SandboxConfig(host=host)).start()
+
+
+def test_third_party_loggers_at_debug_leak_no_storage_key_or_signature(
+    sb, ledger, tmp_path, monkeypatch
+):
+    """smart-open logs ``transport_params`` at DEBUG and botocore its signatures: with those
+    loggers sent to a real Prefect server, neither the storage key nor any signature reaches
+    its database (the package filters the loggers its calls drive)."""
+    import os
+    import subprocess
+    import sys
+    import uuid
+
+    import boto3
+    from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_DATABASE_CONNECTION_URL
+
+    storage_secret = "S3cretStorageKey" + uuid.uuid4().hex  # moto accepts any
+    init = {
+        "endpoint_url": sb.moto_url,
+        "aws_access_key_id": "AKIADEBUGRUN" + uuid.uuid4().hex[:8].upper(),
+        "aws_secret_access_key": storage_secret,
+        "region_name": "us-east-1",
+    }
+    s3 = boto3.session.Session().client("s3", **init)
+    bucket = f"debug-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.upload_file(mp4(tmp_path / "d.mp4", size=11 * MIB, seed=11), bucket, "d.mp4")
+    manifest = tmp_path / "m.csv"
+    pd.DataFrame(
+        [{"source": f"s3://{bucket}/d.mp4", "channel_id": sb.channel_id, "caption": "debug"}]
+    ).to_csv(manifest, index=False)
+    signatures = tmp_path / "signatures.json"
+    args = {
+        "manifest": str(manifest),
+        "ledger": str(tmp_path / "child-ledger"),
+        "transport_params": {"client_kwargs": {"S3.Client": init}},
+        "credentials": {
+            "client_id": sb.client_id,
+            "client_secret": sb.client_secret,
+            "base_url": sb.base_url,
+        },
+        "signatures": str(signatures),
+        "multipart_threshold": 4 * MIB,
+        "debug_loggers": ["smart_open", "botocore", "urllib3"],
+    }
+    env = {
+        **os.environ,
+        "PREFECT_API_URL": PREFECT_API_URL.value(),
+        "PREFECT_LOGGING_LEVEL": "DEBUG",
+        "PREFECT_LOGGING_EXTRA_LOGGERS": "smart_open,botocore,urllib3",
+        "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+    child = Path(__file__).with_name("batch_child.py")
+    done = subprocess.run(
+        [sys.executable, str(child), json.dumps(args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["created"]
+    signed = json.loads(signatures.read_text())
+    assert signed, "the run signed S3 requests (the check below is not vacuous)"
+
+    database = Path(PREFECT_SERVER_DATABASE_CONNECTION_URL.value().split("///", 1)[1])
+    stored = b"".join(
+        p.read_bytes() for p in database.parent.glob(database.name + "*") if p.is_file()
+    )
+    assert b"botocore" in stored or b"smart_open" in stored, "third-party logs reached the API"
+    output = done.stdout + done.stderr
+    for name, value in [("storage key", storage_secret), *(("signature", s) for s in signed)]:
+        if value.encode() in stored:  # not an assert: pytest would print the whole database
+            pytest.fail(f"a {name} is in the Prefect database")
+        if value in output:
+            pytest.fail(f"a {name} is in the run's output")

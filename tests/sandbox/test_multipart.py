@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 import urllib.parse
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -101,6 +103,9 @@ def test_round_trip_assembles_the_file(api: Api, media) -> None:
     objects = {o["key"]: o for o in api.sb.objects()}
     assert objects[init["key"]]["size"] == len(data)
     assert objects[init["key"]]["md5"] == md5_of(media.big)
+    # as on S3: the MD5 of the parts' binary MD5s, then the number of parts
+    part_md5s = b"".join(hashlib.md5(chunk).digest() for chunk in chunks)
+    assert objects[init["key"]]["etag"] == f"{hashlib.md5(part_md5s).hexdigest()}-3"
     (upload,) = api.sb.multipart_uploads()
     assert upload["status"] == "completed"
     assert [p["size"] for p in upload["parts"]] == [len(c) for c in chunks]
@@ -372,3 +377,56 @@ def test_part_larger_than_the_memory_spool_arrives_intact(api: Api) -> None:
     assert parts[0]["etag"] == f'"{hashlib.md5(big).hexdigest()}"'
     (upload,) = api.sb.multipart_uploads()
     assert [p["size"] for p in upload["parts"]] == [len(big), 4]
+
+
+# -- the completed object: its parts, never copied -------------------------------------------
+
+
+def _with_moov_at(path: Path, offset: int) -> bytes:
+    """The MP4 at ``path`` with a ``free`` box after ``ftyp`` so that ``moov`` starts at
+    ``offset``: a reader of the completed object must cross a part boundary to parse it
+    (readers of the duration use the boxes, not the chunk offsets, which this shifts)."""
+    data = path.read_bytes()
+    ftyp_end = struct.unpack(">I", data[:4])[0]
+    moov = data.index(b"moov") - 4
+    pad = offset - moov
+    assert pad >= 8
+    return data[:ftyp_end] + struct.pack(">I4s", pad, b"free") + bytes(pad - 8) + data[ftyp_end:]
+
+
+def test_created_video_reads_its_duration_across_part_boundaries(api: Api, media) -> None:
+    data = _with_moov_at(media.big, PART - 40)
+    init = api.initiate(3)
+    parts = api.put_parts(init, split(data, [PART, PART, -1]))
+    assert api.complete(init, parts).status_code == 204
+    video = api.create_ok(s3_key=init["key"])
+    stored = api.sb.video(video["id"])
+    assert (stored["size"], round(stored["duration"], 3)) == (len(data), 4.0)
+    assert {o["key"]: o["md5"] for o in api.sb.objects()}[init["key"]] == hashlib.md5(
+        data
+    ).hexdigest()
+
+
+def test_complete_hands_the_part_files_over_and_reset_removes_them(api: Api, media) -> None:
+    sb = api.sb
+    root = sb._core.parts.root  # type: ignore[union-attr]
+    data = media.big.read_bytes()
+    init = api.initiate(2)
+    parts = api.put_parts(init, split(data, [PART, -1]))
+    folder = root / init["upload_id"]
+    inodes = sorted(p.stat().st_ino for p in folder.glob("part-*"))
+    assert api.complete(init, parts).status_code == 204
+    # the object is the part files themselves, and its MD5 waits until something asks
+    assert sorted(p.stat().st_ino for p in folder.glob("part-*")) == inodes
+    (listed,) = sb._core.s3.list_objects()  # type: ignore[union-attr]
+    assert listed["MD5"] is None
+    assert {o["key"]: o["md5"] for o in sb.objects()}[init["key"]] == md5_of(media.big)
+    sb.reset()
+    assert sb.objects() == [] and list(root.iterdir()) == []
+
+
+def test_out_of_bounds_complete_leaves_no_part_files(api: Api, media) -> None:
+    root = api.sb._core.parts.root  # type: ignore[union-attr]
+    init, parts = _uploaded(api, media.big.read_bytes()[:20_000], [-1])
+    assert api.complete(init, parts).status_code == 400
+    assert list(root.iterdir()) == []

@@ -13,7 +13,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from prefect_firework import tasks
 from prefect_firework.blocks import FireworkCredentials
-from prefect_firework.client.errors import RateLimitedError, ServerError, ValidationError
+from prefect_firework.client.errors import InvalidRequestError, RateLimitedError, ServerError
 from prefect_firework.models import VideoMetadata, VideoUpdate
 from prefect_firework.parts import PartRange
 from prefect_firework.sandbox.media import make_mp4
@@ -68,7 +68,7 @@ def test_create_retry_rules():
     assert is_safe_to_retry_create(RateLimitedError("slow down", status_code=429))
     assert is_safe_to_retry_create(ServerError("unavailable", status_code=503))
     assert not is_safe_to_retry_create(ServerError("boom", status_code=500))
-    assert not is_safe_to_retry_create(ValidationError("bad", status_code=422))
+    assert not is_safe_to_retry_create(InvalidRequestError("bad", status_code=422))
 
 
 def test_tasks_run_without_a_flow_via_fn(sb, credentials):
@@ -125,7 +125,7 @@ def test_complete_500_is_retried_and_succeeds(sb, credentials, tmp_path):
 
 def test_validation_errors_are_not_retried(sb, credentials):
     sb.faults.inject("update_video", status=422, times=5)
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidRequestError):
         fast(tasks.update_video)("anything", VideoUpdate(caption="x"), credentials)
     assert endpoint_calls(sb, "update_video") == 1
 

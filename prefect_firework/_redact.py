@@ -4,8 +4,9 @@ Three kinds of secret pass through this client: the OAuth client secret, the bea
 buys, and presigned S3 credentials (a POST's ``Policy``/``X-Amz-Signature``, a part URL's query
 string). Any of them in a log line or an exception string is a leak, because Prefect ships both to
 its API and UI. So every URL we print goes through :func:`redact_url`, every free text we print
-goes through :func:`redact`, and :func:`install_log_redaction` puts a filter on the ``httpx`` and
-``httpcore`` loggers, which otherwise log full presigned URLs at INFO.
+goes through :func:`redact`, and :func:`install_log_redaction` puts a filter on the loggers of the
+libraries our calls drive (httpx logs full presigned URLs at INFO; botocore, urllib3 and
+smart-open log signatures, presigned request lines and storage keys at DEBUG).
 
 Redaction is pattern based (URL query strings, ``Bearer ...``, ``key=value`` and JSON pairs with
 sensitive names) and, as a second line of defence, value based: the client registers every secret
@@ -41,7 +42,9 @@ _SIGNING_PREFIXES = ("x-amz-", "x-goog-")
 _SENSITIVE_NAMES = (
     r"access_token|refresh_token|id_token|client_secret|password|secret|token|"
     r"policy|signature|put_url|post_url_signature|credential|authorization|"
-    r"x-amz-[a-z0-9-]+|x-goog-[a-z0-9-]+|awsaccesskeyid|sig"
+    r"aws_secret_access_key|aws_session_token|aws_access_key_id|secret_access_key|"
+    r"session_token|account_key|accountkey|sas_token|sharedaccesssignature|"
+    r"connection_string|private_key|x-amz-[a-z0-9-]+|x-goog-[a-z0-9-]+|awsaccesskeyid|sig"
 )
 # "name": "value" (JSON, or a Python repr with single quotes) and name=value / name: value
 # (forms, headers, query strings).
@@ -150,25 +153,83 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-#: Loggers that may print request URLs or headers. Logger filters do not apply to child
-#: loggers' records, so httpcore's children are listed one by one.
-_REDACTED_LOGGERS = (
+#: The loggers of the libraries our calls drive, which print request URLs, headers, signing
+#: steps or the arguments they were given (smart-open logs ``transport_params`` at DEBUG,
+#: botocore its signatures, urllib3 presigned request lines). A logger's filters do not apply
+#: to its children's records, so each family is covered logger by logger: the ones known to
+#: log are created up front, and every other existing child is found on each install.
+_FAMILIES = (
     "httpx",
     "httpcore",
+    "botocore",
+    "boto3",
+    "s3transfer",
+    "urllib3",
+    "requests",
+    "smart_open",
+    "google",
+    "azure",
+    "prefect_firework",
+)
+_KNOWN_CHILDREN = (
     "httpcore.connection",
     "httpcore.http11",
     "httpcore.http2",
     "httpcore.proxy",
     "httpcore.socks",
+    "botocore.auth",
+    "botocore.awsrequest",
+    "botocore.client",
+    "botocore.credentials",
+    "botocore.endpoint",
+    "botocore.hooks",
+    "botocore.httpsession",
+    "botocore.parsers",
+    "botocore.regions",
+    "botocore.retryhandler",
+    "botocore.utils",
+    "urllib3.connection",
+    "urllib3.connectionpool",
+    "urllib3.response",
+    "urllib3.util.retry",
+    "smart_open.smart_open_lib",
+    "smart_open.s3",
+    "smart_open.http",
+    "smart_open.gcs",
+    "smart_open.azure",
+    "smart_open.utils",
+    "smart_open.transport",
+    "azure.core.pipeline.policies.http_logging_policy",
+    "google.auth.transport.requests",
     "prefect_firework.client",
+    "prefect_firework.sources",
 )
 _install_lock = threading.Lock()
+_covered: set[str] = set()
+_seen_loggers = -1
+
+
+def _needs_filter(name: str) -> bool:
+    return any(name == family or name.startswith(family + ".") for family in _FAMILIES)
 
 
 def install_log_redaction() -> None:
-    """Attach one :class:`RedactingFilter` to each logger that can leak; safe to call repeatedly."""
+    """Attach one :class:`RedactingFilter` to every logger of the libraries our calls drive
+    (see ``_FAMILIES``), existing children included. Cheap to call again: it rescans only
+    when new loggers were created since (a library imported later)."""
+    global _seen_loggers
+    manager = logging.Logger.manager
     with _install_lock:
-        for name in _REDACTED_LOGGERS:
+        count = len(manager.loggerDict)
+        if count == _seen_loggers:
+            return
+        names = [*_FAMILIES, *_KNOWN_CHILDREN]
+        names += [name for name in list(manager.loggerDict) if _needs_filter(name)]
+        for name in names:
+            if name in _covered:
+                continue
             logger = logging.getLogger(name)
             if not any(isinstance(f, RedactingFilter) for f in logger.filters):
                 logger.addFilter(RedactingFilter())
+            _covered.add(name)
+        _seen_loggers = len(manager.loggerDict)
