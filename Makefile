@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint soak bench clean lock
+.PHONY: demo test lint soak bench clean lock azurite
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,15 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python -m pytest
+
+# Azurite (Azure Blob's emulator, npm) for the Azure source tests, under .cache/ (not committed;
+# the tests install it there on first use too). Needs Node.js 18+ and npm.
+AZURITE_VERSION := 3.37.0
+AZURITE := .cache/azurite/node_modules/.bin/azurite-blob
+azurite: $(AZURITE)
+$(AZURITE):
+	mkdir -p .cache/azurite
+	npm install --silent --no-audit --no-fund --prefix .cache/azurite azurite@$(AZURITE_VERSION)
 
 # Benchmarks with small defaults (< 10 min); each script takes --full for the sizes in
 # bench/RESULTS.md. Not part of `make test`.
@@ -43,7 +52,7 @@ soak: $(STAMP)
 		tests/reliability/test_sandbox_fuzz.py
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) .cache
 
 # Re-pin every dependency (needs network access to the package index).
 lock:

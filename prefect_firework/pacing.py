@@ -384,6 +384,7 @@ class PrefectRateLimitPacer:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._penalties: dict[str, float] = {}
+        self._decay: dict[str, float] = {}  # each channel's slot decay, as last read
 
     @classmethod
     def from_settings(cls, settings: FireworkSettings | None = None) -> PrefectRateLimitPacer:
@@ -398,6 +399,7 @@ class PrefectRateLimitPacer:
         state = self.__dict__.copy()
         state.pop("_lock", None)
         state["_penalties"] = {}
+        state["_decay"] = {}
         state["_backoffs"] = {}
         if state.get("_clock") is not time.monotonic:
             state["_clock"] = time.monotonic
@@ -433,18 +435,46 @@ class PrefectRateLimitPacer:
         yield
 
     def try_acquire(self, channel_id: str) -> bool:
-        """Take a decaying slot if the server grants one almost at once; never block long."""
-        from prefect.concurrency.sync import rate_limit
+        """Take a decaying slot if the server has one free now; never wait for one.
 
+        The limit is read first (a GET, which changes nothing) and a slot is asked for
+        (``POST /v2/concurrency_limits/increment``) only when one is free. Two reasons:
+        Prefect 3.9 resets a limit's decay clock on every *denied* request without decaying
+        its slots first, so processes that keep asking while the bucket is empty push the
+        next slot back each time (two busy pollers can starve a channel); and a request
+        abandoned on a client-side timeout may still be granted by the server, spending a
+        slot nobody uses. A denial now only happens when another process took the free slot
+        between our read and our request.
+        """
         with self._lock:
             if self._penalties.get(channel_id, -math.inf) > self._clock():
                 return False
-        try:
-            rate_limit(
-                self.limit_name(channel_id), occupy=1, timeout_seconds=0.05, strict=self.strict
-            )
-        except TimeoutError:
-            return False
+        import httpx
+        from prefect.client.orchestration import get_client
+        from prefect.exceptions import ObjectNotFound
+
+        name = self.limit_name(channel_id)
+        with get_client(sync_client=True) as client:
+            try:
+                limit = client.read_global_concurrency_limit_by_name(name)
+            except ObjectNotFound:
+                limit = None
+            if limit is None or not limit.active:
+                # what Prefect's rate_limit does: strict raises, else no pacing at all
+                from prefect.concurrency.sync import rate_limit
+
+                rate_limit(name, occupy=1, timeout_seconds=5, strict=self.strict)
+                return True
+            with self._lock:
+                self._decay[channel_id] = limit.slot_decay_per_second
+            if limit.active_slots + 1 > limit.limit:
+                return False
+            try:
+                client.increment_concurrency_slots(names=[name], slots=1, mode="rate_limit")
+            except httpx.HTTPStatusError as exc:
+                if exc.response.status_code == 423:  # another process was quicker
+                    return False
+                raise
         return True
 
     def release(self, channel_id: str) -> None:
@@ -459,10 +489,13 @@ class PrefectRateLimitPacer:
             self._backoffs.pop(channel_id, None)
 
     def next_free_in(self, channel_id: str) -> float:
-        """Seconds until it is worth asking the server again."""
+        """Seconds until it is worth reading the limit again: a penalty, else a poll at 1/40
+        of the slot interval (0.05..1 s), so a freed slot waits at most ~2.5% of it."""
         with self._lock:
             penalty = self._penalties.get(channel_id, -math.inf) - self._clock()
-        return max(penalty, _POLL_WHILE_IN_FLIGHT)
+            decay = self._decay.get(channel_id)
+        poll = _POLL_WHILE_IN_FLIGHT if not decay else min(1.0, max(0.05, 1 / (40 * decay)))
+        return max(penalty, poll)
 
     def penalize(self, channel_id: str, retry_after: float | None = None) -> None:
         """A 429 came anyway: this process starts no create on the channel for a while

@@ -73,6 +73,9 @@ def cluster_task_runner(address: str) -> TaskRunner:
         raise ValueError("a cluster address is required, e.g. tcp://scheduler:8786")
     if address.startswith("ray://"):
         try:
+            # ray itself first: prefect-ray imports it lazily (importlib's LazyLoader), and a
+            # ray loaded that way can lack ray.util.client, which ray.init("ray://...") needs
+            import ray  # noqa: F401
             from prefect_ray import RayTaskRunner
         except ImportError as exc:
             raise RuntimeError(

@@ -5,8 +5,9 @@
 * :func:`open_range` streams exactly one byte range (a part) of a source;
 * :func:`stat_source` returns size and ETag/mtime from one metadata request.
 
-Sources are local paths, ``file://``, ``s3://``, ``http(s)://`` (dedicated readers) and every
-other smart-open scheme (``gs://``, ``azure://``...), with smart-open's ``transport_params``.
+Sources are local paths, ``file://``, ``s3://``, ``http(s)://``, ``gs://``, ``azure://``
+(dedicated readers, bounded range requests) and every other smart-open scheme (``hdfs://``,
+``sftp://``...), with smart-open's ``transport_params``.
 Plain library code: no Prefect imports.
 """
 

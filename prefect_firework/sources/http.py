@@ -22,6 +22,7 @@ import os
 import re
 import ssl
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -40,6 +41,12 @@ HTTP_CHUNK = 64 * 1024
 
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$", re.IGNORECASE)
 _UNSATISFIED_RANGE = re.compile(r"^\s*bytes\s+\*/(\d+)\s*$", re.IGNORECASE)
+
+#: statuses of a server that may answer the same request next time
+_TRANSIENT = frozenset({429, 500, 502, 503, 504})
+#: seconds before each retry of a transient failure
+_BACKOFF = (0.25, 0.5, 1.0)
+_MAX_RETRY_AFTER = 5.0
 
 _lock = threading.Lock()
 _clients: dict[str, httpx.Client] = {}
@@ -105,6 +112,16 @@ def _transport_error(parsed: ParsedSource, exc: httpx.HTTPError) -> SourceError:
     return SourceError(parsed.display, "unreadable", f"HTTP request failed: {type(exc).__name__}")
 
 
+def _retry_delay(attempt: int, response: httpx.Response | None) -> float | None:
+    """Seconds to wait before trying again, or None when out of retries."""
+    if attempt >= len(_BACKOFF):
+        return None
+    after = response.headers.get("retry-after", "") if response is not None else ""
+    if after.strip().isdigit():
+        return min(float(after), _MAX_RETRY_AFTER)
+    return _BACKOFF[attempt]
+
+
 def _validators(response: httpx.Response) -> tuple[str | None, float | None]:
     etag = response.headers.get("etag")
     if etag:
@@ -128,10 +145,21 @@ def stat_http(parsed: ParsedSource, tp: Mapping[str, Any]) -> SourceStat:
     ``Content-Range`` of a one-byte range response, without downloading the body.
     """
     client, options = _request_options(tp)
-    try:
-        head = client.head(parsed.uri, **options)
-    except httpx.HTTPError as exc:
-        raise _transport_error(parsed, exc) from exc
+    for attempt in range(len(_BACKOFF) + 1):
+        try:
+            head = client.head(parsed.uri, **options)
+        except httpx.TransportError as exc:
+            delay = _retry_delay(attempt, None)
+            if delay is None:
+                raise _transport_error(parsed, exc) from exc
+            time.sleep(delay)
+            continue
+        except httpx.HTTPError as exc:
+            raise _transport_error(parsed, exc) from exc
+        delay = _retry_delay(attempt, head) if head.status_code in _TRANSIENT else None
+        if delay is None:
+            break
+        time.sleep(delay)
     if head.status_code in (404, 410):
         raise _status_error(parsed, head, "HEAD")
     length = head.headers.get("content-length")
@@ -217,12 +245,24 @@ def open_http_range(
     if validator:
         headers["If-Range"] = validator
     with ExitStack() as stack:
-        try:
-            response = stack.enter_context(
-                client.stream("GET", parsed.uri, **{**options, "headers": headers})
-            )
-        except httpx.HTTPError as exc:
-            raise _transport_error(parsed, exc) from exc
+        for attempt in range(len(_BACKOFF) + 1):
+            try:
+                response = stack.enter_context(
+                    client.stream("GET", parsed.uri, **{**options, "headers": headers})
+                )
+            except httpx.TransportError as exc:
+                delay = _retry_delay(attempt, None)
+                if delay is None:
+                    raise _transport_error(parsed, exc) from exc
+                time.sleep(delay)
+                continue
+            except httpx.HTTPError as exc:
+                raise _transport_error(parsed, exc) from exc
+            delay = _retry_delay(attempt, response) if response.status_code in _TRANSIENT else None
+            if delay is None:
+                break
+            response.close()  # nothing of its body was read: the retry asks for the same range
+            time.sleep(delay)
         if expect is not None:
             if (
                 validator

@@ -1,11 +1,8 @@
-"""Every other smart-open scheme (``gs://``, ``azure://``, ``hdfs://``, ``sftp://``, ...).
+"""Every other smart-open scheme (``hdfs://``, ``sftp://``, ``webhdfs://``, ...).
 
 These go through ``smart_open.open`` with the caller's ``transport_params``. The cost, which
-the dedicated S3/HTTP readers avoid: smart-open's GCS and Azure readers answer ``seek(offset)``
-by opening a download from ``offset`` to the end of the object, and read it in their own
-``buffer_size`` units; closing the reader after ``length`` bytes abandons the rest of that
-download, so the bytes read stay close to the range, but the request itself is open-ended and
-some backends (SFTP, HDFS) may have to read from the start to seek. Size comes from
+the dedicated S3/HTTP/GCS/Azure readers avoid: the backend reads in its own buffer units and
+may have to read from the start of the file to seek (SFTP, HDFS). Size comes from
 ``seek(0, SEEK_END)``, which these readers answer from object metadata; no ETag or mtime is
 reported, so fingerprints fall back to size and content hashes.
 """

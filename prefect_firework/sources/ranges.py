@@ -3,7 +3,8 @@
 This is what a part upload reads from: part N of a 5 GB video is ``open_range(source,
 part.offset, part.length)``, streamed straight into the part's PUT. Each backend reads only
 (about) the bytes asked for, in one request where the protocol allows it, and buffers at most
-one small chunk; see :mod:`.local`, :mod:`.s3`, :mod:`.http` and :mod:`.other` for how.
+one small chunk; see :mod:`.local`, :mod:`.s3`, :mod:`.http`, :mod:`.gcs`, :mod:`.azure` and
+:mod:`.other` for how.
 """
 
 from __future__ import annotations
@@ -64,6 +65,16 @@ def open_range(
         from .http import open_http_range
 
         with open_http_range(parsed, offset, length, tp, expect) as reader:
+            yield reader
+    elif parsed.kind == "gcs":
+        from .gcs import open_gcs_range
+
+        with open_gcs_range(parsed, offset, length, tp) as reader:
+            yield reader
+    elif parsed.kind == "azure":
+        from .azure import open_azure_range
+
+        with open_azure_range(parsed, offset, length, tp) as reader:
             yield reader
     else:
         from .other import open_other_range

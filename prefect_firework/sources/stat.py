@@ -19,7 +19,8 @@ def stat_source(
     """Return the size (and ETag / mtime when the backend has them) of ``source``.
 
     Local files: ``os.stat``. S3: ``HeadObject``. HTTP(S): ``HEAD``, falling back to a
-    ``Range: bytes=0-0`` GET's ``Content-Range``. Other smart-open schemes: seek to the end.
+    ``Range: bytes=0-0`` GET's ``Content-Range``. GCS: the object's metadata. Azure: the blob's
+    properties. Other smart-open schemes: seek to the end.
     Raises :class:`~prefect_firework.sources.errors.SourceError` (rule ``"unreadable"``) when
     the source is missing, forbidden or unreachable.
     """
@@ -37,6 +38,14 @@ def stat_source(
         from .http import stat_http
 
         return stat_http(parsed, tp)
+    if parsed.kind == "gcs":
+        from .gcs import stat_gcs
+
+        return stat_gcs(parsed, tp)
+    if parsed.kind == "azure":
+        from .azure import stat_azure
+
+        return stat_azure(parsed, tp)
     from .other import stat_other
 
     return stat_other(parsed, tp)

@@ -2,8 +2,9 @@
 
 A source is ``str | os.PathLike``. Anything without ``://`` is a local path (this also keeps
 Windows paths such as ``C:\\videos\\a.mp4`` local). ``file://`` URIs become local paths.
-``s3://`` (and smart-open's ``s3a``/``s3n`` aliases) and ``http(s)://`` get dedicated readers;
-every other scheme (``gs://``, ``azure://``, ``hdfs://``, ...) goes through smart-open as is.
+``s3://`` (and smart-open's ``s3a``/``s3n`` aliases), ``http(s)://``, ``gs://`` (``gcs://``) and
+``azure://`` get dedicated readers; every other scheme (``hdfs://``, ``sftp://``, ...) goes
+through smart-open as is.
 
 Source URIs can carry secrets: ``s3://KEY:SECRET@bucket/k`` (a smart-open feature) and
 presigned ``https://...?X-Amz-Signature=...`` query strings. :func:`redact` removes both, and
@@ -23,11 +24,13 @@ from prefect_firework._redact import redact_source
 
 __all__ = ["S3_SCHEMES", "ParsedSource", "SourceKind", "parse_source", "redact"]
 
-SourceKind = Literal["local", "s3", "http", "other"]
+SourceKind = Literal["local", "s3", "http", "gcs", "azure", "other"]
 
 #: schemes smart-open maps to S3 (smart_open.s3.SCHEMES)
 S3_SCHEMES: frozenset[str] = frozenset({"s3", "s3a", "s3n"})
 _HTTP_SCHEMES: frozenset[str] = frozenset({"http", "https"})
+#: schemes smart-open maps to GCS (smart_open.gcs.SCHEMES)
+_GCS_SCHEMES: frozenset[str] = frozenset({"gs", "gcs"})
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,10 @@ def parse_source(source: str | os.PathLike[str]) -> ParsedSource:
     elif scheme in _HTTP_SCHEMES:
         kind = "http"
         filename = urllib.parse.unquote(filename)
+    elif scheme in _GCS_SCHEMES:
+        kind = "gcs"
+    elif scheme == "azure":
+        kind = "azure"
     else:
         kind = "other"
     if display.split("://", 1)[1].endswith("/"):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 from collections.abc import Iterator
 from typing import Any
@@ -113,6 +114,11 @@ def cluster(api_env) -> Iterator[distributed.LocalCluster]:
         yield local
 
 
+def _worker_pids(cluster: distributed.LocalCluster) -> set[int]:
+    with distributed.Client(cluster, set_as_default=False) as client:
+        return set(client.run(os.getpid).values())
+
+
 def _executed(cluster: distributed.LocalCluster) -> dict[str, int]:
     with distributed.Client(cluster, set_as_default=False) as client:
         return client.run(lambda dask_worker: dask_worker.state.executed_count)
@@ -153,6 +159,10 @@ def test_upload_videos_on_dask_workers_matches_the_thread_runner(
     # + 2 rows x 5 (initiate, 2 parts, complete, create); preflight is no task run
     executed = _executed(cluster)
     assert len(executed) == 2
+    # two worker *processes*, neither of them this one: every task crossed a process boundary,
+    # so its parameters and result were pickled
+    pids = _worker_pids(cluster)
+    assert len(pids) == 2 and os.getpid() not in pids, pids
     assert sum(executed.values()) - before >= 8 * 2 + 2 * 5, executed
 
     # the deployment flow's cluster_address parameter reaches the same cluster
@@ -180,7 +190,7 @@ def test_cluster_addresses_pick_the_runner():
     except ImportError:
         with pytest.raises(RuntimeError, match=r"prefect-firework\[ray\]"):
             cluster_task_runner("ray://head:10001")
-    else:  # pragma: no cover - the ray extra is not in the lock
+    else:  # the ray extra is in the lock (test_ray.py runs upload_videos on a Ray cluster)
         assert type(cluster_task_runner("ray://head:10001")).__name__ == "RayTaskRunner"
     with pytest.raises(ValueError, match="cluster address"):
         cluster_task_runner("  ")

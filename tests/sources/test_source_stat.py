@@ -122,23 +122,23 @@ def test_other_scheme_via_smart_open(media: Media, monkeypatch: pytest.MonkeyPat
 
     def fake_open(uri: str, mode: str, **kwargs: object):  # type: ignore[no-untyped-def]
         opened.append(uri)
-        assert uri.startswith("gs://")
+        assert uri.startswith("hdfs://")
         return open(media.ok, mode)
 
     monkeypatch.setattr(smart_open, "open", fake_open)
-    assert stat_source("gs://bucket/ok.mp4").size == 100_000
+    assert stat_source("hdfs://bucket/ok.mp4").size == 100_000
     from prefect_firework.sources import open_range
 
-    with open_range("gs://bucket/ok.mp4", 10, 20) as fh:
+    with open_range("hdfs://bucket/ok.mp4", 10, 20) as fh:
         assert fh.read() == media.ok.read_bytes()[10:30]
-    assert opened == ["gs://bucket/ok.mp4", "gs://bucket/ok.mp4"]
+    assert opened == ["hdfs://bucket/ok.mp4", "hdfs://bucket/ok.mp4"]
 
     def failing_open(uri: str, mode: str, **kwargs: object):  # type: ignore[no-untyped-def]
         raise FileNotFoundError(f"{uri} not found")
 
     monkeypatch.setattr(smart_open, "open", failing_open)
     with pytest.raises(SourceError) as info:
-        stat_source("gs://bucket/ok.mp4?token=zzz")
+        stat_source("hdfs://bucket/ok.mp4?token=zzz")
     assert info.value.rule == "unreadable"
     assert "zzz" not in str(info.value)
 

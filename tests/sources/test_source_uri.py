@@ -20,8 +20,10 @@ from prefect_firework.sources import parse_source, redact
         ("http://127.0.0.1:8000/clip.MOV#t=3", "http", "clip.MOV"),
         ("https://example.com/", "http", ""),
         ("https://example.com", "http", ""),
-        ("gs://bucket/x/y.mp4", "other", "y.mp4"),
-        ("azure://container/blob.mp4", "other", "blob.mp4"),
+        ("gs://bucket/x/y.mp4", "gcs", "y.mp4"),
+        ("gcs://bucket/y.mp4", "gcs", "y.mp4"),
+        ("azure://container/blob.mp4", "azure", "blob.mp4"),
+        ("hdfs://host/v/blob.mp4", "other", "blob.mp4"),
     ],
 )
 def test_remote_kinds(source: str, kind: str, filename: str) -> None:
