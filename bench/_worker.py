@@ -139,8 +139,8 @@ def client_upload(
     """Our client, no Prefect: initiate, a ThreadPoolExecutor over upload_part, complete."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from prefect_firework.batch import plan_parts
     from prefect_firework.models import CompletedPart
-    from prefect_firework.parts import plan_parts
 
     conc = cfg["concurrency"]
     tp = cfg.get("transport_params")
@@ -526,9 +526,9 @@ def mode_batch(cfg: dict[str, Any]) -> dict[str, Any]:
 
     from prefect.client.orchestration import get_client
 
+    from prefect_firework.batch import Ledger
     from prefect_firework.blocks import FireworkCredentials
-    from prefect_firework.flows.batch import upload_videos
-    from prefect_firework.ledger import Ledger
+    from prefect_firework.flows import upload_videos
 
     sb = cfg["sb"]
     creds = FireworkCredentials(

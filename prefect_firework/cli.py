@@ -68,7 +68,7 @@ def ledger_resolve(
     ),
 ) -> None:
     """Settle a row a crash left `creating`, after looking for its video in Firework."""
-    from prefect_firework.ledger import Ledger
+    from prefect_firework.batch._ledger import Ledger
 
     entry = Ledger(storage).resolve(key, video_id)
     typer.echo(f"{entry.key}: {entry.status}" + (f" ({entry.video_id})" if entry.video_id else ""))

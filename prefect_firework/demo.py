@@ -15,6 +15,12 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from prefect_firework.blocks import FireworkCredentials
 
 __all__ = ["run_demo"]
 
@@ -62,24 +68,14 @@ def run_demo(workdir: str | os.PathLike[str] | None = None) -> int:
     """Run the demo end to end; return the process exit code (0 on success)."""
     _quiet_prefect()
     from rich.console import Console
-    from rich.table import Table
 
     from prefect_firework.blocks import FireworkCredentials
-    from prefect_firework.flows import import_video, upload_video
-    from prefect_firework.flows.upload import choose_strategy
-    from prefect_firework.parts import plan_parts
     from prefect_firework.sandbox import Sandbox, SandboxConfig
-    from prefect_firework.sandbox.media import make_mp4
 
     console = Console()
-    rows: list[DemoRow] = []
     with tempfile.TemporaryDirectory(prefix="firework-demo-") as tmp:
-        media = Path(workdir or tmp)
         console.print("[bold]1/4[/] Making demo videos (real H.264 MP4s)...")
-        small = make_mp4(media / "product-teaser.mp4", 6, size=SMALL_BYTES, seed=1)
-        large = make_mp4(media / "product-launch.mp4", 12, size=LARGE_BYTES, seed=2)
-        served = media / "served"
-        remote = make_mp4(served / "unboxing.mp4", 8, size=2 * SMALL_BYTES, seed=3)
+        media = _make_media(Path(workdir or tmp))
 
         console.print("[bold]2/4[/] Starting the Firework sandbox (API + S3 on 127.0.0.1)...")
         with Sandbox(config=SandboxConfig(transcoding_delay=1.0)) as sb:
@@ -87,41 +83,85 @@ def run_demo(workdir: str | os.PathLike[str] | None = None) -> int:
             credentials = FireworkCredentials(
                 client_id=sb.client_id, client_secret=sb.client_secret, base_url=sb.base_url
             )
-            files_url = sb.serve_files(served)
+            files_url = sb.serve_files(media.served)
 
             console.print("      Starting Prefect (temporary API unless PREFECT_API_URL is set)")
             _warm_up_prefect()
             console.print("[bold]3/4[/] Uploading files through the upload_video flow...")
-            for path, caption in ((small, "Product teaser"), (large, "Product launch")):
-                size = path.stat().st_size
-                strategy = choose_strategy(size, "auto")
-                parts = len(plan_parts(size)) if strategy == "multipart" else 1
-                started = time.perf_counter()
-                video = upload_video(
-                    str(path),
-                    sb.channel_id,
-                    caption,
-                    metadata={"hashtags": ["demo"], "custom_fields": {"source": "demo"}},
-                    credentials=credentials,
-                )
-                elapsed = time.perf_counter() - started
-                rows.append(
-                    DemoRow(path.name, strategy, parts, size / 2**20 / elapsed, video.id, "created")
-                )
-
+            rows = _upload_files(media, sb.channel_id, credentials)
             console.print("[bold]4/4[/] Importing a video from a URL (async, polled)...")
-            url = f"{files_url.rstrip('/')}/{remote.name}"
-            imported = import_video(
-                url,
-                sb.channel_id,
-                "Unboxing",
-                mode="async",
-                poll_interval=0.5,
-                timeout=120,
-                credentials=credentials,
-            )
-            rows.append(DemoRow(url, "url-async", 0, None, imported.id, "imported"))
+            url = f"{files_url.rstrip('/')}/{media.remote.name}"
+            rows.append(_import_url(url, sb.channel_id, credentials))
             stored = {v["id"] if isinstance(v, dict) else v.id for v in sb.videos()}
+
+    _print_results(console, rows, stored)
+    return 0 if all(row.video_id in stored for row in rows) else 1
+
+
+@dataclass
+class _DemoMedia:
+    small: Path
+    large: Path
+    served: Path
+    remote: Path
+
+
+def _make_media(media: Path) -> _DemoMedia:
+    from prefect_firework.sandbox.media import make_mp4
+
+    served = media / "served"
+    return _DemoMedia(
+        small=make_mp4(media / "product-teaser.mp4", 6, size=SMALL_BYTES, seed=1),
+        large=make_mp4(media / "product-launch.mp4", 12, size=LARGE_BYTES, seed=2),
+        served=served,
+        remote=make_mp4(served / "unboxing.mp4", 8, size=2 * SMALL_BYTES, seed=3),
+    )
+
+
+def _upload_files(
+    media: _DemoMedia, channel_id: str, credentials: FireworkCredentials
+) -> list[DemoRow]:
+    """The small file (one presigned POST) and the large one (multipart), timed each."""
+    from prefect_firework.batch import plan_parts
+    from prefect_firework.batch._steps import choose_strategy
+    from prefect_firework.flows import upload_video
+
+    rows = []
+    for path, caption in ((media.small, "Product teaser"), (media.large, "Product launch")):
+        size = path.stat().st_size
+        strategy = choose_strategy(size, "auto")
+        parts = len(plan_parts(size)) if strategy == "multipart" else 1
+        started = time.perf_counter()
+        video = upload_video(
+            str(path),
+            channel_id,
+            caption,
+            metadata={"hashtags": ["demo"], "custom_fields": {"source": "demo"}},
+            credentials=credentials,
+        )
+        elapsed = time.perf_counter() - started
+        mib_per_s = size / 2**20 / elapsed
+        rows.append(DemoRow(path.name, strategy, parts, mib_per_s, video.id, "created"))
+    return rows
+
+
+def _import_url(url: str, channel_id: str, credentials: FireworkCredentials) -> DemoRow:
+    from prefect_firework.flows import import_video
+
+    imported = import_video(
+        url,
+        channel_id,
+        "Unboxing",
+        mode="async",
+        poll_interval=0.5,
+        timeout=120,
+        credentials=credentials,
+    )
+    return DemoRow(url, "url-async", 0, None, imported.id, "imported")
+
+
+def _print_results(console: Console, rows: list[DemoRow], stored: set[str]) -> None:
+    from rich.table import Table
 
     table = Table(title="Firework sandbox: demo results")
     for column in ("source", "strategy", "parts", "MiB/s", "video id", "status"):
@@ -144,4 +184,3 @@ def run_demo(workdir: str | os.PathLike[str] | None = None) -> int:
         "or export FIREWORK_CLIENT_ID and FIREWORK_CLIENT_SECRET (optionally "
         "FIREWORK_CREDENTIALS_BLOCK=firework) and omit credentials=."
     )
-    return 0 if all(row.video_id in stored for row in rows) else 1

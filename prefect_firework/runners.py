@@ -6,7 +6,7 @@ bounds the task runs in flight). Any Prefect task runner can take its place::
 
     from prefect_dask import DaskTaskRunner          # pip install 'prefect-firework[dask]'
     from prefect_ray import RayTaskRunner            # pip install 'prefect-firework[ray]'
-    from prefect_firework.flows.batch import upload_videos
+    from prefect_firework.flows._batch import upload_videos
 
     dask = upload_videos.with_options(task_runner=DaskTaskRunner(address="tcp://scheduler:8786"))
     ray = upload_videos.with_options(task_runner=RayTaskRunner(address="ray://head:10001"))

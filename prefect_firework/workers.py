@@ -47,8 +47,8 @@ from prefect.cache_policies import CachePolicy
 
 from prefect_firework._redact import display_name
 from prefect_firework.blocks import FireworkCredentials
-from prefect_firework.flows.imports import import_video
-from prefect_firework.flows.upload import upload_video
+from prefect_firework.flows._import import import_video
+from prefect_firework.flows._upload import upload_video
 from prefect_firework.models import Video, VideoImport
 from prefect_firework.tasks import get_video, update_video
 

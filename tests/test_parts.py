@@ -8,8 +8,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from prefect_firework.batch._parts import MAX_PART_SIZE, PartRange, plan_parts
 from prefect_firework.limits import DEFAULT_LIMITS, MediaLimits
-from prefect_firework.parts import MAX_PART_SIZE, PartRange, plan_parts
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB

@@ -19,18 +19,18 @@ if TYPE_CHECKING:
         MultipartUploadFailed,
         RowErrorsFound,
     )
-    from prefect_firework.flows.batch import import_videos, upload_videos
-    from prefect_firework.flows.imports import import_video
-    from prefect_firework.flows.upload import upload_video
-    from prefect_firework.flows.videos import get_videos, update_videos
+    from prefect_firework.flows._batch import import_videos, upload_videos
+    from prefect_firework.flows._import import import_video
+    from prefect_firework.flows._upload import upload_video
+    from prefect_firework.flows._videos import get_videos, update_videos
 
 _EXPORTS: dict[str, str] = {
-    "upload_video": "prefect_firework.flows.upload",
-    "import_video": "prefect_firework.flows.imports",
-    "upload_videos": "prefect_firework.flows.batch",
-    "import_videos": "prefect_firework.flows.batch",
-    "update_videos": "prefect_firework.flows.videos",
-    "get_videos": "prefect_firework.flows.videos",
+    "upload_video": "prefect_firework.flows._upload",
+    "import_video": "prefect_firework.flows._import",
+    "upload_videos": "prefect_firework.flows._batch",
+    "import_videos": "prefect_firework.flows._batch",
+    "update_videos": "prefect_firework.flows._videos",
+    "get_videos": "prefect_firework.flows._videos",
     "ImportFailedError": "prefect_firework.errors",
     "ImportTimeoutError": "prefect_firework.errors",
     "MultipartUploadFailed": "prefect_firework.errors",

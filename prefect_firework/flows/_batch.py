@@ -1,127 +1,183 @@
-"""What every batch flow shares: the run's settings, result records and the results table.
+"""``upload_videos`` and ``import_videos``: a manifest of thousands, paced and idempotent.
 
-``batch`` (upload_videos, import_videos) and ``videos`` (update_videos, get_videos) build on
-this; a private module, so the names may change with them.
+Every input row ends as exactly one result row: invalid rows are refused before any request,
+valid rows go on whatever happens to their neighbours, and a rerun of the same manifest skips
+the rows the ledger records as done, so no video is created twice. The engine is
+``prefect_firework.batch``; these are its flows and their parameters.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from prefect import get_run_logger
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from prefect_firework import _defaults
-from prefect_firework.blocks import FireworkCredentials, resolve_credentials
-from prefect_firework.errors import RowErrorsFound
-from prefect_firework.flows._progress import BatchProgress
-from prefect_firework.ledger import Ledger
-from prefect_firework.manifest import InvalidRow, results_frame, write_results
+from prefect_firework.batch._batch import make_batch
+from prefect_firework.batch._ledger import Ledger
+from prefect_firework.batch._manifest import read_manifest
+from prefect_firework.batch._pacing import make_pacer
+from prefect_firework.batch._rows import parse_upload_rows, url_rows_only
+from prefect_firework.batch._run import run_uploads
+from prefect_firework.blocks import FireworkCredentials
+from prefect_firework.flows._flow import firework_flow
+from prefect_firework.settings import FireworkSettings
 
-__all__ = [
-    "KEY_FIELD",
-    "MAX_WORKERS",
-    "Batch",
-    "Manifest",
-    "RowErrorsFound",
-    "describe",
-    "finish",
-    "invalid_record",
-    "make_batch",
-    "record",
-]
+__all__ = ["Manifest", "import_videos", "upload_videos"]
 
-#: threads in each batch flow's runner; ``max_concurrency`` bounds the task runs in flight
-MAX_WORKERS = _defaults.FLOW_WORKERS
-
+#: a manifest: a DataFrame, or the path or URI of a CSV / Parquet / JSON Lines file
 Manifest = pd.DataFrame | str | os.PathLike[str]
 
-#: the custom field that tags each created video with its row's idempotency key, so an
-#: operator can find the video a crashed run created (the API has no search)
-KEY_FIELD = "prefect_firework_key"
+_RUNNER = ThreadPoolTaskRunner(max_workers=_defaults.FLOW_WORKERS)
 
 
-@dataclass
-class Batch:
-    """What every row pipeline of one batch run shares (all small and picklable but the
-    ledger's lock handles, which stay in the flow's process)."""
-
-    credentials: FireworkCredentials | str | None
-    transport_params: Mapping[str, Any] | None
-    ledger: Ledger
-    max_concurrency: int
-    verify_md5: bool
-    recreate_uncertain: bool
-    multipart_threshold: int | None = None
-    key_field: str | None = KEY_FIELD
-    #: how async imports are awaited: "poll" Firework, or "events" (webhooks, then polling)
-    import_wait: str = "poll"
-    #: seconds to wait for import events before polling the rest (None: the waiter's default)
-    event_timeout: float | None = None
-    #: seconds a row waits for its key while another run holds it, then fails
-    lock_timeout: float = _defaults.LOCK_TIMEOUT
-
-
-def describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
-
-
-def record(row: int, key: str | None, **fields: Any) -> dict[str, Any]:
-    return {"row": row, "key": key, **fields}
-
-
-def invalid_record(row: InvalidRow) -> dict[str, Any]:
-    return record(row.row, row.key, status="invalid", error=row.error)
-
-
-def finish(
-    records: list[dict[str, Any]],
+@firework_flow(name="upload_videos", task_runner=_RUNNER)
+def upload_videos(
+    manifest: Manifest,
     *,
-    title: str,
-    output: str | os.PathLike[str] | None,
-    transport_params: Mapping[str, Any] | None,
-    fail_on_row_errors: bool,
-    progress: BatchProgress,
-) -> pd.DataFrame:
-    frame = results_frame(records)
-    if output is not None:  # first: the file must exist whatever the Prefect API does
-        write_results(frame, output, transport_params=dict(transport_params or {}) or None)
-        get_run_logger().info("Wrote %d result rows to %s", len(frame), output)
-    progress.close(frame, title=title)
-    bad = frame[frame["status"].isin(["failed", "invalid"])]
-    if fail_on_row_errors and len(bad):
-        raise RowErrorsFound(f"{len(bad)} of {len(frame)} rows did not succeed; see the results")
-    return frame
-
-
-def make_batch(
-    credentials: FireworkCredentials | str | None,
-    transport_params: Mapping[str, Any] | None,
-    ledger: Ledger | None,
-    max_concurrency: int,
-    verify_md5: bool,
-    recreate_uncertain: bool,
+    credentials: FireworkCredentials | str | None = None,
+    max_concurrency: int = _defaults.MAX_CONCURRENCY,
+    max_uploads_in_flight: int = _defaults.MAX_CONCURRENCY,
+    output: str | None = None,
+    ledger: Ledger | None = None,
+    shared_rate_limit: bool = False,
+    transport_params: dict[str, Any] | None = None,
+    verify_md5: bool = True,
     multipart_threshold: int | None = None,
+    recreate_uncertain: bool = False,
     tag_videos: bool = True,
+    fail_on_row_errors: bool = False,
     lock_timeout: float = _defaults.LOCK_TIMEOUT,
-) -> Batch:
-    if max_concurrency < 1:
-        raise ValueError("max_concurrency must be at least 1")
-    if not lock_timeout > 0:
-        raise ValueError("lock_timeout must be positive seconds")
-    return Batch(
-        # resolved once per run: a block name would otherwise be loaded from the API by
-        # every task run, and a missing block or variable fails here, before any row
-        credentials=resolve_credentials(credentials),
+) -> pd.DataFrame:
+    """Upload (``source`` rows) and import (``url`` rows) every video of a manifest.
+
+    File rows go preflight -> single or multipart upload -> create; URL rows go create (sync,
+    or async then polled with the others from one loop). Uploads run ahead while a
+    per-channel pacer releases creates as Firework's 20-per-5-minutes budget frees up.
+
+    Args:
+        manifest: A DataFrame, or the path or URI of a CSV / Parquet / JSON Lines file on any
+            storage, one row per video (columns: see the README's manifest schema).
+        credentials: A ``FireworkCredentials`` block, a saved block's name, or None for the
+            ``FIREWORK_*`` settings.
+        max_concurrency: Task runs (part uploads, creates) in flight at once.
+        max_uploads_in_flight: Rows being uploaded at once, ahead of their creates.
+        output: Also write the results table here (CSV, Parquet or JSON Lines, any storage).
+        ledger: Where the rows' outcomes are kept (default: Prefect's result storage); rows
+            it records as done are skipped on a rerun.
+        shared_rate_limit: Share each channel's create budget with other processes and
+            machines through a Prefect global concurrency limit ``firework-create-<channel>``.
+        transport_params: smart-open transport parameters for the sources and the manifest.
+        verify_md5: Check every part's integrity (Content-MD5 or its ETag).
+        multipart_threshold: Bytes above which a file goes multipart (default ~100 MB).
+        recreate_uncertain: Create again the rows an earlier run left "may already exist".
+        tag_videos: Tag each video with its row key (``custom_fields.prefect_firework_key``).
+        fail_on_row_errors: End the run ``Failed`` if any row did not succeed.
+        lock_timeout: Seconds a row waits for a key another run holds, then fails.
+
+    Returns:
+        One result row per manifest row: ``row``, ``key``, ``status``, ``video_id``,
+        ``import_id``, ``strategy``, ``bytes``, ``seconds``, ``error``.
+    """
+    settings = FireworkSettings()
+    b = make_batch(
+        credentials,
         transport_params=transport_params,
-        ledger=ledger or Ledger(),
+        ledger=ledger,
         max_concurrency=max_concurrency,
         verify_md5=verify_md5,
         recreate_uncertain=recreate_uncertain,
         multipart_threshold=multipart_threshold,
-        key_field=KEY_FIELD if tag_videos else None,
+        tag_videos=tag_videos,
         lock_timeout=lock_timeout,
+    )
+    frame = read_manifest(manifest, transport_params=transport_params)
+    return run_uploads(
+        "upload_videos",
+        parse_upload_rows(frame),
+        b,
+        pacer=make_pacer(shared=shared_rate_limit, settings=settings),
+        max_uploads_in_flight=max_uploads_in_flight,
+        poll_interval=settings.poll_interval,
+        import_timeout=settings.import_timeout,
+        output=output,
+        fail_on_row_errors=fail_on_row_errors,
+    )
+
+
+@firework_flow(name="import_videos", task_runner=_RUNNER)
+def import_videos(
+    manifest: Manifest,
+    *,
+    credentials: FireworkCredentials | str | None = None,
+    asynchronous: bool | None = True,
+    max_concurrency: int = _defaults.MAX_CONCURRENCY,
+    poll_interval: float | None = None,
+    import_timeout: float | None = None,
+    output: str | None = None,
+    ledger: Ledger | None = None,
+    shared_rate_limit: bool = False,
+    transport_params: dict[str, Any] | None = None,
+    recreate_uncertain: bool = False,
+    tag_videos: bool = True,
+    fail_on_row_errors: bool = False,
+    import_wait: str = "poll",
+    event_timeout: float | None = None,
+    lock_timeout: float = _defaults.LOCK_TIMEOUT,
+) -> pd.DataFrame:
+    """Import every ``url`` row of a manifest; ``source`` rows are refused as ``invalid``.
+
+    Imports are polled from one loop, in one task; each row ends ``imported`` or ``failed``
+    with the import's error.
+
+    Args:
+        manifest: A DataFrame, or the path or URI of a CSV / Parquet / JSON Lines file with
+            ``url``, ``channel_id`` and ``caption`` columns (and any metadata).
+        credentials: A ``FireworkCredentials`` block, a saved block's name, or None for the
+            ``FIREWORK_*`` settings.
+        asynchronous: Import in the background (True, the default), within the request
+            (False), or as each row's ``async`` column says (None).
+        max_concurrency: Creates in flight at once.
+        poll_interval: Seconds between polls (default ``FIREWORK_POLL_INTERVAL``, 5).
+        import_timeout: Seconds to wait for the imports (default ``FIREWORK_IMPORT_TIMEOUT``).
+        output: Also write the results table here (CSV, Parquet or JSON Lines, any storage).
+        ledger: Where the rows' outcomes are kept; done rows are skipped on a rerun.
+        shared_rate_limit: Share each channel's create budget through a Prefect global
+            concurrency limit.
+        transport_params: smart-open transport parameters for the manifest.
+        recreate_uncertain: Create again the rows an earlier run left "may already exist".
+        tag_videos: Tag each video with its row key (``custom_fields.prefect_firework_key``).
+        fail_on_row_errors: End the run ``Failed`` if any row did not succeed.
+        import_wait: ``poll`` Firework, or wait for a webhook receiver's ``events`` first.
+        event_timeout: With ``events``: seconds to wait for them before polling (default 600).
+        lock_timeout: Seconds a row waits for a key another run holds, then fails.
+
+    Returns:
+        One result row per manifest row (the columns of ``upload_videos``).
+    """
+    settings = FireworkSettings()
+    b = make_batch(
+        credentials,
+        transport_params=transport_params,
+        ledger=ledger,
+        max_concurrency=max_concurrency,
+        recreate_uncertain=recreate_uncertain,
+        tag_videos=tag_videos,
+        lock_timeout=lock_timeout,
+        import_wait=import_wait,
+        event_timeout=event_timeout,
+    )
+    frame = read_manifest(manifest, transport_params=transport_params)
+    return run_uploads(
+        "import_videos",
+        url_rows_only(parse_upload_rows(frame), asynchronous),
+        b,
+        pacer=make_pacer(shared=shared_rate_limit, settings=settings),
+        max_uploads_in_flight=max_concurrency,
+        poll_interval=poll_interval or settings.poll_interval,
+        import_timeout=import_timeout or settings.import_timeout,
+        output=output,
+        fail_on_row_errors=fail_on_row_errors,
     )

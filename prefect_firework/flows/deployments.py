@@ -32,11 +32,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pandas as pd
 from prefect import flow, get_run_logger
 
+from prefect_firework.batch._ledger import Ledger
+from prefect_firework.batch._manifest import manifest_format, read_manifest
 from prefect_firework.blocks import FireworkCredentials, resolve_credentials
-from prefect_firework.flows.batch import import_videos, update_videos, upload_videos
-from prefect_firework.ledger import Ledger
-from prefect_firework.manifest import read_manifest
-from prefect_firework.manifest.io import manifest_format
+from prefect_firework.flows._batch import import_videos, upload_videos
+from prefect_firework.flows._videos import update_videos
 from prefect_firework.runners import cluster_task_runner
 
 if TYPE_CHECKING:

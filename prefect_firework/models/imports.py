@@ -7,6 +7,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from prefect_firework.models._base import RequestModel, ResponseModel
 from prefect_firework.models.video import VideoMetadata
@@ -25,8 +26,9 @@ ImportStatus = Literal["running", "completed", "errored"]
 def validate_import_url(url: str) -> str:
     """Check the URL rules the API enforces before it fetches anything (spec 6.3).
 
-    Raises ``ValueError`` naming the rule broken: http/https scheme, a hostname with at least one
-    dot, a non-empty path. (Content-Type, Content-Length, size and duration are the remote
+    Raises ``ValueError`` (a ``PydanticCustomError`` whose ``type`` names the rule: ``url_syntax``,
+    ``url_scheme``, ``url_hostname``, ``url_path``): http/https scheme, a hostname with at least
+    one dot, a non-empty path. (Content-Type, Content-Length, size and duration are the remote
     server's and the API's business; they cannot be checked here.)
     """
     try:
@@ -34,15 +36,21 @@ def validate_import_url(url: str) -> str:
         hostname = parts.hostname
         port = parts.port  # raises for a port outside 0-65535
     except ValueError as exc:
-        raise ValueError(f"url is not a valid URL: {exc}") from None
+        raise PydanticCustomError("url_syntax", f"url is not a valid URL: {exc}") from None
     if port == 0:
-        raise ValueError("url is not a valid URL: port 0")
+        raise PydanticCustomError("url_syntax", "url is not a valid URL: port 0")
     if parts.scheme not in ("http", "https"):
-        raise ValueError(f"url must use the http or https scheme, got {parts.scheme!r}")
+        raise PydanticCustomError(
+            "url_scheme", f"url must use the http or https scheme, got {parts.scheme!r}"
+        )
     if not hostname or "." not in hostname.strip("."):
-        raise ValueError(f"url must have a hostname with at least one dot, got {hostname!r}")
+        raise PydanticCustomError(
+            "url_hostname", f"url must have a hostname with at least one dot, got {hostname!r}"
+        )
     if parts.path in ("", "/"):
-        raise ValueError("url must have a path component (e.g. /videos/demo.mp4)")
+        raise PydanticCustomError(
+            "url_path", "url must have a path component (e.g. /videos/demo.mp4)"
+        )
     return url
 
 

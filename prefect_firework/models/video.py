@@ -111,7 +111,8 @@ def validate_archived_at(value: Any) -> Any:
         try:
             datetime.fromisoformat(candidate)
         except ValueError:
-            raise ValueError(
+            raise PydanticCustomError(
+                "iso8601",
                 f"archived_at must be an ISO 8601 timestamp (e.g. 2025-01-29T12:00:00Z), "
                 f"got {value!r}"
             ) from None
@@ -126,7 +127,8 @@ def validate_poster_url(value: str) -> str:
     except PydanticCustomError as exc:  # one rule name for every poster problem
         raise PydanticCustomError("poster_url", exc.message()) from None
     if not urlsplit(value).path.lower().endswith(POSTER_EXTENSIONS):
-        raise ValueError(
+        raise PydanticCustomError(
+            "poster_extension",
             f"poster_url must point to a .jpg or .png image (by its path), got {value!r}"
         )
     return value
@@ -171,7 +173,9 @@ class _VideoFields(RequestModel):
     def _not_null(cls, value: Any, info: ValidationInfo) -> Any:
         # None is the "not set" default; passed explicitly it would send a null the API refuses.
         if value is None:
-            raise ValueError(f"{info.field_name} may be omitted but not set to None")
+            raise PydanticCustomError(
+                "not_null", f"{info.field_name} may be omitted but not set to None"
+            )
         return value
 
     @field_validator("archived_at", mode="before")
@@ -184,12 +188,14 @@ class _VideoFields(RequestModel):
     def _custom_fields(cls, value: dict[str, str] | None) -> dict[str, str] | None:
         for key, item in (value or {}).items():
             if not CUSTOM_FIELD_KEY.fullmatch(key):
-                raise ValueError(
+                raise PydanticCustomError(
+                    "custom_fields_key",
                     f"custom_fields key {key!r} must match ^[a-z0-9_]{{1,255}}$ "
                     "(lowercase letters, digits, underscore)"
                 )
             if len(item) > CUSTOM_FIELD_MAX_VALUE:
-                raise ValueError(
+                raise PydanticCustomError(
+                    "custom_fields_value_length",
                     f"custom_fields[{key!r}] is {len(item)} characters; "
                     f"the maximum is {CUSTOM_FIELD_MAX_VALUE}"
                 )
@@ -235,7 +241,8 @@ class VideoMetadata(_VideoFields):
     @model_validator(mode="after")
     def _attribution_needs_media(self) -> VideoMetadata:
         if self.display_social_attributions and self.external_media is None:
-            raise ValueError(
+            raise PydanticCustomError(
+                "requires_external_media",
                 "display_social_attributions=True requires external_media with source and url"
             )
         return self
@@ -256,7 +263,7 @@ class VideoUpdate(_VideoFields):
     @classmethod
     def _caption_not_null(cls, value: Any) -> Any:
         if value is None:
-            raise ValueError("caption may be omitted but not set to None")
+            raise PydanticCustomError("not_null", "caption may be omitted but not set to None")
         return value
 
     @field_validator("caption")
@@ -271,7 +278,8 @@ class VideoUpdate(_VideoFields):
             and "external_media" in self.model_fields_set
             and self.external_media is None
         ):
-            raise ValueError(
+            raise PydanticCustomError(
+                "external_media_conflict",
                 "display_social_attributions=True cannot be combined with external_media=None"
             )
         return self

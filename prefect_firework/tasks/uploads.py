@@ -22,9 +22,9 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from prefect_firework._redact import display_name
+from prefect_firework.batch._parts import PartRange
 from prefect_firework.blocks import FireworkCredentials, resolve_credentials
 from prefect_firework.models import CompletedPart, MultipartUpload, UploadSignature
-from prefect_firework.parts import PartRange
 from prefect_firework.sources import SourceVersion
 from prefect_firework.tasks._policy import (
     RETRY_DELAYS,

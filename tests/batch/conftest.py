@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from prefect_firework.ledger import Ledger
+from prefect_firework.batch._ledger import Ledger
 
 
 @pytest.fixture(autouse=True)

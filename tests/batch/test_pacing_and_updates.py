@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from batchflow_support import calls, field, files
 
+from prefect_firework.batch._ledger import Ledger
 from prefect_firework.blocks import FireworkCredentials
-from prefect_firework.flows.batch import get_videos, update_videos, upload_videos
-from prefect_firework.ledger import Ledger
+from prefect_firework.flows import get_videos, update_videos, upload_videos
 from prefect_firework.sandbox import Sandbox, SandboxConfig
 
 LIMIT, WINDOW = 3, 2.0
@@ -199,7 +199,7 @@ def test_get_videos_one_row_per_id(sb, credentials, video):
 def test_shared_rate_limit_paces_through_prefect_global_limits(paced, tmp_path):
     from prefect.client.orchestration import get_client
 
-    from prefect_firework.pacing import PrefectRateLimitPacer
+    from prefect_firework.batch._pacing import PrefectRateLimitPacer
 
     sb, creds = paced
     pacer = PrefectRateLimitPacer()

@@ -11,8 +11,8 @@ import pytest
 from batchflow_support import calls, field, files, video_ids
 from prefect.client.orchestration import get_client
 
-from prefect_firework.flows.batch import RowErrorsFound, import_videos, upload_videos
-from prefect_firework.manifest import RESULT_COLUMNS
+from prefect_firework.batch import RESULT_COLUMNS
+from prefect_firework.flows import RowErrorsFound, import_videos, upload_videos
 from prefect_firework.sandbox.media import make_mp4
 
 MIB = 1024 * 1024

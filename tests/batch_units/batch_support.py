@@ -38,7 +38,7 @@ def claim_in_child(ledger: object, key: str, seconds: float, out: str) -> None:
     import os
     import time
 
-    from prefect_firework.ledger import Ledger, LedgerEntry
+    from prefect_firework.batch._ledger import Ledger, LedgerEntry
 
     assert isinstance(ledger, Ledger)
     with ledger.hold(key, timeout=30):
@@ -57,7 +57,7 @@ def hold_forever_in_child(ledger: object, key: str, ready: str) -> None:
     import pathlib
     import time
 
-    from prefect_firework.ledger import Ledger
+    from prefect_firework.batch._ledger import Ledger
 
     assert isinstance(ledger, Ledger)
     with ledger.hold(key, timeout=30):
@@ -69,7 +69,7 @@ def exit_while_holding_in_child(ledger: object, key: str) -> None:
     """Crash (``os._exit``) inside ``hold``: the lock file stays behind."""
     import os
 
-    from prefect_firework.ledger import Ledger
+    from prefect_firework.batch._ledger import Ledger
 
     assert isinstance(ledger, Ledger)
     with ledger.hold(key, timeout=30):

@@ -21,7 +21,7 @@ from prefect.locking.filesystem import FileSystemLockManager
 from prefect.locking.memory import MemoryLockManager
 from prefect.locking.protocol import LockManager
 
-from prefect_firework.ledger import (
+from prefect_firework.batch._ledger import (
     Ledger,
     LedgerEntry,
     LedgerError,
@@ -464,3 +464,27 @@ def test_a_lease_nobody_refreshes_is_broken_by_any_contender(tmp_path: Path) -> 
     manager.release_lock("k", mine)
     with pytest.raises(ValueError):
         manager.release_lock("k", mine)
+
+
+def test_resolve_waits_for_a_run_that_holds_the_key(ledger: Ledger) -> None:
+    """An operator's ``ledger resolve`` never overwrites a row a running batch is creating."""
+    entered, leave = threading.Event(), threading.Event()
+
+    def batch_creating() -> None:
+        with ledger.hold("k"):
+            ledger.put(LedgerEntry(key="k", status="creating"))
+            entered.set()
+            leave.wait(10)
+            ledger.put(LedgerEntry(key="k", status="created", video_id="from-the-batch"))
+
+    thread = threading.Thread(target=batch_creating)
+    thread.start()
+    entered.wait(10)
+    with pytest.raises(LedgerLockTimeout):
+        ledger.resolve("k", None, timeout=0.2)
+    assert ledger.get("k").status == "creating"  # type: ignore[union-attr]
+    leave.set()
+    thread.join(10)
+    entry = ledger.resolve("k", "settled-by-hand", timeout=5)
+    assert entry.video_id == "settled-by-hand"
+    assert ledger.get("k").video_id == "settled-by-hand"  # type: ignore[union-attr]

@@ -19,17 +19,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from prefect_firework.manifest import (
+from prefect_firework.batch import (
     UPDATE_COLUMNS,
     UPLOAD_COLUMNS,
     InvalidRow,
-    ManifestError,
     UpdateRow,
     UploadRow,
     parse_update_rows,
     parse_upload_rows,
     read_manifest,
 )
+from prefect_firework.errors import ManifestError
 
 GOOD: dict[str, Any] = {"source": "v.mp4", "channel_id": "ch", "caption": "c"}
 GOOD_URL: dict[str, Any] = {

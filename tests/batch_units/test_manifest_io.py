@@ -12,10 +12,9 @@ import boto3
 import pandas as pd
 import pytest
 
-from prefect_firework.manifest import (
+from prefect_firework.batch import (
     RESULT_COLUMNS,
     InvalidRow,
-    ManifestError,
     UpdateRow,
     UploadRow,
     manifest_format,
@@ -25,6 +24,7 @@ from prefect_firework.manifest import (
     results_frame,
     write_results,
 )
+from prefect_firework.errors import ManifestError
 
 ROWS: list[dict[str, Any]] = [
     {

@@ -11,9 +11,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prefect_firework.manifest import (
+from prefect_firework.batch import (
     RESULT_COLUMNS,
     InvalidRow,
+    ResultStatus,
+    RowResult,
     UpdateRow,
     UploadRow,
     parse_update_rows,
@@ -565,7 +567,7 @@ def test_upload_row_key_is_stable_and_sensitive_to_what_matters() -> None:
 
 def test_results_frame_has_exact_columns_stable_dtypes_and_sorted_rows() -> None:
     records = [
-        {"row": 2, "key": "k2", "status": "failed", "error": "boom", "extra": 1},
+        {"row": 2, "key": "k2", "status": "failed", "error": "boom"},
         {
             "row": 0,
             "key": "k0",
@@ -575,7 +577,7 @@ def test_results_frame_has_exact_columns_stable_dtypes_and_sorted_rows() -> None
             "seconds": 1.5,
             "strategy": "single",
         },
-        InvalidRow(row=1, key=None, column="caption", rule="type", error="row 1, ...").as_result(),
+        RowResult(1, None, ResultStatus.INVALID, error="row 1, ..."),
     ]
     frame = results_frame(records)
     assert list(frame.columns) == RESULT_COLUMNS
@@ -598,5 +600,9 @@ def test_results_frame_has_exact_columns_stable_dtypes_and_sorted_rows() -> None
     empty = results_frame([])
     assert list(empty.columns) == RESULT_COLUMNS and len(empty) == 0
     assert {column: str(dtype) for column, dtype in empty.dtypes.items()} == expected
+    with pytest.raises(TypeError, match="no column 'upload_id'"):  # never dropped silently
+        results_frame([{"row": 0, "status": "failed", "upload_id": "u1"}])
+    with pytest.raises(TypeError, match="no field 'upload_id'"):
+        RowResult(0).set(ResultStatus.FAILED, upload_id="u1")
     nan_bytes = results_frame([{"row": 0, "bytes": float("nan"), "video_id": 5}])
     assert nan_bytes["bytes"].isna().all() and nan_bytes.loc[0, "video_id"] == "5"

@@ -15,9 +15,9 @@ from deployments_support import MIB, manifest_rows, write_csv
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
-from prefect_firework.flows.batch import get_videos, update_videos, upload_videos
+from prefect_firework.batch._ledger import Ledger
+from prefect_firework.flows import get_videos, update_videos, upload_videos
 from prefect_firework.flows.deployments import upload_manifest
-from prefect_firework.ledger import Ledger
 from prefect_firework.runners import cluster_task_runner
 from prefect_firework.sandbox.media import make_mp4
 

@@ -29,8 +29,8 @@ import ray  # noqa: F401
 from components import free_port, wait_until
 from deployments_support import MIB, manifest_rows
 
-from prefect_firework.flows.batch import upload_videos
-from prefect_firework.ledger import Ledger
+from prefect_firework.batch._ledger import Ledger
+from prefect_firework.flows import upload_videos
 from prefect_firework.sandbox.media import make_mp4
 
 BIN = Path(sys.executable).parent

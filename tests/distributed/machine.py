@@ -17,8 +17,8 @@ from pathlib import Path
 
 from prefect_redis.locking import RedisLockManager
 
-from prefect_firework.flows.batch import upload_videos
-from prefect_firework.ledger import Ledger
+from prefect_firework.batch._ledger import Ledger
+from prefect_firework.flows import upload_videos
 
 
 def _wait_for_the_others(config: dict) -> None:

@@ -25,8 +25,8 @@ import pandas as pd
 import pytest
 from components import MotoS3, Redis, save_s3_bucket_block, unique
 
+from prefect_firework.batch._pacing import gcl_parameters
 from prefect_firework.blocks import FireworkCredentials
-from prefect_firework.pacing import gcl_parameters
 from prefect_firework.sandbox import Sandbox, SandboxConfig
 from prefect_firework.sandbox.media import make_mp4
 

@@ -11,7 +11,7 @@ import time
 
 from components import unique
 
-from prefect_firework.pacing import PrefectRateLimitPacer
+from prefect_firework.batch._pacing import PrefectRateLimitPacer
 
 
 def test_tight_polling_still_gets_every_slot_as_it_decays_back():

@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from prefect_firework.flows._driver import (
+from prefect_firework.batch._driver import (
     Blocking,
     Call,
     Gather,

@@ -9,8 +9,9 @@ import boto3
 import pytest
 from flows_support import field, md5_of, requests_to
 
+from prefect_firework.batch._steps import choose_strategy
+from prefect_firework.errors import MultipartUploadFailed
 from prefect_firework.flows import upload_video
-from prefect_firework.flows.upload import MultipartUploadFailed, choose_strategy
 from prefect_firework.sandbox.media import make_mp4, set_mp4_duration
 from prefect_firework.sources import PreflightError
 

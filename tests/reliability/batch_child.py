@@ -34,9 +34,9 @@ def main() -> None:
     import boto3  # noqa: F401  (botocore's loggers exist before the run, as in a user's script)
     from prefect.settings import temporary_settings
 
+    from prefect_firework.batch._ledger import Ledger
     from prefect_firework.blocks import FireworkCredentials
-    from prefect_firework.flows.batch import upload_videos
-    from prefect_firework.ledger import Ledger
+    from prefect_firework.flows import upload_videos
 
     signatures: list[str] = []
     if args.get("signatures"):

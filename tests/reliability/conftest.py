@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import pytest
 from prefect.settings import temporary_settings
 
+from prefect_firework.batch._ledger import Ledger
 from prefect_firework.blocks import FireworkCredentials
 from prefect_firework.blocks import credentials as credentials_module
-from prefect_firework.ledger import Ledger
 from prefect_firework.sandbox import Sandbox, SandboxConfig
 
 

@@ -17,8 +17,8 @@ import traceback
 import pandas as pd  # noqa: F401  (imported before the fork, like everything below)
 from prefect.settings import temporary_settings
 
-from prefect_firework.flows.batch import upload_videos
-from prefect_firework.ledger import Ledger
+from prefect_firework.batch._ledger import Ledger
+from prefect_firework.flows import upload_videos
 
 
 def run(args: dict) -> int:

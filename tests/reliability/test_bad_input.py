@@ -24,9 +24,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_support import assert_accounting, count, mp4
 
-from prefect_firework.flows.batch import upload_videos
-from prefect_firework.ledger import Ledger
-from prefect_firework.manifest import RESULT_COLUMNS, UPLOAD_COLUMNS, ManifestError
+from prefect_firework.batch import RESULT_COLUMNS, UPLOAD_COLUMNS
+from prefect_firework.batch._ledger import Ledger
+from prefect_firework.errors import ManifestError
+from prefect_firework.flows import upload_videos
 from prefect_firework.sandbox.media import make_mp4, pad_to_size, set_mp4_duration
 
 SOAK = bool(os.environ.get("RELIABILITY_SOAK"))

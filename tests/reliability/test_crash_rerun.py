@@ -36,7 +36,7 @@ import pytest
 from prefect.settings import PREFECT_API_URL
 from reliability_support import AMBIGUOUS, KEY_FIELD, MIB, mp4
 
-from prefect_firework.ledger import Ledger
+from prefect_firework.batch._ledger import Ledger
 from prefect_firework.sandbox.media import make_mp4
 
 CLI = Path(sys.executable).parent / "prefect-firework"

@@ -41,12 +41,12 @@ from reliability_support import (
     when,
 )
 
+from prefect_firework.batch._parts import plan_parts
 from prefect_firework.blocks import FireworkCredentials
 from prefect_firework.client import FireworkClient
 from prefect_firework.client.errors import FireworkError
-from prefect_firework.flows.batch import update_videos, upload_videos
+from prefect_firework.flows import update_videos, upload_videos
 from prefect_firework.models import VideoMetadata
-from prefect_firework.parts import plan_parts
 from prefect_firework.sandbox.media import make_mp4
 from prefect_firework.tasks import _policy
 

@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 from reliability_support import AMBIGUOUS, MIB, calls, count, field, mp4, one
 
-from prefect_firework.flows.batch import upload_videos
-from prefect_firework.ledger import Ledger, LedgerEntry, key_digest
-from prefect_firework.manifest import ManifestError
+from prefect_firework.batch._ledger import Ledger, LedgerEntry, key_digest
+from prefect_firework.errors import ManifestError
+from prefect_firework.flows import upload_videos
 from prefect_firework.sandbox.media import make_mp4
 
 THRESHOLD = 4 * MIB
@@ -230,7 +230,7 @@ def test_a_full_disk_after_the_create_keeps_the_video_id(sb, credentials, tmp_pa
         original(path, content)
 
     monkeypatch.setattr(Ledger, "_write_local", staticmethod(full_disk))
-    monkeypatch.setattr("prefect_firework.flows._create.time.sleep", lambda s: None)
+    monkeypatch.setattr("prefect_firework.batch._create.time.sleep", lambda s: None)
     source = mp4(tmp_path / "d.mp4")
     frame = upload_videos(
         pd.DataFrame([{"source": source, "channel_id": sb.channel_id, "caption": "disk"}]),
@@ -271,7 +271,7 @@ def _foreign_lock(ledger: Ledger, key: str, *, expires: datetime | None) -> Path
 def test_a_foreign_lock_is_broken_once_its_lease_ran_out(sb, credentials, ledger, tmp_path):
     source = mp4(tmp_path / "l.mp4")
     manifest = pd.DataFrame([{"source": source, "channel_id": sb.channel_id, "caption": "lock"}])
-    from prefect_firework.manifest import parse_upload_rows, upload_row_key
+    from prefect_firework.batch import parse_upload_rows, upload_row_key
     from prefect_firework.sources import preflight
 
     key = upload_row_key(parse_upload_rows(manifest)[0], preflight(source).fingerprint)
@@ -291,7 +291,7 @@ def test_a_live_foreign_lock_fails_its_row_after_the_deadline_and_says_who(
             {"source": free, "channel_id": sb.channel_id, "caption": "free"},
         ]
     )
-    from prefect_firework.manifest import parse_upload_rows, upload_row_key
+    from prefect_firework.batch import parse_upload_rows, upload_row_key
     from prefect_firework.sources import preflight
 
     key = upload_row_key(parse_upload_rows(manifest)[0], preflight(held).fingerprint)

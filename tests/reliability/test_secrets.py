@@ -50,7 +50,7 @@ from reliability_support import MIB, mp4, set_retry_delay, when
 from prefect_firework.blocks import FireworkCredentials
 from prefect_firework.client import FireworkClient
 from prefect_firework.client.errors import FireworkError
-from prefect_firework.flows.batch import update_videos, upload_videos
+from prefect_firework.flows import update_videos, upload_videos
 from prefect_firework.models import MultipartUpload
 from prefect_firework.sandbox import Sandbox, SandboxConfig
 from prefect_firework.sandbox import uploads as sandbox_uploads

@@ -37,7 +37,7 @@ from reliability_support import MIB, set_retry_delay
 
 from prefect_firework.blocks import FireworkCredentials
 from prefect_firework.client import FireworkClient
-from prefect_firework.flows.batch import upload_videos
+from prefect_firework.flows import upload_videos
 from prefect_firework.sandbox.files import FileServer
 from prefect_firework.sandbox.media import make_mp4
 

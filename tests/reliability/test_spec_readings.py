@@ -23,6 +23,7 @@ from reliability_support import (
     set_retry_delay,
 )
 
+from prefect_firework.batch._ledger import Ledger
 from prefect_firework.client import FireworkClient
 from prefect_firework.client.errors import (
     FireworkError,
@@ -32,9 +33,7 @@ from prefect_firework.client.errors import (
     RateLimitedError,
     ServerError,
 )
-from prefect_firework.flows.batch import update_videos, upload_videos
-from prefect_firework.flows.upload import upload_video
-from prefect_firework.ledger import Ledger
+from prefect_firework.flows import update_videos, upload_video, upload_videos
 from prefect_firework.limits import current_limits
 from prefect_firework.models import VideoMetadata
 from prefect_firework.settings import FireworkSettings

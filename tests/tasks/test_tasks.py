@@ -12,10 +12,10 @@ from prefect.client.orchestration import get_client
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from prefect_firework import tasks
+from prefect_firework.batch._parts import PartRange
 from prefect_firework.blocks import FireworkCredentials
 from prefect_firework.client.errors import InvalidRequestError, RateLimitedError, ServerError
 from prefect_firework.models import VideoMetadata, VideoUpdate
-from prefect_firework.parts import PartRange
 from prefect_firework.sandbox.media import make_mp4
 from prefect_firework.tasks._policy import ResumeKey, is_safe_to_retry_create
 

@@ -13,9 +13,9 @@ from prefect.client.orchestration import get_client
 from prefect.events.filters import EventFilter, EventResourceFilter
 from webhook_support import SECRET
 
+from prefect_firework.batch._ledger import Ledger
 from prefect_firework.blocks import FireworkCredentials
-from prefect_firework.flows.batch import import_videos
-from prefect_firework.ledger import Ledger
+from prefect_firework.flows import import_videos
 from prefect_firework.models import VideoMetadata
 from prefect_firework.sandbox import Sandbox, SandboxConfig
 from prefect_firework.sandbox.media import make_mp4

@@ -1,50 +1,20 @@
-"""Per-channel pacing of video creates: 20 per 5 minutes per channel (spec 6), bytes unlimited.
+"""Per-channel pacing of video creates: at most 20 creates per channel in any 5 minutes.
 
-Uploading bytes is not rate limited, creating videos is. So a batch uploads ahead and asks a pacer
-for a *create slot* just before each ``POST /api/v1/videos``; the pacer releases slots exactly as
-fast as the server's sliding window allows, so a single process never sees a 429 and the makespan
-stays at the theoretical minimum.
-
-The rule (:class:`ChannelPacer`)
---------------------------------
-The server counts a create at the moment it receives it, which is somewhere between our send and
-the response. We cannot see that moment, so we count conservatively:
-
-- a slot is *in flight* while the ``with pacer.slot(channel):`` block runs (the create is being
-  sent, the server may already have counted it);
-- when the block exits (the response came back, or the call failed: the server may still have
-  seen it) the slot becomes a *completion* stamped with the exit time, an upper bound of the
-  server's stamp;
-- a new slot may start when ``in_flight + completions within the last window < limit``.
-
-A completion therefore leaves the count exactly ``window`` seconds after the server could last
-have counted it: no earlier (no 429), no later than needed (no wasted time beyond the request's
-own latency). Waiters on one channel are served in arrival order; channels never block each
-other. A 429 that comes anyway (another process spent the budget) calls :meth:`penalize`.
-
-Across processes (:class:`PrefectRateLimitPacer`)
--------------------------------------------------
-:class:`ChannelPacer` is per process: it holds a lock and its state lives in memory. Pickling it
-does not carry the state: in the same process the unpickled object *is* the original (so thread
-pools, deep copies and Prefect's parameter hashing share one budget), in another process it
-becomes that process's own pacer with the same limit and window. When several processes or
-machines create videos on the same channels, use :class:`PrefectRateLimitPacer`, which takes the
-budget from a Prefect global concurrency limit with slot decay, one limit per channel.
+:class:`ChannelPacer` keeps the budget in this process; :class:`PrefectRateLimitPacer` keeps it in
+a Prefect global concurrency limit per channel, for several processes or machines. Both are
+non-blocking (``try_acquire`` / ``next_free_in``): the batch driver polls them. The rule and why
+it never draws a 429 are in docs/ARCHITECTURE.md ("Pacing").
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import threading
 import time
-import uuid
-import weakref
 from collections import deque
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prefect_firework import _defaults
 
@@ -59,7 +29,6 @@ __all__ = [
 ]
 
 Clock = Callable[[], float]
-Sleep = Callable[[float], None]
 
 #: name of the Prefect global concurrency limit of a channel (``PrefectRateLimitPacer``)
 DEFAULT_LIMIT_NAME = "firework-create-{channel_id}"
@@ -76,29 +45,13 @@ def next_backoff(previous: float, initial: float, window: float) -> float:
 
 @dataclass
 class _Channel:
-    """The pacing state of one channel (guarded by the pacer's condition)."""
+    """The pacing state of one channel (guarded by the pacer's lock)."""
 
     completions: deque[float] = field(default_factory=deque)
     in_flight: int = 0
     penalty_until: float = -math.inf
     #: the last pause taken for a 429 without ``Retry-After`` (0: none since the last success)
     backoff: float = 0.0
-    waiting: deque[int] = field(default_factory=deque)
-
-
-_registry_lock = threading.RLock()
-_registry: weakref.WeakValueDictionary[str, ChannelPacer] = weakref.WeakValueDictionary()
-
-
-def _restore_pacer(
-    token: str, limit: int, window: float, backoff: float = DEFAULT_BACKOFF
-) -> ChannelPacer:
-    """Unpickle: the live pacer of this process with that token, or a new local one."""
-    with _registry_lock:
-        pacer = _registry.get(token)
-        if pacer is None:
-            pacer = ChannelPacer(limit, window, backoff=backoff, _token=token)
-        return pacer
 
 
 #: how often a scheduler looks again while the whole budget is in flight
@@ -108,16 +61,17 @@ _POLL_WHILE_IN_FLIGHT = 0.5
 class ChannelPacer:
     """Release create slots per channel so that at most ``limit`` fall in any ``window`` seconds.
 
-    Thread-safe; per process (see the module docstring). ``clock`` and ``sleep`` are injectable
-    so tests can run the rule on a fake clock: the pacer only ever waits by calling ``sleep``
-    (for time to pass) or by waiting on its condition (for another thread's slot to start or
-    finish), never by busy-looping.
+    Thread-safe and per process; it never blocks: the batch driver asks :meth:`try_acquire`
+    and, when refused, comes back after :meth:`next_free_in`. ``clock`` is injectable so tests
+    run the rule on a fake clock.
 
     Usage::
 
-        pacer = ChannelPacer.from_settings()
-        with pacer.slot(channel_id):
-            video = client.create_video(...)   # a 429 here: pacer.penalize(channel_id, retry_after)
+        if pacer.try_acquire(channel_id):
+            try:
+                video = client.create_video(...)  # a 429: pacer.penalize(channel_id, retry_after)
+            finally:
+                pacer.release(channel_id)          # the create counts for a window from now
     """
 
     def __init__(
@@ -127,8 +81,6 @@ class ChannelPacer:
         *,
         backoff: float = DEFAULT_BACKOFF,
         clock: Clock = time.monotonic,
-        sleep: Sleep = time.sleep,
-        _token: str | None = None,
     ) -> None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"limit must be a positive integer, got {limit!r}")
@@ -138,13 +90,8 @@ class ChannelPacer:
         self.window = float(window)
         self.backoff = float(backoff)
         self._clock = clock
-        self._sleep = sleep
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._channels: dict[str, _Channel] = {}
-        self._tickets = itertools.count()
-        self._token = _token or uuid.uuid4().hex
-        with _registry_lock:
-            _registry[self._token] = self
 
     @classmethod
     def from_settings(cls, settings: FireworkSettings | None = None) -> ChannelPacer:
@@ -162,9 +109,6 @@ class ChannelPacer:
     def __repr__(self) -> str:
         return f"ChannelPacer(limit={self.limit}, window={self.window})"
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_restore_pacer, (self._token, self.limit, self.window, self.backoff))
-
     # ------------------------------------------------------------------ the rule
 
     def _free_at(self, state: _Channel, now: float) -> float | None:
@@ -181,67 +125,10 @@ class ChannelPacer:
             at = state.completions[expiring - 1] + self.window
         return max(at, state.penalty_until)
 
-    @contextmanager
-    def slot(self, channel_id: str) -> Iterator[None]:
-        """Block until a create may start on ``channel_id``; the slot is in flight in the block.
-
-        On exit, normal or by exception, the slot counts as a completion for ``window`` seconds:
-        a create that failed may still have reached the server.
-        """
-        self._acquire(channel_id)
-        try:
-            yield
-        finally:
-            self._release(channel_id)
-
-    def _acquire(self, channel_id: str) -> None:
-        with self._cond:
-            state = self._channels.setdefault(channel_id, _Channel())
-            ticket = next(self._tickets)
-            state.waiting.append(ticket)
-        try:
-            while True:
-                with self._cond:
-                    while state.waiting[0] != ticket:
-                        self._cond.wait()
-                    now = self._clock()
-                    at = self._free_at(state, now)
-                    if at is not None and at <= now:
-                        state.waiting.popleft()
-                        state.in_flight += 1
-                        self._cond.notify_all()  # the next waiter is now at the head
-                        return
-                    if at is None:
-                        self._cond.wait()
-                        continue
-                    delay = at - now
-                # the head sleeps outside the lock: other channels go on meanwhile
-                self._sleep(delay)
-        except BaseException:
-            with self._cond:
-                if ticket in state.waiting:
-                    state.waiting.remove(ticket)
-                    self._cond.notify_all()
-            raise
-
-    def _release(self, channel_id: str) -> None:
-        with self._cond:
-            state = self._channels[channel_id]
-            state.in_flight -= 1
-            state.completions.append(self._clock())
-            self._cond.notify_all()
-
-    # ------------------------------------------------------- non-blocking (the flow driver)
-
     def try_acquire(self, channel_id: str) -> bool:
-        """Take a slot if one is free right now and nobody is queued for it; never block.
-
-        For a scheduler that must not stall its own thread: pair with :meth:`release`.
-        """
-        with self._cond:
+        """Take a slot if one is free right now; never block. Pair with :meth:`release`."""
+        with self._lock:
             state = self._channels.setdefault(channel_id, _Channel())
-            if state.waiting:
-                return False
             now = self._clock()
             at = self._free_at(state, now)
             if at is None or at > now:
@@ -250,18 +137,21 @@ class ChannelPacer:
             return True
 
     def release(self, channel_id: str) -> None:
-        """End a slot taken with :meth:`try_acquire` (it now counts as a completion)."""
-        self._release(channel_id)
+        """End a slot taken with :meth:`try_acquire`: the create's answer came back (or the call
+        failed, and the server may still have counted it), so it counts as a completion."""
+        with self._lock:
+            state = self._channels[channel_id]
+            state.in_flight -= 1
+            state.completions.append(self._clock())
 
     def cancel(self, channel_id: str) -> None:
         """Give back a slot taken with :meth:`try_acquire` whose create was never sent."""
-        with self._cond:
+        with self._lock:
             self._channels[channel_id].in_flight -= 1
-            self._cond.notify_all()
 
     def succeeded(self, channel_id: str) -> None:
         """A create on ``channel_id`` went through: 429 backoff starts afresh next time."""
-        with self._cond:
+        with self._lock:
             state = self._channels.get(channel_id)
             if state is not None:
                 state.backoff = 0.0
@@ -280,7 +170,7 @@ class ChannelPacer:
         before the pause began) changes nothing. Penalties only extend: a shorter one never
         shortens a longer one.
         """
-        with self._cond:
+        with self._lock:
             state = self._channels.setdefault(channel_id, _Channel())
             if retry_after is None:
                 if state.penalty_until > self._clock():
@@ -290,16 +180,14 @@ class ChannelPacer:
             else:
                 delay = max(0.0, float(retry_after))
             state.penalty_until = max(state.penalty_until, self._clock() + delay)
-            self._cond.notify_all()
 
     # ------------------------------------------------------------------ introspection
 
     def wait_time(self, channel_id: str) -> float | None:
         """Seconds until a slot would be free for a new waiter (0: now; None: after an exit).
 
-        Waiters already queued go first, so this is a lower bound when some are waiting.
-        """
-        with self._cond:
+"""
+        with self._lock:
             state = self._channels.get(channel_id)
             if state is None:
                 return 0.0
@@ -308,8 +196,8 @@ class ChannelPacer:
             return None if at is None else max(0.0, at - now)
 
     def in_flight(self, channel_id: str) -> int:
-        """Slots of ``channel_id`` currently inside a ``slot()`` block."""
-        with self._cond:
+        """Slots of ``channel_id`` granted and not yet released or cancelled."""
+        with self._lock:
             state = self._channels.get(channel_id)
             return 0 if state is None else state.in_flight
 
@@ -342,11 +230,11 @@ def gcl_parameters(
 
 
 class PrefectRateLimitPacer:
-    """The same ``slot()``/``penalize()`` interface, with the budget in Prefect's server.
+    """The same interface as :class:`ChannelPacer`, with the budget in Prefect's server.
 
     Each channel has a global concurrency limit named ``firework-create-{channel_id}`` with slot
-    decay; :meth:`slot` calls :func:`prefect.concurrency.sync.rate_limit` on it before the block,
-    so every process and machine talking to the same Prefect API shares one budget. Create the
+    decay; :meth:`try_acquire` takes one decaying slot of it, so every process and machine
+    talking to the same Prefect API shares one budget. Create the
     limits once per channel (or call :meth:`ensure_limit`)::
 
         # 20 creates / 300 s: burst 1, one slot back every ~16 s (see gcl_parameters)
@@ -358,30 +246,25 @@ class PrefectRateLimitPacer:
     Differences from :class:`ChannelPacer`: slots are counted when granted, not when the
     create returns (hence the ``latency`` margin in :func:`gcl_parameters`), and a penalty from
     :meth:`penalize` is local to this process (other processes learn of the 429 from their own).
-    Picklable: the lock and penalties are rebuilt per process.
     """
 
     def __init__(
         self,
         *,
         name_template: str = DEFAULT_LIMIT_NAME,
-        timeout: float | None = None,
         strict: bool = True,
         window: float = _defaults.RATE_WINDOW,
         backoff: float = DEFAULT_BACKOFF,
         clock: Clock = time.monotonic,
-        sleep: Sleep = time.sleep,
     ) -> None:
         if "{channel_id}" not in name_template:
             raise ValueError("name_template must contain '{channel_id}'")
         self.name_template = name_template
-        self.timeout = timeout
         self.strict = strict
         self.window = float(window)
         self.backoff = float(backoff)
         self._backoffs: dict[str, float] = {}
         self._clock = clock
-        self._sleep = sleep
         self._lock = threading.Lock()
         self._penalties: dict[str, float] = {}
         self._decay: dict[str, float] = {}  # each channel's slot decay, as last read
@@ -395,44 +278,12 @@ class PrefectRateLimitPacer:
             settings = FireworkSettings()
         return cls(window=settings.rate_limit_window, backoff=settings.rate_limit_backoff)
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state.pop("_lock", None)
-        state["_penalties"] = {}
-        state["_decay"] = {}
-        state["_backoffs"] = {}
-        if state.get("_clock") is not time.monotonic:
-            state["_clock"] = time.monotonic
-        if state.get("_sleep") is not time.sleep:
-            state["_sleep"] = time.sleep
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._lock = threading.Lock()
-
     def __repr__(self) -> str:
         return f"PrefectRateLimitPacer(name_template={self.name_template!r})"
 
     def limit_name(self, channel_id: str) -> str:
         """The global concurrency limit that paces ``channel_id``."""
         return self.name_template.format(channel_id=channel_id)
-
-    @contextmanager
-    def slot(self, channel_id: str) -> Iterator[None]:
-        """Wait out a local penalty, then take one decaying slot of the channel's limit."""
-        from prefect.concurrency.sync import rate_limit
-
-        while True:
-            with self._lock:
-                delay = self._penalties.get(channel_id, -math.inf) - self._clock()
-            if delay <= 0:
-                break
-            self._sleep(delay)
-        rate_limit(
-            self.limit_name(channel_id), occupy=1, timeout_seconds=self.timeout, strict=self.strict
-        )
-        yield
 
     def try_acquire(self, channel_id: str) -> bool:
         """Take a decaying slot if the server has one free now; never wait for one.

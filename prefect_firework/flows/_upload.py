@@ -6,6 +6,7 @@ preflight -> (single presigned POST | multipart initiate -> parts in parallel ->
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Generator, Mapping
 from typing import Any
@@ -14,17 +15,19 @@ from prefect import get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from prefect_firework import _defaults
-from prefect_firework.blocks import FireworkCredentials, resolve_credentials
-from prefect_firework.flows._driver import Blocking, Call, run_pipeline
-from prefect_firework.flows._flow import firework_flow
-from prefect_firework.flows._steps import (
+from prefect_firework.batch._driver import Blocking, Call, run_pipeline
+from prefect_firework.batch._ledger import Ledger
+from prefect_firework.batch._steps import (
     MultipartUploadFailed,
     Strategy,
+    Uploaded,
     choose_strategy,
     upload_steps,
 )
-from prefect_firework.ledger import Ledger
+from prefect_firework.blocks import FireworkCredentials, resolve_credentials
+from prefect_firework.flows._flow import firework_flow
 from prefect_firework.models import Video, VideoMetadata
+from prefect_firework.sources import SourceInfo
 from prefect_firework.tasks import create_video
 from prefect_firework.tasks._policy import create_outcome
 from prefect_firework.tasks.sources import preflight_source
@@ -99,45 +102,55 @@ def upload_video(
     credentials = resolve_credentials(credentials)  # once per run, not once per task
     info = preflight_source(source, transport_params=transport_params)
     spent = ledger or Ledger()
-
-    def pipeline() -> Generator[Any, Any, Video]:
-        uploaded = yield from upload_steps(
-            source,
-            info,
-            channel_id=channel_id,
-            credentials=credentials,
-            strategy=strategy,
-            part_size=part_size,
-            max_concurrency=max_concurrency,
-            transport_params=transport_params,
-            verify_md5=verify_md5,
-            spent=spent.upload_spent,
-        )
-        logger.info(
-            "Uploaded %s (%.1f MiB, %s, %d part(s)); creating the video",
-            info.filename,
-            info.size / 2**20,
-            uploaded.strategy,
-            uploaded.parts,
-        )
-        if uploaded.upload_id:  # from here on, this upload may be a video
-            yield Blocking(spent.spend_upload, (uploaded.upload_id,))
-        try:
-            return (
-                yield Call(
-                    create_video,
-                    {
-                        "metadata": video_metadata,
-                        "s3_key": uploaded.s3_key,
-                        "credentials": credentials,
-                    },
-                )
-            )
-        except Exception as exc:
-            if uploaded.upload_id and create_outcome(exc) == "not_created":
-                yield Blocking(spent.spend_upload, (uploaded.upload_id,), {"spent": False})
-            raise
-
-    video = run_pipeline(pipeline(), max_tasks=max(1, max_concurrency))
+    steps = upload_steps(
+        source,
+        info,
+        channel_id=channel_id,
+        credentials=credentials,
+        strategy=strategy,
+        part_size=part_size,
+        max_concurrency=max_concurrency,
+        transport_params=transport_params,
+        verify_md5=verify_md5,
+        spent=spent.upload_spent,
+    )
+    pipeline = _create_from_upload(steps, info, video_metadata, credentials, spent, logger)
+    video = run_pipeline(pipeline, max_tasks=max(1, max_concurrency))
     logger.info("Created video %s from %s", video.id, info.filename)
     return video
+
+
+def _create_from_upload(
+    steps: Generator[Any, Any, Uploaded],
+    info: SourceInfo,
+    metadata: VideoMetadata,
+    credentials: FireworkCredentials,
+    spent: Ledger,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+) -> Generator[Any, Any, Video]:
+    """The upload's steps, then the create from its S3 key.
+
+    A multipart upload is recorded spent before the create (it may become a video from here
+    on) and given back only when the create certainly made nothing.
+    """
+    uploaded = yield from steps
+    logger.info(
+        "Uploaded %s (%.1f MiB, %s, %d part(s)); creating the video",
+        info.filename,
+        info.size / 2**20,
+        uploaded.strategy,
+        uploaded.parts,
+    )
+    if uploaded.upload_id:
+        yield Blocking(spent.spend_upload, (uploaded.upload_id,))
+    try:
+        return (
+            yield Call(
+                create_video,
+                {"metadata": metadata, "s3_key": uploaded.s3_key, "credentials": credentials},
+            )
+        )
+    except Exception as exc:
+        if uploaded.upload_id and create_outcome(exc) == "not_created":
+            yield Blocking(spent.spend_upload, (uploaded.upload_id,), {"spent": False})
+        raise

@@ -23,6 +23,8 @@ from typing import Any
 import pandas as pd
 from prefect import get_run_logger
 
+from prefect_firework.batch._results import RowResult
+
 __all__ = ["ArtifactReporter", "BatchProgress"]
 
 _UPDATE_EVERY = 1.0  # seconds between progress artifact updates
@@ -135,12 +137,12 @@ class BatchProgress:
         bar.add_task(self.name, total=self.total)
         return bar
 
-    def row_done(self, record: dict[str, Any], *, count: bool = True) -> None:
+    def row_done(self, result: RowResult, *, count: bool = True) -> None:
         """Record a finished row (``count=False`` when a row's status is revised later)."""
         if count:
             self.done += 1
-            self.bytes += int(record.get("bytes") or 0)
-        self.counts[str(record.get("status"))] += 1 if count else 0
+            self.bytes += int(result.bytes or 0)
+        self.counts[str(result.status)] += 1 if count else 0
         now = time.perf_counter()
         if self._bar is not None:
             self._bar.update(self._bar.task_ids[0], completed=self.done)

@@ -34,6 +34,7 @@ __all__ = [
     "NO_PACING",
     "Blocking",
     "Call",
+    "Driver",
     "Gather",
     "Paced",
     "PacedOutcome",
@@ -102,7 +103,7 @@ Pipeline = Generator[Call | Gather | Paced | Sleep | Blocking, Any, dict[str, An
 
 
 class SlotPacer(Protocol):
-    """What the driver needs of a pacer (``prefect_firework.pacing`` has the real ones)."""
+    """What the driver needs of a pacer (``prefect_firework.batch._pacing`` has the real ones)."""
 
     def try_acquire(self, channel_id: str) -> bool: ...
     def release(self, channel_id: str) -> None: ...
@@ -152,138 +153,193 @@ class _Pending:
     before: Blocking | None = None
 
 
-def drive(
-    rows: Iterable[tuple[int, Pipeline]],
-    *,
-    max_tasks: int,
-    max_rows: int,
-    pacer: SlotPacer,
-    on_error: Callable[[int, BaseException], dict[str, Any]],
-    on_paced: PacedOutcome | None = None,
-) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(row index, result record)`` as rows finish, in completion order.
+class Driver:
+    """Runs row pipelines to their ends; its state is the rows and futures in flight.
 
-    ``on_paced`` hears how each paced task run ended (the batch flow maps a 429 to a pause
-    of the channel's pacer there: the driver knows no API errors).
+    One instance per batch. :meth:`run` yields ``(row index, result)`` as rows finish, in
+    completion order, and returns once every row ended and every call it started finished
+    (none is orphaned). All methods run on the thread that iterates :meth:`run`; done
+    futures reach it through a queue.
     """
-    source = iter(rows)
-    active = 0
-    queue: collections.deque[_Pending] = collections.deque()
-    paced: collections.deque[_Pending] = collections.deque()
-    in_flight: dict[PrefectFuture[Any], _Pending] = {}
-    finished: list[tuple[int, dict[str, Any]]] = []
-    done_futures: queue_module.SimpleQueue[Any] = queue_module.SimpleQueue()
-    sleeping: list[tuple[float, int, _Row]] = []
-    tie = itertools.count()
-    # helper threads for Blocking calls: at most one per admitted row, as each row waits on
-    # one thing at a time; created on first use (URL-only batches may never need one)
-    helpers: concurrent.futures.ThreadPoolExecutor | None = None
-    blocking: dict[concurrent.futures.Future[Any], _Row] = {}
-    preparing: dict[concurrent.futures.Future[Any], _Pending] = {}
 
-    def run_on_helper(request: Blocking) -> concurrent.futures.Future[Any]:
-        nonlocal helpers
-        if helpers is None:
-            helpers = concurrent.futures.ThreadPoolExecutor(
-                max_workers=max(1, max_rows), thread_name_prefix="firework-driver"
+    def __init__(
+        self,
+        rows: Iterable[tuple[int, Pipeline]],
+        *,
+        max_tasks: int,
+        max_rows: int,
+        pacer: SlotPacer,
+        on_error: Callable[[int, BaseException], Any],
+        on_paced: PacedOutcome | None = None,
+    ) -> None:
+        self._source = iter(rows)
+        self._max_tasks = max_tasks
+        self._max_rows = max(1, max_rows)
+        self._pacer = pacer
+        self._on_error = on_error
+        self._on_paced = on_paced
+        self._active = 0
+        self._queue: collections.deque[_Pending] = collections.deque()
+        self._paced: collections.deque[_Pending] = collections.deque()
+        self._in_flight: dict[PrefectFuture[Any], _Pending] = {}
+        self._finished: list[tuple[int, Any]] = []
+        self._done: queue_module.SimpleQueue[Any] = queue_module.SimpleQueue()
+        self._sleeping: list[tuple[float, int, _Row]] = []
+        self._tie = itertools.count()
+        # helper threads for Blocking calls: at most one per admitted row (a row waits on one
+        # thing at a time); created on first use (URL-only batches may never need one)
+        self._helpers: concurrent.futures.ThreadPoolExecutor | None = None
+        self._blocking: dict[concurrent.futures.Future[Any], _Row] = {}
+        self._preparing: dict[concurrent.futures.Future[Any], _Pending] = {}
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self) -> Iterator[tuple[int, Any]]:
+        try:
+            self._admit()
+            while self._active or self._finished:
+                yield from self._take_finished()
+                self._wake_due()
+                self._admit()
+                self._submit_ready()
+                if self._finished:
+                    continue
+                if not self._wait():
+                    break
+            yield from self._take_finished()
+        finally:
+            if self._helpers is not None:  # waits for any call still running
+                self._helpers.shutdown(wait=True)
+
+    def _take_finished(self) -> list[tuple[int, Any]]:
+        finished, self._finished = self._finished, []
+        return finished
+
+    def _wait(self) -> bool:
+        """Wait for the next thing to happen; False when nothing ever will."""
+        if not (self._in_flight or self._blocking or self._preparing):
+            timer = self._next_timer()
+            if timer is None:
+                if self._active:
+                    raise RuntimeError(
+                        f"{self._active} row pipeline(s) stalled with nothing to wait on"
+                    )
+                return False
+            time.sleep(timer)
+            return True
+        try:
+            done = self._done.get(timeout=self._next_timer())
+        except queue_module.Empty:
+            return True
+        self._complete(done)
+        return True
+
+    # ------------------------------------------------------------------ rows
+
+    def _admit(self) -> None:
+        while self._active < self._max_rows:
+            try:
+                index, pipeline = next(self._source)
+            except StopIteration:
+                return
+            self._active += 1
+            self._advance(_Row(index, pipeline))
+
+    def _advance(self, row: _Row, value: Any = None, error: BaseException | None = None) -> None:
+        """Resume ``row`` with a value (or throw an error in) and queue what it asks next."""
+        try:
+            request = row.pipeline.throw(error) if error else row.pipeline.send(value)
+        except StopIteration as stop:
+            self._end(row, stop.value)
+            return
+        except Exception as exc:  # the pipeline did not handle it: the row failed
+            self._end(row, self._on_error(row.index, exc))
+            return
+        if isinstance(request, Call):
+            _expect(row, 1, single=True)
+            self._queue.append(_Pending(row, 0, request))
+        elif isinstance(request, Gather):
+            if not request.calls:
+                self._advance(row, [])
+                return
+            _expect(row, len(request.calls), single=False)
+            self._queue.extend(_Pending(row, i, c) for i, c in enumerate(request.calls))
+        elif isinstance(request, Sleep):
+            due = time.monotonic() + request.seconds
+            heapq.heappush(self._sleeping, (due, next(self._tie), row))
+        elif isinstance(request, Paced):
+            _expect(row, 1, single=True)
+            self._paced.append(_Pending(row, 0, request.call, request.channel_id, request.before))
+        elif isinstance(request, Blocking):
+            self._blocking[self._on_helper(request)] = row
+        else:
+            raise TypeError(f"a pipeline yielded {request!r}")
+
+    def _end(self, row: _Row, result: Any) -> None:
+        self._active -= 1
+        self._finished.append((row.index, result))
+
+    # ------------------------------------------------------------------ submitting
+
+    def _on_helper(self, request: Blocking) -> concurrent.futures.Future[Any]:
+        if self._helpers is None:
+            self._helpers = concurrent.futures.ThreadPoolExecutor(
+                max_workers=self._max_rows, thread_name_prefix="firework-driver"
             )
-        future = helpers.submit(request.fn, *request.args, **request.kwargs)
-        future.add_done_callback(done_futures.put)
+        future = self._helpers.submit(request.fn, *request.args, **request.kwargs)
+        future.add_done_callback(self._done.put)
         return future
 
-    def run_blocking(row: _Row, request: Blocking) -> None:
-        blocking[run_on_helper(request)] = row
-
-    def start(item: _Pending) -> None:
+    def _start(self, item: _Pending) -> None:
         task = item.call.task
         if item.call.label:
             task = _labelled_task(task, item.call.label)
         future = task.submit(**item.call.kwargs)
-        in_flight[future] = item
-        future.add_done_callback(done_futures.put)
+        self._in_flight[future] = item
+        future.add_done_callback(self._done.put)
 
-    def advance(row: _Row, value: Any = None, error: BaseException | None = None) -> None:
-        nonlocal active
-        try:
-            request = row.pipeline.throw(error) if error else row.pipeline.send(value)
-        except StopIteration as stop:
-            active -= 1
-            finished.append((row.index, stop.value))
-            return
-        except Exception as exc:  # the pipeline did not handle it: the row failed
-            active -= 1
-            finished.append((row.index, on_error(row.index, exc)))
-            return
-        if isinstance(request, Call):
-            _expect(row, 1, single=True)
-            queue.append(_Pending(row, 0, request))
-        elif isinstance(request, Gather):
-            if not request.calls:
-                advance(row, [])
-                return
-            _expect(row, len(request.calls), single=False)
-            queue.extend(_Pending(row, i, c) for i, c in enumerate(request.calls))
-        elif isinstance(request, Sleep):
-            heapq.heappush(sleeping, (time.monotonic() + request.seconds, next(tie), row))
-        elif isinstance(request, Paced):
-            _expect(row, 1, single=True)
-            paced.append(_Pending(row, 0, request.call, request.channel_id, request.before))
-        elif isinstance(request, Blocking):
-            run_blocking(row, request)
-        else:
-            raise TypeError(f"a pipeline yielded {request!r}")
-
-    def admit() -> None:
-        nonlocal active
-        while active < max_rows:
-            try:
-                index, pipeline = next(source)
-            except StopIteration:
-                return
-            active += 1
-            advance(_Row(index, pipeline))
-
-    def submit_ready() -> None:
+    def _submit_ready(self) -> None:
         # creates first: they are the bottleneck, and their slot is already reserved
-        for _ in range(len(paced)):
-            if len(in_flight) + len(preparing) >= max_tasks:
+        for _ in range(len(self._paced)):
+            if len(self._in_flight) + len(self._preparing) >= self._max_tasks:
                 return
-            item = paced.popleft()
-            if not pacer.try_acquire(item.channel_id or ""):
-                paced.append(item)
+            item = self._paced.popleft()
+            if not self._pacer.try_acquire(item.channel_id or ""):
+                self._paced.append(item)
             elif item.before is not None:
-                preparing[run_on_helper(item.before)] = item
+                self._preparing[self._on_helper(item.before)] = item
             else:
-                start(item)
-        while queue and len(in_flight) < max_tasks:
-            start(queue.popleft())
+                self._start(item)
+        while self._queue and len(self._in_flight) < self._max_tasks:
+            self._start(self._queue.popleft())
 
-    def prepared(future: Any) -> None:
-        item = preparing.pop(future)
+    # ------------------------------------------------------------------ completing
+
+    def _complete(self, future: Any) -> None:
+        if future in self._preparing:
+            self._prepared(future)
+        elif future in self._blocking:
+            row = self._blocking.pop(future)
+            error = future.exception()
+            self._advance(row, None if error else future.result(), error)
+        else:
+            self._task_done(future)
+
+    def _prepared(self, future: concurrent.futures.Future[Any]) -> None:
+        item = self._preparing.pop(future)
         error = future.exception()
         if error is None:
-            start(item)
+            self._start(item)
             return
-        pacer.cancel(item.channel_id or "")  # nothing was sent: the slot was not used
+        self._pacer.cancel(item.channel_id or "")  # nothing was sent: the slot was not used
         item.row.waiting = 0
-        advance(item.row, error=error)
+        self._advance(item.row, error=error)
 
-    def complete(future: Any) -> None:
-        if future in preparing:
-            prepared(future)
-            return
-        if future in blocking:
-            row = blocking.pop(future)
-            error = future.exception()
-            if error is not None:
-                advance(row, error=error)
-            else:
-                advance(row, future.result())
-            return
-        item = in_flight.pop(future)
+    def _task_done(self, future: PrefectFuture[Any]) -> None:
+        item = self._in_flight.pop(future)
         future.wait()  # already done: this only settles its final state
         if item.channel_id is not None:
-            pacer.release(item.channel_id)
+            self._pacer.release(item.channel_id)
         state = future.state
         row = item.row
         failure: BaseException | None = None
@@ -294,56 +350,52 @@ def drive(
             if not isinstance(exc, BaseException):
                 exc = RuntimeError(f"task ended {state.type.value}: {state.message}")
             row.errors[item.slot] = failure = exc
-        if item.channel_id is not None and on_paced is not None:
-            on_paced(item.channel_id, failure)
+        if item.channel_id is not None and self._on_paced is not None:
+            self._on_paced(item.channel_id, failure)
         row.waiting -= 1
         if row.waiting == 0:
-            failure = next((e for e in row.errors if e is not None), None)
-            if failure is not None:
-                advance(row, error=failure)
+            first = next((e for e in row.errors if e is not None), None)
+            if first is not None:
+                self._advance(row, error=first)
             else:
-                advance(row, row.results[0] if row.single else list(row.results))
+                self._advance(row, row.results[0] if row.single else list(row.results))
 
-    def wake_due() -> None:
+    # ------------------------------------------------------------------ timers
+
+    def _wake_due(self) -> None:
         now = time.monotonic()
-        while sleeping and sleeping[0][0] <= now:
-            advance(heapq.heappop(sleeping)[2])
+        while self._sleeping and self._sleeping[0][0] <= now:
+            self._advance(heapq.heappop(self._sleeping)[2])
 
-    def next_timer() -> float | None:
-        waits = [pacer.next_free_in(p.channel_id or "") for p in paced]
-        if sleeping:
-            waits.append(sleeping[0][0] - time.monotonic())
+    def _next_timer(self) -> float | None:
+        waits = [self._pacer.next_free_in(p.channel_id or "") for p in self._paced]
+        if self._sleeping:
+            waits.append(self._sleeping[0][0] - time.monotonic())
         return max(0.01, min(waits)) if waits else None
 
-    try:
-        admit()
-        while active or finished:
-            yield from finished
-            finished.clear()
-            wake_due()
-            admit()
-            submit_ready()
-            if finished:
-                continue
-            if not in_flight and not blocking and not preparing:
-                timer = next_timer()
-                if timer is None:
-                    if active:
-                        raise RuntimeError(
-                            f"{active} row pipeline(s) stalled with nothing to wait on"
-                        )
-                    break
-                time.sleep(timer)
-                continue
-            try:
-                done = done_futures.get(timeout=next_timer())
-            except queue_module.Empty:
-                continue
-            complete(done)
-        yield from finished
-    finally:
-        if helpers is not None:  # waits for any call still running: none is orphaned
-            helpers.shutdown(wait=True)
+
+def drive(
+    rows: Iterable[tuple[int, Pipeline]],
+    *,
+    max_tasks: int,
+    max_rows: int,
+    pacer: SlotPacer,
+    on_error: Callable[[int, BaseException], Any],
+    on_paced: PacedOutcome | None = None,
+) -> Iterator[tuple[int, Any]]:
+    """Yield ``(row index, result)`` as rows finish, in completion order (see :class:`Driver`).
+
+    ``on_paced`` hears how each paced task run ended (the batch flow maps a 429 to a pause
+    of the channel's pacer there: the driver knows no API errors).
+    """
+    return Driver(
+        rows,
+        max_tasks=max_tasks,
+        max_rows=max_rows,
+        pacer=pacer,
+        on_error=on_error,
+        on_paced=on_paced,
+    ).run()
 
 
 class _RowRunName:

@@ -10,12 +10,12 @@ from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from prefect_firework.batch._driver import Blocking, Call, Gather
+from prefect_firework.batch._parts import PartRange, plan_parts
 from prefect_firework.blocks import FireworkCredentials
 from prefect_firework.errors import MultipartUploadFailed, S3UploadError, SourceChangedError
-from prefect_firework.flows._driver import Blocking, Call, Gather
 from prefect_firework.limits import DEFAULT_LIMITS, MediaLimits
 from prefect_firework.models import CompletedPart, MultipartUpload
-from prefect_firework.parts import PartRange, plan_parts
 from prefect_firework.sources import SourceError, SourceInfo, SourceVersion, verify_unchanged
 from prefect_firework.tasks import (
     complete_multipart_upload,
@@ -24,7 +24,14 @@ from prefect_firework.tasks import (
     upload_single,
 )
 
-__all__ = ["MultipartUploadFailed", "Strategy", "Uploaded", "choose_strategy", "upload_steps"]
+__all__ = [
+    "MultipartUploadFailed",
+    "Strategy",
+    "Uploaded",
+    "choose_strategy",
+    "planned_strategy",
+    "upload_steps",
+]
 
 Strategy = Literal["auto", "single", "multipart"]
 
@@ -67,6 +74,17 @@ def choose_strategy(size: int, strategy: Strategy, limits: MediaLimits = DEFAULT
     return "single" if size <= limits.single_upload_max else "multipart"
 
 
+def planned_strategy(
+    size: int, strategy: Strategy = "auto", multipart_threshold: int | None = None
+) -> str:
+    """The strategy :func:`upload_steps` will use, known before any byte moves (a row that
+    fails mid-upload still says how it was being uploaded)."""
+    limits = DEFAULT_LIMITS
+    if multipart_threshold is not None:
+        limits = replace(limits, single_upload_max=multipart_threshold)
+    return choose_strategy(size, strategy, limits)
+
+
 #: what the API answers when it will not assemble the parts (spec: e.g. parts under 5 MB)
 MULTIPART_FAILED = "Multipart upload failed"
 
@@ -92,10 +110,7 @@ def upload_steps(
     ``owner`` (a row key) keeps rows from sharing a resumable upload; ``spent(upload_id)``
     says whether a cached upload already became a video (then it is not reused).
     """
-    limits = DEFAULT_LIMITS
-    if multipart_threshold is not None:
-        limits = replace(limits, single_upload_max=multipart_threshold)
-    mode = choose_strategy(info.size, strategy, limits)
+    mode = planned_strategy(info.size, strategy, multipart_threshold)
     if mode == "single":
         key = yield Call(
             upload_single,

@@ -70,8 +70,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from prefect_firework import _defaults
 from prefect_firework._redact import scrub
+from prefect_firework.batch._locks import FileLockManager, LockInfo, make_holder
 from prefect_firework.errors import LedgerError, LedgerLockTimeout
-from prefect_firework.locks import FileLockManager, LockInfo, make_holder
 
 if TYPE_CHECKING:
     from prefect.filesystems import WritableFileSystem
@@ -94,7 +94,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_NAMESPACE = "prefect-firework-ledger"
-LedgerStatus = Literal["creating", "created", "importing", "imported", "failed"]
+#: ``not_created``: the create certainly made no video (a rerun creates it); ledgers written
+#: before the name was its own said ``failed``, which is read as ``not_created``
+LedgerStatus = Literal["creating", "created", "importing", "imported", "not_created"]
 _NAMESPACE = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*")
 _MAX_ERROR = 2000
 
@@ -111,7 +113,8 @@ class LedgerEntry(BaseModel):
 
     Status flow of a row: ``creating`` (the create is about to be sent: a crash from here on
     means "look the video up before creating again"), ``created`` / ``importing`` (an async
-    import was accepted, ``import_id`` set) -> ``imported``, or ``failed`` (retried on rerun).
+    import was accepted, ``import_id`` set) -> ``imported``, or ``not_created`` (certainly no
+    video: a rerun creates it).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -124,6 +127,11 @@ class LedgerEntry(BaseModel):
     upload_id: str | None = None
     error: str | None = None
     updated_at: datetime = Field(default_factory=_utcnow)
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _old_name(cls, value: Any) -> Any:
+        return "not_created" if value == "failed" else value
 
     @field_validator("error")
     @classmethod
@@ -390,22 +398,26 @@ class Ledger:
         except (ValueError, AttributeError):
             return True  # unreadable: assume the worst, upload afresh
 
-    def resolve(self, key: str, video_id: str | None) -> LedgerEntry:
+    def resolve(
+        self, key: str, video_id: str | None, *, timeout: float | None = 600
+    ) -> LedgerEntry:
         """Settle a row a crash left ``creating``, after looking for its video in Firework.
 
         The API cannot be searched, so only an operator (or a test, through the sandbox) can
         tell whether that create reached Firework: batch flows tag each video's
         ``custom_fields`` with its row key for exactly this look-up. ``video_id`` given: the
-        row is recorded ``created`` and the next run skips it. ``None``: recorded ``failed``,
-        and the next run creates it.
+        row is recorded ``created`` and the next run skips it. ``None``: recorded
+        ``not_created``, and the next run creates it. The key is held while it is written, so
+        a batch that is creating that row right now is waited for, not overwritten.
         """
         if video_id:
             entry = LedgerEntry(key=key, status="created", video_id=video_id)
         else:
             entry = LedgerEntry(
-                key=key, status="failed", error="resolved: the earlier create made no video"
+                key=key, status="not_created", error="resolved: the earlier create made no video"
             )
-        self.put(entry)
+        with self.hold(key, timeout=timeout):
+            self.put(entry)
         return entry
 
     @staticmethod

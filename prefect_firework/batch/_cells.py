@@ -52,7 +52,7 @@ class CellError(ValueError):
     """A cell that cannot become the value its column needs.
 
     ``rule`` is a short, stable name (``"type"``, ``"boolean"``, ``"list"``, ``"json"``, ...)
-    that ends up in :class:`~prefect_firework.manifest.InvalidRow.rule`.
+    that ends up in :class:`~prefect_firework.batch.InvalidRow.rule`.
     """
 
     def __init__(self, rule: str, message: str) -> None:

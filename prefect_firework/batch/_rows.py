@@ -9,8 +9,6 @@ cells (:mod:`.cells`) and translates pydantic's errors into "row N, column 'c': 
 from __future__ import annotations
 
 import difflib
-import hashlib
-import json
 import posixpath
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
@@ -19,9 +17,9 @@ from typing import Any, Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import PydanticCustomError
 
-from prefect_firework.limits import SUPPORTED_MIME_TYPES
-from prefect_firework.manifest.cells import (
+from prefect_firework.batch._cells import (
     CellError,
     is_missing,
     native,
@@ -34,6 +32,7 @@ from prefect_firework.manifest.cells import (
     to_text_list,
     to_timestamp,
 )
+from prefect_firework.limits import SUPPORTED_MIME_TYPES
 from prefect_firework.models import VideoMetadata, VideoUpdate, validate_import_url
 
 __all__ = [
@@ -46,7 +45,6 @@ __all__ = [
     "parse_update_rows",
     "parse_upload_rows",
     "parse_video_ids",
-    "upload_row_key",
 ]
 
 #: optional metadata columns shared by upload and update manifests (spec 6.4 / 7.3)
@@ -109,22 +107,6 @@ _TYPE_RULES: dict[str, str] = {
     "model_attributes_type": "object",
     "extra_forbidden": "unknown_field",
 }
-#: (text in a model's message, rule): value errors carry their rule in their wording only
-_MESSAGE_RULES: tuple[tuple[str, str], ...] = (
-    ("must match ^[a-z0-9_]", "custom_fields_key"),
-    ("the maximum is", "custom_fields_value_length"),
-    ("ISO 8601", "iso8601"),
-    (".jpg or .png", "poster_extension"),
-    ("http(s) URL", "poster_url"),
-    ("requires external_media", "requires_external_media"),
-    ("cannot be combined", "external_media_conflict"),
-    ("not set to None", "not_null"),
-    ("cannot be empty", "not_empty"),
-    ("scheme", "url_scheme"),
-    ("hostname", "url_hostname"),
-    ("path component", "url_path"),
-    ("not a valid URL", "url_syntax"),
-)
 _MESSAGE_REWRITES: tuple[tuple[str, str], ...] = (
     ("Field required", "is required"),
     ("Input should be", "must be"),
@@ -178,9 +160,6 @@ class InvalidRow(BaseModel):
     rule: str
     error: str
 
-    def as_result(self) -> dict[str, Any]:
-        """This row as a results record (status ``invalid``), for :func:`results_frame`."""
-        return {"row": self.row, "key": self.key, "status": "invalid", "error": self.error}
 
 
 @dataclass(frozen=True)
@@ -304,9 +283,8 @@ def _translate(error: Mapping[str, Any], columns: Iterable[str]) -> _Problem:
             else:
                 where.append(f"field {part!r}")
         message = f"{' '.join(where)} {message}"
-    rule = _TYPE_RULES.get(kind, kind)
-    if kind == "value_error":
-        rule = next((name for text, name in _MESSAGE_RULES if text in message), "invalid")
+    # the models name their own rules (PydanticCustomError types); pydantic's get short names
+    rule = "invalid" if kind == "value_error" else _TYPE_RULES.get(kind, kind)
     return _Problem(column, rule, message)
 
 
@@ -356,12 +334,44 @@ def _extension(source: str) -> str:
     return posixpath.splitext(posixpath.basename(path))[1].lower()
 
 
-def _parse_upload(position: int, cells: dict[str, Any]) -> UploadRow | InvalidRow:
-    problems: list[_Problem] = []
-    key = _row_key(cells, problems)
+def _upload_url(cells: dict[str, Any], problems: list[_Problem]) -> str | None:
+    try:
+        return validate_import_url(to_text(cells["url"]).strip())
+    except CellError as exc:
+        problems.append(_Problem("url", exc.rule, exc.message))
+    except PydanticCustomError as exc:
+        problems.append(_translate({"type": exc.type, "loc": ("url",), "msg": str(exc)}, ()))
+    return None
 
-    source: str | None = None
-    url: str | None = None
+
+def _upload_source(cells: dict[str, Any], problems: list[_Problem]) -> str | None:
+    """The file to upload, refused before any I/O if its extension is not a video's."""
+    try:
+        source = to_source(cells["source"]).strip()
+    except CellError as exc:
+        problems.append(_Problem("source", exc.rule, exc.message))
+        return None
+    try:
+        extension = _extension(source)
+    except ValueError as exc:
+        problems.append(_Problem("source", "uri_syntax", f"is not a valid path or URI ({exc})"))
+        return source
+    if extension not in SUPPORTED_MIME_TYPES:
+        problems.append(
+            _Problem(
+                "source",
+                "extension",
+                f"file extension must be one of {', '.join(SUPPORTED_MIME_TYPES)} "
+                f"(any case), got {extension or 'none'!r}",
+            )
+        )
+    return source
+
+
+def _upload_target(
+    cells: dict[str, Any], problems: list[_Problem]
+) -> tuple[str | None, str | None]:
+    """``(source, url)``: exactly one of them must be given."""
     has_source, has_url = "source" in cells, "url" in cells
     if has_source == has_url:
         state = "both are set" if has_source else "both are empty"
@@ -373,62 +383,46 @@ def _parse_upload(position: int, cells: dict[str, Any]) -> UploadRow | InvalidRo
                 f"import); {state}",
             )
         )
-    elif has_url:
-        try:
-            url = validate_import_url(to_text(cells["url"]).strip())
-        except CellError as exc:
-            problems.append(_Problem("url", exc.rule, exc.message))
-        except ValueError as exc:
-            problems.append(
-                _translate({"type": "value_error", "loc": ("url",), "msg": str(exc)}, ())
-            )
-    else:
-        try:
-            source = to_source(cells["source"]).strip()
-        except CellError as exc:
-            problems.append(_Problem("source", exc.rule, exc.message))
-        else:
-            try:
-                extension = _extension(source)
-            except ValueError as exc:
-                problems.append(
-                    _Problem("source", "uri_syntax", f"is not a valid path or URI ({exc})")
-                )
-                extension = None
-            if extension is not None and extension not in SUPPORTED_MIME_TYPES:
-                problems.append(
-                    _Problem(
-                        "source",
-                        "extension",
-                        f"file extension must be one of {', '.join(SUPPORTED_MIME_TYPES)} "
-                        f"(any case), got {extension or 'none'!r}",
-                    )
-                )
+        return None, None
+    if has_url:
+        return None, _upload_url(cells, problems)
+    return _upload_source(cells, problems), None
 
-    asynchronous = False
-    if "async" in cells:
-        try:
-            asynchronous = to_bool(cells["async"])
-        except CellError as exc:
-            problems.append(_Problem("async", exc.rule, exc.message))
-        if asynchronous and has_source and not has_url:
-            problems.append(
-                _Problem("async", "async_needs_url", "async applies only to 'url' rows")
-            )
 
+def _upload_async(cells: dict[str, Any], problems: list[_Problem]) -> bool:
+    if "async" not in cells:
+        return False
+    try:
+        asynchronous = to_bool(cells["async"])
+    except CellError as exc:
+        problems.append(_Problem("async", exc.rule, exc.message))
+        return False
+    if asynchronous and "source" in cells and "url" not in cells:
+        problems.append(_Problem("async", "async_needs_url", "async applies only to 'url' rows"))
+    return asynchronous
+
+
+def _upload_metadata(cells: dict[str, Any], problems: list[_Problem]) -> VideoMetadata | None:
     poster = cells.get("poster_url")
     if isinstance(poster, str) and poster.strip().lower() == POSTER_REMOVE_TEXT:
         # a new video has no custom poster to remove: "remove" is the same as "not given"
         cells = {name: value for name, value in cells.items() if name != "poster_url"}
     fields = _coerce_fields(cells, ("channel_id", "caption", *METADATA_COLUMNS), problems)
-    metadata: VideoMetadata | None = None
     try:
-        metadata = VideoMetadata(**fields)
+        return VideoMetadata(**fields)
     except ValidationError as exc:
         problems.extend(
             _model_problems(exc, UPLOAD_COLUMNS, {problem.column for problem in problems})
         )
+        return None
 
+
+def _parse_upload(position: int, cells: dict[str, Any]) -> UploadRow | InvalidRow:
+    problems: list[_Problem] = []
+    key = _row_key(cells, problems)
+    source, url = _upload_target(cells, problems)
+    asynchronous = _upload_async(cells, problems)
+    metadata = _upload_metadata(cells, problems)
     if problems or metadata is None:
         return _invalid(position, key, problems or [_Problem(None, "invalid", "is invalid")])
     return UploadRow(
@@ -623,32 +617,23 @@ def parse_video_ids(video_ids: Iterable[Any] | pd.Series | pd.DataFrame | str) -
     return list(out)
 
 
-AUTO_KEY_PREFIX = "auto-"
-_KEY_VERSION = "prefect-firework/row-key/v1"
-
-
-def upload_row_key(row: UploadRow, fingerprint: str | None) -> str:
-    """The idempotency key of an upload row: its ``key`` cell, else a stable hash.
-
-    The hash (``auto-`` + 64 hex chars) covers the channel, what the video is made of (the
-    source's content ``fingerprint`` for file rows, the URL for URL rows) and the canonical JSON
-    of the metadata sent: the same video with the same metadata on the same channel gets the same
-    key on every run, on every machine. A file row without a fingerprint falls back to its
-    source URI (weaker: the file could change under the same name). ``async`` is not part of
-    the key: it changes how the video is made, not which video it is.
-    """
-    if row.key is not None:
-        return row.key
-    if row.kind == "url":
-        identity = f"url:{row.url}"
-    elif fingerprint:
-        identity = f"fingerprint:{fingerprint}"
-    else:
-        identity = f"source:{row.source}"
-    payload = json.dumps(
-        [_KEY_VERSION, row.metadata.channel_id, identity, row.metadata.to_api()],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return AUTO_KEY_PREFIX + hashlib.sha256(payload.encode("utf-8")).hexdigest()
+def url_rows_only(
+    rows: list[UploadRow | InvalidRow], asynchronous: bool | None
+) -> list[UploadRow | InvalidRow]:
+    """``import_videos``'s rows: ``source`` rows refused (rule ``url_rows_only``); with
+    ``asynchronous`` set, every URL row imported that way whatever its ``async`` cell."""
+    out: list[UploadRow | InvalidRow] = []
+    for row in rows:
+        if isinstance(row, UploadRow) and row.kind == "file":
+            row = InvalidRow(
+                row=row.row,
+                key=row.key,
+                column="source",
+                rule="url_rows_only",
+                error=f"row {row.row}, column 'source': import_videos takes url rows only; "
+                "use upload_videos for files",
+            )
+        elif isinstance(row, UploadRow) and asynchronous is not None:
+            row = row.model_copy(update={"asynchronous": asynchronous})
+        out.append(row)
+    return out

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .limits import DEFAULT_LIMITS, MediaLimits
+from prefect_firework.limits import DEFAULT_LIMITS, MediaLimits
 
 __all__ = ["MAX_PART_SIZE", "PartRange", "plan_parts"]
 

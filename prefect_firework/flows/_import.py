@@ -8,7 +8,7 @@ from prefect import get_run_logger
 
 from prefect_firework.blocks import FireworkCredentials, resolve_credentials
 from prefect_firework.flows._flow import firework_flow
-from prefect_firework.flows.upload import build_metadata
+from prefect_firework.flows._upload import build_metadata
 from prefect_firework.models import Video, VideoImport, validate_import_url
 from prefect_firework.tasks import create_video, get_video, wait_for_video_import
 
