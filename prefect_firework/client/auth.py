@@ -111,7 +111,15 @@ class TokenManager:
             self._refresh_at = 0.0
 
     def _fetch(self) -> AccessToken:
-        # Caller holds self._lock.
+        """Buy a new token and cache it. Caller holds self._lock."""
+        response = self._post_token_request()
+        self._raise_for_rejection(response)
+        token = self._token_from(response)
+        self._cache(token)
+        return token
+
+    def _post_token_request(self) -> httpx.Response:
+        """POST the client-credentials form; the URL is logged redacted, the form never."""
         form = {
             "grant_type": "client_credentials",
             "client_id": self.client_id,
@@ -136,6 +144,10 @@ class TokenManager:
             response.status_code,
             elapsed_ms,
         )
+        return response
+
+    def _raise_for_rejection(self, response: httpx.Response) -> None:
+        """Bad client credentials or scopes are an ``AuthenticationError``; other errors map."""
         if response.status_code in (400, 401):
             # OAuth reports bad client credentials or scopes as 400 or 401.
             err = error_from_response(response)
@@ -147,6 +159,9 @@ class TokenManager:
             )
         if response.is_error:
             raise error_from_response(response)
+
+    def _token_from(self, response: httpx.Response) -> AccessToken:
+        """The token in a successful response, registered for redaction before anything else."""
         try:
             token = AccessToken.model_validate(response.json())
         except PydanticValidationError as exc:
@@ -169,6 +184,10 @@ class TokenManager:
                 url=self.token_url,
             ) from None
         register_secret(token.access_token)
+        return token
+
+    def _cache(self, token: AccessToken) -> None:
+        """Keep ``token`` and schedule its refresh."""
         lifetime = token.expires_in
         # Refresh a minute early, but never later than halfway through a short lifetime.
         margin = min(self.refresh_margin, lifetime / 2)
@@ -176,7 +195,6 @@ class TokenManager:
         self._refresh_at = self._clock() + lifetime - margin
         self.fetch_count += 1
         logger.debug("fetched access token (expires in %.0f s)", lifetime)
-        return token
 
 
 class FireworkAuth(httpx.Auth):

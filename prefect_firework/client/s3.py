@@ -23,6 +23,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -434,78 +435,131 @@ def put_part(
     content_md5: str | None = None
     if verify_md5 and _is_local(source) and bucket not in _REFUSES_CONTENT_MD5:
         content_md5 = _part_md5(source, offset, length, chunk_size, transport_params, expect)
+    part = _PartPut(
+        http,
+        url,
+        source,
+        offset,
+        length,
+        verify_md5=verify_md5,
+        transport_params=transport_params,
+        chunk_size=chunk_size,
+        expect=expect,
+        bucket=bucket,
+        content_md5=content_md5,
+    )
+    return part.put_verified()
 
-    def send(with_md5: bool) -> tuple[str, str | None]:
-        headers = {"Content-Length": str(length)}
-        if with_md5 and content_md5 is not None:
+
+@dataclass(repr=False)  # no repr: ``url`` is a presigned URL
+class _PartPut:
+    """One part's PUT with what it takes to send it again, so the integrity checks can."""
+
+    http: httpx.Client
+    url: str
+    source: Source
+    offset: int
+    length: int
+    verify_md5: bool
+    transport_params: Mapping[str, Any] | None
+    chunk_size: int
+    expect: SourceVersion | None
+    bucket: str
+    content_md5: str | None
+
+    def put_verified(self) -> str:
+        """Send the part (twice at most) until S3's answer vouches for its bytes; the ETag."""
+        with_md5 = self.content_md5 is not None
+        first_etag: str | None = None
+        for attempt in (1, 2):
+            try:
+                etag, sent = self.send_once(with_md5)
+            except S3UploadError as exc:
+                if with_md5 and _headers_not_signed(exc):
+                    self._remember_refuses_content_md5()
+                    with_md5 = False
+                    etag, sent = self.send_once(False)
+                elif exc.code == "BadDigest" and attempt == 1:
+                    logger.warning("S3 received other bytes than sent (BadDigest); sending again")
+                    continue
+                else:
+                    raise
+            if not self.verify_md5 or with_md5:
+                return etag  # no check asked for, or S3 checked the bytes against Content-MD5
+            if self._etag_accepted(etag, sent):
+                return etag
+            if attempt == 1:
+                logger.warning(
+                    "ETag %s is not the MD5 of the part (%s); sending it again", etag, sent
+                )
+                first_etag = etag
+                continue
+            return self._settle_second_mismatch(etag, first_etag, sent)
+        raise AssertionError("unreachable: the second attempt returns or raises")
+
+    def send_once(self, with_md5: bool) -> tuple[str, str | None]:
+        """PUT the part once: S3's ETag and the MD5 of the bytes sent (``None`` if unhashed)."""
+        content_md5 = self.content_md5 if with_md5 else None
+        headers = {"Content-Length": str(self.length)}
+        if content_md5 is not None:
             headers["Content-MD5"] = base64.b64encode(bytes.fromhex(content_md5)).decode()
         body = SourceRangeStream(
-            source,
-            offset,
-            length,
-            chunk_size=chunk_size,
-            transport_params=transport_params,
-            md5=verify_md5 and not (with_md5 and content_md5),
-            expect=expect,
+            self.source,
+            self.offset,
+            self.length,
+            chunk_size=self.chunk_size,
+            transport_params=self.transport_params,
+            md5=self.verify_md5 and content_md5 is None,
+            expect=self.expect,
         )
-        request = http.build_request("PUT", url, content=body, headers=headers)
-        response = _send(http, request)
+        request = self.http.build_request("PUT", self.url, content=body, headers=headers)
+        response = _send(self.http, request)
         if not response.is_success:
             raise s3_error_from_response(response)
+        etag = self._etag_of(response)
+        return etag, content_md5 if content_md5 is not None else body.md5_hexdigest
+
+    def _etag_of(self, response: httpx.Response) -> str:
+        """The ETag of a stored part: the complete call cannot name the part without it."""
         etag = response.headers.get("ETag")
         if not etag:
             raise S3UploadError(
                 "S3 accepted the part but returned no ETag",
                 status_code=response.status_code,
                 method="PUT",
-                url=url,
+                url=self.url,
                 code="MissingETag",
             )
-        return etag, content_md5 if with_md5 and content_md5 else body.md5_hexdigest
+        return etag
 
-    with_md5 = content_md5 is not None
-    first_etag: str | None = None
-    for attempt in (1, 2):
-        try:
-            etag, sent = send(with_md5)
-        except S3UploadError as exc:
-            if with_md5 and _headers_not_signed(exc):
-                with _integrity_lock:
-                    _REFUSES_CONTENT_MD5.add(bucket)
-                logger.info("The bucket refuses an unsigned Content-MD5; checking ETags instead")
-                with_md5 = False
-                etag, sent = send(False)
-            elif exc.code == "BadDigest" and attempt == 1:
-                logger.warning("S3 received other bytes than sent (BadDigest); sending again")
-                continue
-            else:
-                raise
-        if not verify_md5 or with_md5:
-            return etag  # no check asked for, or S3 checked the bytes against Content-MD5
-        if etag.strip().strip('"').lower() == sent:
-            return etag
+    def _remember_refuses_content_md5(self) -> None:
+        """Later parts to this bucket are sent without the header it did not sign."""
         with _integrity_lock:
-            opaque = bucket in _OPAQUE_ETAGS
-        if opaque:
-            return etag
-        if attempt == 1:
-            logger.warning("ETag %s is not the MD5 of the part (%s); sending it again", etag, sent)
-            first_etag = etag
-            continue
+            _REFUSES_CONTENT_MD5.add(self.bucket)
+        logger.info("The bucket refuses an unsigned Content-MD5; checking ETags instead")
+
+    def _etag_accepted(self, etag: str, sent: str | None) -> bool:
+        """The ETag is the MD5 of the bytes sent, or the bucket is known to have opaque ETags."""
+        if etag.strip().strip('"').lower() == sent:
+            return True
+        with _integrity_lock:
+            return self.bucket in _OPAQUE_ETAGS
+
+    def _settle_second_mismatch(self, etag: str, first_etag: str | None, sent: str | None) -> str:
+        """A second wrong ETag: the same one is corruption, a new one means opaque ETags."""
         if etag == first_etag:  # the same other bytes twice: corrupted on the way, every time
             raise S3UploadError(
-                f"ETag {etag} does not match the MD5 of the {length} bytes sent ({sent}), "
+                f"ETag {etag} does not match the MD5 of the {self.length} bytes sent ({sent}), "
                 "twice: the part is corrupted on the way to S3",
                 status_code=200,
                 method="PUT",
-                url=url,
+                url=self.url,
                 code="ETagMismatch",
             )
         with _integrity_lock:
-            _OPAQUE_ETAGS.add(bucket)
+            _OPAQUE_ETAGS.add(self.bucket)
         logger.warning(
             "Part ETags of this bucket are not MD5s (SSE-KMS?): the same part sent twice got "
             "two different ETags; relying on TLS and S3 for the integrity of its parts"
         )
         return etag
-    raise AssertionError("unreachable: the second attempt returns or raises")

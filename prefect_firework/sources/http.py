@@ -23,7 +23,7 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
@@ -245,55 +245,80 @@ def open_http_range(
     if validator:
         headers["If-Range"] = validator
     with ExitStack() as stack:
-        for attempt in range(len(_BACKOFF) + 1):
-            try:
-                response = stack.enter_context(
-                    client.stream("GET", parsed.uri, **{**options, "headers": headers})
-                )
-            except httpx.TransportError as exc:
-                delay = _retry_delay(attempt, None)
-                if delay is None:
-                    raise _transport_error(parsed, exc) from exc
-                time.sleep(delay)
-                continue
-            except httpx.HTTPError as exc:
-                raise _transport_error(parsed, exc) from exc
-            delay = _retry_delay(attempt, response) if response.status_code in _TRANSIENT else None
-            if delay is None:
-                break
-            response.close()  # nothing of its body was read: the retry asks for the same range
-            time.sleep(delay)
+        response = _stream_range(stack, client, parsed, {**options, "headers": headers})
         if expect is not None:
-            if (
-                validator
-                and response.status_code == 200
-                and not (offset == 0 and length == expect.size)
-            ):
-                raise SourceError(
-                    parsed.display,
-                    "changed",
-                    "the source changed since preflight (the server answered If-Range with "
-                    "the whole new representation)",
-                )
-            if response.is_success:
-                _check_version(parsed, response, expect)
+            whole = offset == 0 and length == expect.size
+            _check_expected_version(parsed, response, expect, if_range=bool(validator), whole=whole)
         _check_range_response(parsed, response, offset, length)
-        chunks = response.iter_raw(HTTP_CHUNK)
-        leftover = b""
-
-        def pull(n: int) -> bytes:
-            nonlocal leftover
-            if not leftover:
-                try:
-                    leftover = next(chunks, b"")
-                except httpx.HTTPError as exc:
-                    raise _transport_error(parsed, exc) from exc
-            data, leftover = leftover[:n], leftover[n:]
-            return data
-
+        pull = _body_puller(parsed, response)
         # Not wrapped in try/except: errors raised by the caller's block (e.g. its own httpx
         # upload failing) must pass through unchanged, not be reported as a source error.
         yield stack.enter_context(RangeReader(pull, length, display=parsed.display, offset=offset))
+
+
+def _stream_range(
+    stack: ExitStack, client: httpx.Client, parsed: ParsedSource, options: dict[str, Any]
+) -> httpx.Response:
+    """Open the range GET on ``stack``, retrying transport failures and transient statuses."""
+    for attempt in range(len(_BACKOFF) + 1):
+        try:
+            response = stack.enter_context(client.stream("GET", parsed.uri, **options))
+        except httpx.TransportError as exc:
+            delay = _retry_delay(attempt, None)
+            if delay is None:
+                raise _transport_error(parsed, exc) from exc
+            time.sleep(delay)
+            continue
+        except httpx.HTTPError as exc:
+            raise _transport_error(parsed, exc) from exc
+        delay = _retry_delay(attempt, response) if response.status_code in _TRANSIENT else None
+        if delay is None:
+            break
+        response.close()  # nothing of its body was read: the retry asks for the same range
+        time.sleep(delay)
+    return response
+
+
+def _check_expected_version(
+    parsed: ParsedSource,
+    response: httpx.Response,
+    expect: SourceVersion,
+    *,
+    if_range: bool,
+    whole: bool,
+) -> None:
+    """Refuse a response that is not of the ``expect`` version (rule ``"changed"``).
+
+    A 200 to an ``If-Range`` request is the whole new representation, unless the range asked
+    for was the whole file anyway (``whole``).
+    """
+    if if_range and response.status_code == 200 and not whole:
+        raise SourceError(
+            parsed.display,
+            "changed",
+            "the source changed since preflight (the server answered If-Range with "
+            "the whole new representation)",
+        )
+    if response.is_success:
+        _check_version(parsed, response, expect)
+
+
+def _body_puller(parsed: ParsedSource, response: httpx.Response) -> Callable[[int], bytes]:
+    """A ``pull(n)`` over the raw body for :class:`RangeReader`: at most ``n`` bytes a call."""
+    chunks = response.iter_raw(HTTP_CHUNK)
+    leftover = b""
+
+    def pull(n: int) -> bytes:
+        nonlocal leftover
+        if not leftover:
+            try:
+                leftover = next(chunks, b"")
+            except httpx.HTTPError as exc:
+                raise _transport_error(parsed, exc) from exc
+        data, leftover = leftover[:n], leftover[n:]
+        return data
+
+    return pull
 
 
 def _check_range_response(

@@ -24,7 +24,7 @@ from typing import Any
 from ..limits import SUPPORTED_MIME_TYPES, MediaLimits, current_limits
 from .errors import PreflightError, SourceError
 from .fingerprint import fingerprint
-from .info import SourceInfo
+from .info import SourceInfo, SourceStat
 from .mp4 import ContainerError, probe_duration
 from .stat import stat_source
 from .uri import parse_source
@@ -50,7 +50,27 @@ def preflight(
         limits = current_limits()
     parsed = parse_source(source)
     where = parsed.display
-    ext = parsed.extension
+    mime_type = _supported_mime_type(where, parsed.extension)
+    stat = _stat_within_size_limits(source, where, limits, transport_params)
+    duration = _duration_within_limits(source, stat.size, where, limits, transport_params)
+    try:
+        print_ = fingerprint(source, stat, transport_params=transport_params)
+    except SourceError as exc:
+        raise PreflightError(where, "unreadable", exc.message) from exc
+    return SourceInfo(
+        uri=stat.uri,
+        filename=parsed.filename,
+        size=stat.size,
+        mime_type=mime_type,
+        duration=duration,
+        fingerprint=print_,
+        etag=stat.etag,
+        mtime=stat.mtime,
+    )
+
+
+def _supported_mime_type(where: str, ext: str) -> str:
+    """Rule ``mime_type``: the extension's MIME type, checked before any I/O."""
     mime_type = SUPPORTED_MIME_TYPES.get(ext)
     if mime_type is None:
         supported = ", ".join(f"{e} ({m})" for e, m in SUPPORTED_MIME_TYPES.items())
@@ -58,7 +78,16 @@ def preflight(
         raise PreflightError(
             where, "mime_type", f"unsupported file type {found}; supported: {supported}"
         )
+    return mime_type
 
+
+def _stat_within_size_limits(
+    source: str | os.PathLike[str],
+    where: str,
+    limits: MediaLimits,
+    transport_params: Mapping[str, Any] | None,
+) -> SourceStat:
+    """Rules ``unreadable``, ``min_file_size``, ``max_file_size``: one metadata request."""
     try:
         stat = stat_source(source, transport_params=transport_params)
     except SourceError as exc:
@@ -75,9 +104,19 @@ def preflight(
             "max_file_size",
             f"size {stat.size:,} bytes is above the {limits.max_file_size:,}-byte maximum",
         )
+    return stat
 
+
+def _duration_within_limits(
+    source: str | os.PathLike[str],
+    size: int,
+    where: str,
+    limits: MediaLimits,
+    transport_params: Mapping[str, Any] | None,
+) -> float:
+    """Rules ``container``, ``min_duration``, ``max_duration``: a few tiny ranged reads."""
     try:
-        duration = probe_duration(source, stat.size, transport_params=transport_params)
+        duration = probe_duration(source, size, transport_params=transport_params)
     except ContainerError as exc:
         raise PreflightError(where, "container", str(exc)) from exc
     except SourceError as exc:
@@ -94,18 +133,4 @@ def preflight(
             "max_duration",
             f"duration {duration:.1f} s is above the {_seconds(limits.max_duration)} s maximum",
         )
-
-    try:
-        print_ = fingerprint(source, stat, transport_params=transport_params)
-    except SourceError as exc:
-        raise PreflightError(where, "unreadable", exc.message) from exc
-    return SourceInfo(
-        uri=stat.uri,
-        filename=parsed.filename,
-        size=stat.size,
-        mime_type=mime_type,
-        duration=duration,
-        fingerprint=print_,
-        etag=stat.etag,
-        mtime=stat.mtime,
-    )
+    return duration

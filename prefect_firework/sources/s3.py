@@ -178,6 +178,27 @@ def _changed(exc: BaseException) -> bool:
     return False
 
 
+def _client_kwargs(tp: Mapping[str, Any], expect: SourceVersion | None) -> dict[str, Any]:
+    """smart-open's ``client_kwargs``, plus ``If-Match`` on the GET when ``expect`` has an ETag."""
+    client_kwargs = dict(tp.get("client_kwargs") or {})
+    if expect is not None and expect.etag:
+        get_kwargs = dict(client_kwargs.get("S3.Client.get_object", {}))
+        get_kwargs["IfMatch"] = f'"{expect.etag}"'
+        client_kwargs["S3.Client.get_object"] = get_kwargs
+    return client_kwargs
+
+
+def _refused(parsed: ParsedSource, exc: BaseException) -> SourceError:
+    """An open or GET that failed: ``"changed"`` if ``If-Match`` refused it, else unreadable."""
+    if _changed(exc):
+        return SourceError(
+            parsed.display,
+            "changed",
+            "the object changed since preflight (ETag no longer matches)",
+        )
+    return SourceError(parsed.display, "unreadable", _describe(exc))
+
+
 @contextmanager
 def open_s3_range(
     parsed: ParsedSource,
@@ -196,21 +217,7 @@ def open_s3_range(
 
     bucket, key, version_id, client = _location(parsed, tp)
     buffer_size, chunk = plan_get(length)
-    client_kwargs = dict(tp.get("client_kwargs") or {})
-    if expect is not None and expect.etag:
-        get_kwargs = dict(client_kwargs.get("S3.Client.get_object", {}))
-        get_kwargs["IfMatch"] = f'"{expect.etag}"'
-        client_kwargs["S3.Client.get_object"] = get_kwargs
-
-    def refused(exc: BaseException) -> SourceError:
-        if _changed(exc):
-            return SourceError(
-                parsed.display,
-                "changed",
-                "the object changed since preflight (ETag no longer matches)",
-            )
-        return SourceError(parsed.display, "unreadable", _describe(exc))
-
+    client_kwargs = _client_kwargs(tp, expect)
     try:
         fh = smart_open.s3.open(
             bucket,
@@ -224,12 +231,12 @@ def open_s3_range(
             range_chunk_size=chunk,
         )
     except (OSError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-        raise refused(exc) from exc
+        raise _refused(parsed, exc) from exc
     try:
         fh.seek(offset)  # the one GET: Range: bytes=offset-(offset+chunk-1)
     except (OSError, botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
         fh.close()
-        raise refused(exc) from exc
+        raise _refused(parsed, exc) from exc
     except BaseException:
         fh.close()
         raise
