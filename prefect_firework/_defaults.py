@@ -1,6 +1,6 @@
 """The package's defaults, in one place: the API's address and scopes, the create budget, the
 flows' concurrency, retry and lock timings. Settings (``FIREWORK_*``) and parameters override
-them; the spec's media limits live in ``prefect_firework.limits``."""
+them; the API's media limits live in ``prefect_firework.limits``."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ RATE_LIMIT_BACKOFF = 15.0
 #: how long one task waits, in all, on 429s before giving up (not counted as retries)
 RATE_LIMIT_BUDGET = 900.0
 
-#: async imports: seconds between polls (the spec asks for 5-10 s), and the deadline
+#: async imports: seconds between polls (the API asks for 5-10 s), and the deadline
 POLL_INTERVAL = 5.0
 IMPORT_TIMEOUT = 3600.0
 

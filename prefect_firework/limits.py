@@ -5,7 +5,7 @@ Each bound takes the reading under which a file we upload is never refused after
 at least 25,600 bytes (binary 25 KiB, the larger reading of "25 KB") and at most
 5,000,000,000 bytes (decimal 5 GB, the smaller reading of "5 GB"). ``FIREWORK_MIN_FILE_SIZE``
 and ``FIREWORK_MAX_FILE_SIZE`` change them for users who know better. The part minimum is
-given in bytes by the spec (5,242,880).
+given in bytes by the API (5,242,880).
 """
 
 from __future__ import annotations

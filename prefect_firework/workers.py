@@ -1,41 +1,10 @@
-"""Background task workers: a fleet of processes that upload videos submitted with ``.delay``.
+"""Background task workers: processes that upload videos submitted with ``.delay``.
 
-A web app or a queue consumer that receives one video at a time does not need a flow per
-video on a schedule: it calls ``upload_video_task.delay(...)`` and returns; any process
-running ``prefect task serve --module prefect_firework.workers`` (as many as you like, on as
-many machines) picks the run up, uploads, and stores the ``Video`` where the submitter can
-read it with ``future.result()``::
-
-    # on each worker machine
-    prefect task serve --module prefect_firework.workers --limit 4
-
-    # anywhere with access to the same Prefect API and result storage
-    from prefect_firework.workers import upload_video_task
-
-    future = upload_video_task.delay("s3://media/launch.mp4", "X6Xqd6W", "Launch day",
-                                     credentials="firework")
-    video = future.result()
-
-Every task in this module is served by that command: ``upload_video_task`` and
-``import_video_task`` (one whole video each: they run the ``upload_video`` / ``import_video``
-flow inside the task, with its preflight, parallel multipart parts, resume cache and retries)
-and the single-request building blocks ``get_video`` and ``update_video``. Any other task of
-``prefect_firework.tasks`` can be served the same way (``--module prefect_firework.tasks``):
-their parameters and results are small picklable models, ids and URIs.
-
-Requirements (Prefect's, for every background task):
-
-- a Prefect server or Cloud, ``PREFECT_API_URL`` set on submitters and workers (task
-  workers do not work with the ephemeral API);
-- parameters travel through the *task scheduling storage* and results through the *result
-  storage*: both must be the same for submitters and workers. On one machine the default
-  (``~/.prefect/storage``) is shared; across machines set
-  ``PREFECT_TASKS_SCHEDULING_DEFAULT_STORAGE_BLOCK`` and ``PREFECT_DEFAULT_RESULT_STORAGE_BLOCK``
-  to a shared block (e.g. ``s3-bucket/firework-results``) everywhere;
-- pass ``credentials`` as a saved block's *name*: parameters are written to that storage,
-  and a name keeps the secret in the Prefect API, never in a file;
-- the same version of prefect-firework on both sides: a run is matched to a served task by
-  the task's key, which includes a hash of its code.
+``prefect task serve --module prefect_firework.workers`` serves ``upload_video_task``,
+``import_video_task``, ``get_video`` and ``update_video``; a web app calls
+``upload_video_task.delay(...)`` and reads ``future.result()``. Requirements (a Prefect server,
+shared scheduling and result storage, credentials by block name): docs/ARCHITECTURE.md
+("Background task workers") and the README.
 """
 
 from __future__ import annotations

@@ -1,19 +1,9 @@
 """Turning one manifest cell into the Python value a model expects, or a precise refusal.
 
-A cell reaches us from one of three readers, each with its own habits:
-
-- a DataFrame built in a notebook: native lists/dicts, numpy scalars, ``NaN``/``None``/``pd.NA``
-  for "nothing", and ids that pandas turned into ``int64`` (or ``float64`` once a ``NaN`` joined
-  the column);
-- CSV: every cell is text (we read CSV as text on purpose so ``"00123"`` keeps its zeros), lists
-  and objects arrive as JSON strings (or as the Python literals ``DataFrame.to_csv`` writes for
-  list and dict cells, ``['a', 'b']``), booleans as ``"true"``/``"yes"``/``"1"``;
-- Parquet: list columns arrive as numpy arrays, dict columns as structs whose absent keys are
-  filled with ``None``.
-
-The helpers here accept exactly those shapes and nothing looser. The *rules* of the API (custom
-field key pattern, poster extension, ...) stay in :mod:`prefect_firework.models`; this module only
-decides what type a cell is and raises :class:`CellError` with a short rule name when it cannot.
+Cells arrive from a notebook's DataFrame (numpy scalars, NaN, ids pandas made ``int64``), CSV
+(all text, lists as JSON) or Parquet (numpy arrays, structs with null-filled keys); these helpers
+accept exactly those shapes and raise :class:`CellError` with a short rule name otherwise. The
+API's rules stay in :mod:`prefect_firework.models`. docs/MANIFESTS.md has the user's view.
 """
 
 from __future__ import annotations

@@ -1,18 +1,9 @@
 """Run many row pipelines over one bounded task runner, from the flow's own thread.
 
-Each manifest row is a generator (a *pipeline*) that yields what it needs next: a task run
-(``Call``), several task runs at once (``Gather``), a task run that must wait for the
-channel's create budget (``Paced``), or a plain blocking call (``Blocking``: the ledger's
-fsync'd reads and writes, a file's preflight). The driver submits those task runs, never more
-than ``max_tasks`` at a time, admits at most ``max_rows`` rows at once (so uploads run ahead of
-creates by a bounded amount), and resumes each pipeline with the results, or throws the
-task's exception into it. Every future is waited on; every request to Firework or S3 runs in
-Prefect's task runner, and no task blocks a worker thread waiting for another task (no pool
-deadlocks).
-
-The driver's own thread only schedules: anything that waits on a disk or a socket goes to a
-worker, so one slow fsync never stalls the other rows (at 200 small files, two fsync'd ledger
-writes per row on this thread were a quarter of the batch's wall time; bench/RESULTS.md).
+A row is a generator yielding ``Call``, ``Gather``, ``Paced`` or ``Blocking``; the
+:class:`Driver` submits the task runs (at most ``max_tasks`` in flight, ``max_rows`` rows
+admitted), waits on every future and resumes each row with its result. docs/ARCHITECTURE.md
+("The driver").
 """
 
 from __future__ import annotations

@@ -1,52 +1,9 @@
 """The idempotency ledger: which rows are finished, kept where Prefect keeps results.
 
-A batch rerun must skip the rows that already made a video and must never create one twice, even
-when two runs of the same manifest overlap. The ledger is the record that makes this possible:
-``key -> LedgerEntry(status, video_id, import_id, s3_key, upload_id, error, updated_at)``, one small
-JSON document per key, and a per-key lock (:meth:`Ledger.hold`) that serializes the
-"check, create, record" sequence of a key across threads and processes.
-
-Storage layout
---------------
-The ledger lives in a Prefect storage block: by default the default result storage
-(``prefect.results.get_default_result_storage()``, usually ``~/.prefect/storage``), in production
-any ``WritableFileSystem`` block (an ``S3Bucket`` of prefect-aws, a ``RemoteFileSystem``...)::
-
-    <storage>/<namespace>/entries/<sha256(key)>.json     # one entry per key
-    <storage>/<namespace>/locks/<sha256(key)>.lock       # local storage only: the key's lock
-
-Keys are hashed for file names: they may hold any character (and Prefect's
-``FileSystemLockManager`` builds the lock name with ``Path.with_suffix``, which would cut a key at
-its last dot). The entry keeps the key in clear, and :meth:`Ledger.get` checks it. Local writes
-go to a temporary file that is renamed over the entry (a reader never sees half an entry); an
-object store's PUT is atomic by itself.
-
-Locks
------
-:meth:`Ledger.hold` uses Prefect's locking machinery: ``ResultStore.acquire_lock`` /
-``release_lock`` with a lock manager. By default that is :class:`LedgerLockManager`, a
-``FileSystemLockManager`` whose directory sits beside the entries (for local storage) or under
-``$PREFECT_HOME/prefect-firework/locks/<namespace>`` (for remote storage). It fixes two problems
-of Prefect 3.9's ``FileSystemLockManager`` that batch reruns hit:
-
-- a contender that reads a lock file between its creation and its content raises
-  ``ValueError: EOF while parsing`` instead of waiting: lock files are now created whole
-  (written aside, then hard-linked into place);
-- a lock left by a killed process never goes away (``ResultStore`` sets no expiry): a lock whose
-  holder process on this host is gone (or is a zombie, or is another process reusing the pid) is
-  broken, under an ``flock`` so that two contenders never break a fresh lock (POSIX only).
-
-**Several machines**: a file lock only serializes runs on one machine (or on a shared
-filesystem, minus stale-lock recovery). When runs of the same manifest may happen on several
-machines, pass a distributed lock manager, e.g. prefect-redis' ``RedisLockManager``::
-
-    from prefect_aws import S3Bucket
-    from prefect_redis.locking import RedisLockManager
-
-    ledger = Ledger(S3Bucket.load("ledger"), lock_manager=RedisLockManager(host="redis"))
-
-Secrets never go into entries: ``error`` is scrubbed of URL query strings (presigned URLs),
-``user:password@`` parts, bearer tokens and ``X-Amz-*`` parameters.
+``key -> LedgerEntry``, one small JSON document per key in a Prefect storage block, with a
+per-key lock so "check, create, record" runs once per key across threads, processes and (with a
+distributed lock manager) machines. Layout, statuses and locks: docs/ARCHITECTURE.md ("The
+ledger").
 """
 
 from __future__ import annotations

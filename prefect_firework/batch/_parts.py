@@ -1,31 +1,8 @@
 """The multipart part planner: which byte ranges become which parts. Pure, no I/O.
 
-Planning is split from executing (as in s3transfer): the flow asks for a plan once, then maps
-one ``upload_part`` task over it; each task streams ``open_range(source, part.offset,
-part.length)`` into the part's presigned PUT.
-
-Hard rules (spec section 5, S3): at most ``limits.max_parts`` (100) parts; every part but the
-last at least ``limits.min_part_size`` (5 MiB); the parts cover ``[0, size)`` exactly once, in
-order, numbered from 1. S3 also caps a part at 5 GiB.
-
-How the part size is chosen (see :func:`plan_parts`) and why:
-
-* **Enough parts to keep every stream busy.** With ``concurrency`` parallel PUTs, a plan of
-  exactly ``concurrency`` parts leaves streams idle as soon as the first part finishes and the
-  upload waits on the slowest one. Aiming at ``4 x concurrency`` parts keeps every stream
-  fed until near the end and spreads a slow connection's cost.
-* **Parts reasonably large.** Each part costs a request, a TLS round-trip ramp-up and a row in
-  the resume ledger, so below ~16 MiB per part the overhead starts to show. When ``4 x
-  concurrency`` parts would be smaller than 16 MiB, the size is raised toward 16 MiB as long
-  as the plan still has at least ``2 x concurrency`` parts.
-* **Not too large.** Beyond 64 MiB a part gains no throughput, and a retried or resumed part
-  redoes more bytes; 64 MiB is the ceiling unless the 100-part cap forces more.
-* **Always legal.** The size is then raised to ``min_part_size`` and to what fits the file in
-  ``max_parts`` parts; these hard rules override every preference above.
-
-Sizes are rounded to whole MiB (only when ``min_part_size`` is at least 1 MiB, so sandboxes
-with tiny limits still get multi-part plans). Memory does not depend on the part size: parts
-stream through a small buffer.
+Planning is apart from executing: the flow asks for a plan once, then runs one ``upload_part``
+task per range. The hard rules and how the part size is chosen: docs/ARCHITECTURE.md ("Part
+planning").
 """
 
 from __future__ import annotations

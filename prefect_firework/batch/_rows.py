@@ -47,7 +47,7 @@ __all__ = [
     "parse_video_ids",
 ]
 
-#: optional metadata columns shared by upload and update manifests (spec 6.4 / 7.3)
+#: optional metadata columns shared by upload and update manifests (create and update)
 METADATA_COLUMNS: tuple[str, ...] = (
     "description",
     "access",
@@ -505,7 +505,7 @@ def _with_blank_poster(cells: dict[str, Any], raw: dict[str, Any]) -> dict[str, 
 
 
 def parse_update_rows(frame: pd.DataFrame) -> list[UpdateRow | InvalidRow]:
-    """Validate every row of an update manifest (``video_id`` + updatable columns of spec 7.3).
+    """Validate every row of an update manifest (``video_id`` and the updatable columns).
 
     An empty cell leaves the field as is; ``poster_url`` ``"null"`` or ``""`` removes the custom
     poster; ``product_ids`` ``[]`` untags all; ``custom_fields`` ``{}`` clears them. A row with

@@ -66,7 +66,8 @@ def _also(upload_ids: Sequence[str]) -> str:
 
 
 def choose_strategy(size: int, strategy: Strategy, limits: MediaLimits = DEFAULT_LIMITS) -> str:
-    """``single`` at or below the spec's ~100 MB guidance, ``multipart`` above; or as asked."""
+    """``single`` at or below the API's ~100 MB guidance for one POST, else ``multipart``;
+    or as asked."""
     if strategy not in ("auto", "single", "multipart"):
         raise ValueError(f"strategy must be auto, single or multipart, not {strategy!r}")
     if strategy != "auto":
@@ -85,7 +86,8 @@ def planned_strategy(
     return choose_strategy(size, strategy, limits)
 
 
-#: what the API answers when it will not assemble the parts (spec: e.g. parts under 5 MB)
+#: what the API answers when it will not assemble the parts (e.g. a part under 5 MB that is
+#: not the last)
 MULTIPART_FAILED = "Multipart upload failed"
 
 
@@ -106,7 +108,7 @@ def upload_steps(
 ) -> Generator[Any, Any, Uploaded]:
     """Upload ``source`` by presigned POST or multipart; return where it landed.
 
-    ``multipart_threshold`` (bytes) moves the single/multipart line from the spec's ~100 MB.
+    ``multipart_threshold`` (bytes) moves the single/multipart line from the API's ~100 MB.
     ``owner`` (a row key) keeps rows from sharing a resumable upload; ``spent(upload_id)``
     says whether a cached upload already became a video (then it is not reused).
     """

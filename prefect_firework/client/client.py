@@ -163,7 +163,7 @@ class FireworkClient:
     def create_upload_signature(
         self, *, filename: str, mime_type: str, channel_id: str
     ) -> UploadSignature:
-        """``POST /api/v1/upload_signatures``: presigned POST credentials (spec 4)."""
+        """``POST /api/v1/upload_signatures``: presigned POST credentials."""
         body = UploadSignatureRequest(filename=filename, mime_type=mime_type, channel_id=channel_id)
         response = self._request("POST", "/api/v1/upload_signatures", json=body.to_api())
         signature = self._parse(UploadSignature, response)
@@ -303,7 +303,7 @@ class FireworkClient:
     ) -> Video | VideoImport:
         """``POST /api/v1/videos`` URL import: 201 returns a ``Video``, 202 a ``VideoImport``.
 
-        The URL rules of spec 6.3 (http(s), dotted hostname, a path) are checked first.
+        The API's URL rules (http(s), a dotted hostname, a path) are checked first.
         """
         body = VideoFromUrl(url=url, asynchronous=asynchronous, metadata=metadata)
         response = self._request("POST", "/api/v1/videos", json=body.to_api())
@@ -312,7 +312,7 @@ class FireworkClient:
         return self._parse(Video, response)
 
     def create_video_from_s3_key(self, s3_key: str, metadata: VideoMetadata) -> Video:
-        """``POST /api/v1/videos`` from an uploaded object's key (spec 6.3, option 3)."""
+        """``POST /api/v1/videos`` from an uploaded object's key."""
         body = VideoFromS3Key(s3_key=s3_key, metadata=metadata)
         response = self._request("POST", "/api/v1/videos", json=body.to_api())
         return self._parse(Video, response)

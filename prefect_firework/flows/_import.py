@@ -1,4 +1,4 @@
-"""``import_video``: let Firework fetch a video from a URL, sync or async (spec 6.3)."""
+"""``import_video``: let Firework fetch a video from a URL, sync (201) or async (202, polled)."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def import_video(
 ) -> Video | VideoImport:
     """Create a video from a public URL.
 
-    The URL is checked against the spec's rules (http/https, a dotted hostname, a path) before
+    The URL is checked against the API's rules (http/https, a dotted hostname, a path) before
     any request. ``mode="sync"`` returns the video (Firework downloads within the request;
     fine for small files). ``mode="async"`` (the default, recommended for large files) returns
     the import job, or with ``wait=True`` polls it every ``poll_interval`` s until it is

@@ -1,4 +1,4 @@
-"""Creating a video from a URL or an S3 key (spec 6.3) and the async import job (spec 6.8.2, 9)."""
+"""Creating a video from a URL or an S3 key, and the async import job a 202 starts."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ ImportStatus = Literal["running", "completed", "errored"]
 
 
 def validate_import_url(url: str) -> str:
-    """Check the URL rules the API enforces before it fetches anything (spec 6.3).
+    """Check the URL rules the API enforces before it fetches anything.
 
     Raises ``ValueError`` (a ``PydanticCustomError`` whose ``type`` names the rule: ``url_syntax``,
     ``url_scheme``, ``url_hostname``, ``url_path``): http/https scheme, a hostname with at least
@@ -81,7 +81,7 @@ class VideoFromS3Key(RequestModel):
 
 
 class VideoImport(ResponseModel):
-    """An async URL import job (spec 6.8.2, 9.3).
+    """An async URL import job (the 202 of a create, and ``GET /api/v1/video_imports/{id}``).
 
     ``video_id`` may appear while ``status`` is still ``"running"``; the video is ready only when
     the status is ``"completed"``. ``error`` holds the API's reason when it gives one.

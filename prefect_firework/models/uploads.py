@@ -1,4 +1,4 @@
-"""Upload signatures: single presigned POST (spec 4) and multipart (spec 5).
+"""Upload signatures: single presigned POST (up to ~100 MB) and multipart (up to 5 GB).
 
 Presigned material is secret: whoever holds a policy and signature (or a part URL) can write to
 the bucket until it expires. Those fields are ``SecretStr``, so reprs, logs, Prefect results and
@@ -27,7 +27,7 @@ __all__ = [
 
 
 def validate_mime_type(value: str) -> str:
-    """The API accepts only ``video/mp4`` and ``video/quicktime`` (spec 4.2, 6.1)."""
+    """The API accepts only ``video/mp4`` and ``video/quicktime`` (``.mp4`` and ``.mov``)."""
     allowed = sorted(set(SUPPORTED_MIME_TYPES.values()))
     if value not in allowed:
         raise ValueError(f"mime_type must be one of {allowed}, got {value!r}")
@@ -35,7 +35,7 @@ def validate_mime_type(value: str) -> str:
 
 
 class UploadSignatureRequest(RequestModel):
-    """Body of ``POST /api/v1/upload_signatures`` (spec 4.2)."""
+    """Body of ``POST /api/v1/upload_signatures``."""
 
     filename: str = Field(min_length=1)
     mime_type: str
@@ -48,7 +48,7 @@ class UploadSignatureRequest(RequestModel):
 
 
 class UploadSignature(ResponseModel):
-    """A presigned S3 POST (spec 4.4); ``policy`` and ``signature`` are secret."""
+    """A presigned S3 POST; ``policy`` and ``signature`` are secret."""
 
     key: str
     post_url: str
@@ -60,7 +60,8 @@ class UploadSignature(ResponseModel):
     acl: str = "private"
 
     def form_fields(self, mime_type: str) -> list[tuple[str, str]]:
-        """The S3 form fields in the order the spec requires (4.6); ``file`` goes after them.
+        """The S3 form fields in the required order: key, acl, X-Amz-Algorithm, X-Amz-Credential,
+        X-Amz-Date, Policy, X-Amz-Signature, Content-Type; ``file`` goes after them, last.
 
         The values include the unwrapped policy and signature: use them only to build the body.
         """
@@ -77,7 +78,7 @@ class UploadSignature(ResponseModel):
 
 
 class MultipartUploadRequest(RequestModel):
-    """Body of ``POST /api/v1/upload_multipart/signatures`` (spec 5.1.2)."""
+    """Body of ``POST /api/v1/upload_multipart/signatures``."""
 
     filename: str = Field(min_length=1)
     mime_type: str
@@ -115,7 +116,7 @@ class PartSignature(ResponseModel):
 
 
 class MultipartUpload(ResponseModel):
-    """An initiated multipart upload (spec 5.1.3); ``parts`` sorted by part number."""
+    """An initiated multipart upload; ``parts`` sorted by part number."""
 
     key: str
     upload_id: str
@@ -135,7 +136,7 @@ class CompletedPart(RequestModel):
 
 
 class MultipartCompleteRequest(RequestModel):
-    """Body of ``POST /api/v1/upload_multipart/complete`` (spec 5.3.2).
+    """Body of ``POST /api/v1/upload_multipart/complete``.
 
     Parts are sorted by number (S3 rejects out-of-order lists); duplicates are an error.
     """

@@ -1,4 +1,4 @@
-"""Video metadata we send (create, update) and the video the API returns (spec 6.4-6.8, 7, 8).
+"""Video metadata we send (create, update) and the video the API returns.
 
 The API distinguishes an omitted field ("keep what is there") from ``null`` ("remove") and from
 an empty value (``product_ids: []`` untags everything, ``custom_fields: {}`` clears them). The
@@ -92,7 +92,7 @@ class ExternalMediaInfo(ExternalMedia):
 
 
 class VideoPoster(ResponseModel):
-    """One poster image of a video (spec 8.3, Video Poster Schema)."""
+    """One poster image of a video, as the API returns it."""
 
     url: str
     aspect_ratio: str | None = None
@@ -210,7 +210,7 @@ class _VideoFields(RequestModel):
 
 
 class VideoMetadata(_VideoFields):
-    """Metadata of a new video (spec 6.4): ``channel_id`` and ``caption`` required.
+    """Metadata of a new video: ``channel_id`` and ``caption`` required.
 
     Used as the ``metadata`` JSON of a file upload and merged into the JSON body of a URL import
     or an S3-key create. ``to_api()`` returns only the fields that were set.
@@ -249,7 +249,7 @@ class VideoMetadata(_VideoFields):
 
 
 class VideoUpdate(_VideoFields):
-    """A partial update (spec 7.3): every field optional; only the fields set are sent.
+    """A partial update: every field optional; only the fields set are sent.
 
     ``poster_url=None`` or ``""`` removes the custom poster; ``product_ids=[]`` untags all
     products; ``custom_fields={}`` clears them. ``display_social_attributions=True`` without
@@ -286,7 +286,7 @@ class VideoUpdate(_VideoFields):
 
 
 class Video(ResponseModel):
-    """A video as the API returns it (spec 6.8.1, 7.4, 8.3).
+    """A video as the API returns it (create, update, get).
 
     Only ``id`` is required: a create that succeeded must never fail to parse and lose the id.
     """

@@ -1,6 +1,6 @@
 """``preflight``: check a source against the API's media rules before any upload starts.
 
-The API (spec 4.3, 5.3.3, 6.1) refuses videos that are not .mp4/.mov, smaller than 25 KB or
+The API refuses videos that are not .mp4/.mov, smaller than 25 KB or
 larger than 5 GB, or shorter than 3 s or longer than 1 h, but for a multipart upload it only
 finds out after every part has been sent. Checking first turns a wasted 5 GB upload into a
 refusal in milliseconds. The checks run cheapest first, so a wrong extension costs no I/O:

@@ -51,7 +51,7 @@ logger = logging.getLogger("prefect_firework.tasks")
 def get_video_import(
     import_id: str, credentials: FireworkCredentials | str | None = None
 ) -> VideoImport:
-    """Read an import job's status once (spec 9)."""
+    """Read an import job's status once (``running``, ``completed`` or ``errored``)."""
     client = resolve_credentials(credentials).get_client()
     return with_rate_limit_wait(lambda: client.get_video_import(import_id))
 
@@ -100,7 +100,7 @@ def wait_for_video_import(
     timeout: float = 3600.0,
     credentials: FireworkCredentials | str | None = None,
 ) -> VideoImport:
-    """Poll an import every ``poll_interval`` s (spec: 5-10 s) until it finishes.
+    """Poll an import every ``poll_interval`` s until it finishes (the API asks for 5-10 s).
 
     Returns the completed import (with its ``video_id``); raises ``ImportFailedError`` when it
     ends ``errored`` and ``ImportTimeoutError`` after ``timeout`` seconds.

@@ -46,7 +46,7 @@ __all__ = [
 
 Source = str | os.PathLike[str]
 
-#: how long an initiated multipart upload is reused: under the spec's 60-minute URL lifetime,
+#: how long an initiated multipart upload is reused: under the presigned URLs' 60-minute lifetime,
 #: with room for the last parts to finish
 RESUME_WINDOW = dt.timedelta(minutes=45)
 
@@ -75,7 +75,7 @@ def create_upload_signature(
     channel_id: str,
     credentials: FireworkCredentials | str | None = None,
 ) -> UploadSignature:
-    """Get presigned POST credentials for a single-request upload (spec 4)."""
+    """Get presigned POST credentials for a single-request upload (files up to ~100 MB)."""
     client = resolve_credentials(credentials).get_client()
     return with_rate_limit_wait(
         lambda: client.create_upload_signature(
@@ -255,7 +255,7 @@ def complete_multipart_upload(
     parts: Sequence[CompletedPart],
     credentials: FireworkCredentials | str | None = None,
 ) -> str:
-    """Assemble the parts (spec 5.3), sorted by part number; return the S3 key.
+    """Assemble the parts, sent sorted by part number as the API requires; return the S3 key.
 
     Cached by upload id, so a rerun after a crash that follows a successful complete goes
     straight on to creating the video instead of completing a finished upload again.

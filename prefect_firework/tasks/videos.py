@@ -108,7 +108,7 @@ def create_video(
     **_RETRY_TIMING,
 )
 def get_video(video_id: str, credentials: FireworkCredentials | str | None = None) -> Video:
-    """Fetch one video (spec 8)."""
+    """Fetch one video (``GET /api/v1/videos/{id}``)."""
     client = resolve_credentials(credentials).get_client()
     return with_rate_limit_wait(lambda: client.get_video(video_id))
 
@@ -125,7 +125,7 @@ def update_video(
     update: VideoUpdate,
     credentials: FireworkCredentials | str | None = None,
 ) -> Video:
-    """PATCH a video (spec 7). Only the fields set on ``update`` are sent.
+    """PATCH a video. Only the fields set on ``update`` are sent: an omitted field is left as is.
 
     A PATCH is idempotent (it sets fields to values), so every retryable failure is retried.
     """
