@@ -1,7 +1,8 @@
 """Suite-wide set-up: an isolated Prefect home and one Prefect test server per session.
 
-Tests that run flows or save blocks use the ``prefect_harness`` fixture (directory conftests
-make it autouse there); tests of the sandbox, client and sources never start Prefect.
+Tests that run flows or save blocks are marked ``prefect_server`` (``pytestmark`` in their
+module): they run on the session's temporary Prefect API, started on first use. Tests of the
+sandbox, client, sources and most of the batch engine never start Prefect.
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ def prefect_harness():
         temporary_settings(updates={"flows.heartbeat_frequency": None}),
     ):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _prefect_server(request: pytest.FixtureRequest) -> None:
+    """Start (once) and use the session's Prefect API for tests marked ``prefect_server``."""
+    if request.node.get_closest_marker("prefect_server") is not None:
+        request.getfixturevalue("prefect_harness")
 
 
 @pytest.fixture(scope="module")

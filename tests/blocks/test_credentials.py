@@ -17,6 +17,8 @@ from prefect_firework.blocks import (
 )
 from prefect_firework.settings import FireworkSettings
 
+pytestmark = pytest.mark.prefect_server
+
 
 class TestFireworkCredentialsStandards(BlockStandardTestSuite):
     @pytest.fixture

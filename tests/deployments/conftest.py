@@ -19,11 +19,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "slow: needs more than 60 s; runs in `make test` too")
 
 
-@pytest.fixture(autouse=True)
-def _prefect(prefect_harness):
-    yield
-
-
 @pytest.fixture
 def api_env(monkeypatch) -> str:
     """The test server's URL, also in the environment for the processes a test starts."""

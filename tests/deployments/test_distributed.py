@@ -21,6 +21,8 @@ from prefect_firework.flows.deployments import upload_manifest
 from prefect_firework.runners import cluster_task_runner
 from prefect_firework.sandbox.media import make_mp4
 
+pytestmark = pytest.mark.prefect_server
+
 #: a task's pickled parameters or result above this would be carrying data, not references
 #: (the largest here, the presigned URLs of a 2-part multipart initiate, is about 2 KiB)
 SMALL = 4 * 1024

@@ -21,6 +21,8 @@ from prefect_firework.flows.deployments import (
     run_date,
 )
 
+pytestmark = pytest.mark.prefect_server
+
 EXPECTED = {
     "nightly-manifest-upload": ("upload-manifest", "cron"),
     "url-imports": ("import-manifest", "interval"),

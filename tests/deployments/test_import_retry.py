@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from prefect_firework.flows.deployments import import_manifest
 from prefect_firework.sandbox.media import make_mp4
+
+pytestmark = pytest.mark.prefect_server
 
 
 def test_url_parameter_imports_only_that_urls_rows(sb, block_name, tmp_path):

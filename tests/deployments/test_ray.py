@@ -33,6 +33,8 @@ from prefect_firework.batch._ledger import Ledger
 from prefect_firework.flows import upload_videos
 from prefect_firework.sandbox.media import make_mp4
 
+pytestmark = pytest.mark.prefect_server
+
 BIN = Path(sys.executable).parent
 
 

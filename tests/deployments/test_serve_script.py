@@ -19,6 +19,8 @@ from prefect.deployments import run_deployment
 
 from prefect_firework.sandbox.media import make_mp4
 
+pytestmark = pytest.mark.prefect_server
+
 NAMES = ["nightly-manifest-upload", "url-imports", "video-updates"]
 DAY = "2026-11-27"
 

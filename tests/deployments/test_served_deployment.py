@@ -21,6 +21,8 @@ from prefect.runner import Runner
 
 from prefect_firework.flows.deployments import upload_manifest
 
+pytestmark = pytest.mark.prefect_server
+
 
 class ServedRunner:
     """A Runner polling every second in its own thread and event loop."""

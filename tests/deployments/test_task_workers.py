@@ -26,6 +26,8 @@ from prefect_firework.models import Video
 from prefect_firework.sandbox.media import make_mp4
 from prefect_firework.workers import WORKER_TASKS, upload_video_task
 
+pytestmark = pytest.mark.prefect_server
+
 
 @pytest.fixture
 def shared_storage(tmp_path, monkeypatch, api_env) -> Iterator[Path]:

@@ -9,10 +9,13 @@ import datetime as dt
 import uuid
 
 import pandas as pd
+import pytest
 from deployments_support import PREFECT_YAML, captions, manifest_rows, run_cli, write_csv
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import WorkPoolFilter, WorkPoolFilterName
 from prefect.deployments import run_deployment
+
+pytestmark = pytest.mark.prefect_server
 
 
 def test_prefect_yaml_deploys_and_a_process_worker_runs_the_nightly_upload(

@@ -8,11 +8,6 @@ import pytest
 from components import moto_s3, moto_s3_server, redis_server  # noqa: F401 (fixtures)
 
 
-@pytest.fixture(autouse=True)
-def _prefect(prefect_harness):
-    yield
-
-
 @pytest.fixture
 def api_env(monkeypatch) -> str:
     """The test server's URL, also in the environment for the processes a test starts."""

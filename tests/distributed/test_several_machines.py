@@ -30,6 +30,8 @@ from prefect_firework.blocks import FireworkCredentials
 from prefect_firework.sandbox import Sandbox, SandboxConfig
 from prefect_firework.sandbox.media import make_mp4
 
+pytestmark = pytest.mark.prefect_server
+
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 #: the sandbox's create limit, scaled down from 20 per 300 s so a test takes seconds

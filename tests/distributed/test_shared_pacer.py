@@ -9,9 +9,12 @@ from __future__ import annotations
 import itertools
 import time
 
+import pytest
 from components import unique
 
 from prefect_firework.batch._pacing import PrefectRateLimitPacer
+
+pytestmark = pytest.mark.prefect_server
 
 
 def test_tight_polling_still_gets_every_slot_as_it_decays_back():

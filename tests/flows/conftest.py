@@ -3,6 +3,8 @@
 import pytest
 
 
-@pytest.fixture(autouse=True)
-def _prefect(prefect_harness):
-    yield
+@pytest.fixture
+def ledger(tmp_path):
+    from prefect_firework.batch import Ledger
+
+    return Ledger(tmp_path / "ledger")

@@ -10,6 +10,8 @@ from prefect_firework.models import Video, VideoImport
 from prefect_firework.sandbox.media import make_mp4
 from prefect_firework.tasks import ImportFailedError
 
+pytestmark = pytest.mark.prefect_server
+
 
 @pytest.fixture
 def served(sb, tmp_path):

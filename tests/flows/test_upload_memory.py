@@ -11,9 +11,12 @@ import os
 import subprocess
 import sys
 
+import pytest
 from prefect.settings import PREFECT_API_URL
 
 from prefect_firework.sandbox.media import make_mp4
+
+pytestmark = pytest.mark.prefect_server
 
 MIB = 1024 * 1024
 FILE_SIZE = 320 * MIB

@@ -15,6 +15,8 @@ from prefect_firework.flows import upload_video
 from prefect_firework.sandbox.media import make_mp4, set_mp4_duration
 from prefect_firework.sources import PreflightError
 
+pytestmark = pytest.mark.prefect_server
+
 MIB = 1024 * 1024
 
 
@@ -209,7 +211,7 @@ def test_expired_part_url_restarts_the_upload_once(sb, credentials, tmp_path):
     assert_video_stored(sb, video, path)
 
 
-def test_rerun_after_the_signature_window_starts_fresh(credentials, tmp_path, prefect_harness):
+def test_rerun_after_the_signature_window_starts_fresh(credentials, tmp_path):
     from prefect_firework.blocks import FireworkCredentials
     from prefect_firework.sandbox import Sandbox, SandboxConfig
 

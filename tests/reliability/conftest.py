@@ -1,7 +1,7 @@
 """Reliability and security suite: flows against the sandbox under faults, crashes, bad input.
 
-Flow tests run on the session's temporary Prefect API (``prefect_harness``). Each test gets a
-fresh ``FireworkClient`` (no token or connection left over from an earlier test), so token
+Flow tests run on the session's temporary Prefect API (the ``prefect_server`` marker). Each test
+gets a fresh ``FireworkClient`` (no token or connection left over from an earlier test), so token
 faults really reach the token endpoint.
 """
 
@@ -10,19 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from prefect.settings import temporary_settings
 
 from prefect_firework.batch._ledger import Ledger
 from prefect_firework.blocks import FireworkCredentials
 from prefect_firework.blocks import credentials as credentials_module
 from prefect_firework.sandbox import Sandbox, SandboxConfig
-
-
-@pytest.fixture(autouse=True)
-def _prefect(prefect_harness):
-    # no flow-run heartbeat thread: joining it costs up to 1 s at the end of every flow run
-    with temporary_settings(updates={"flows.heartbeat_frequency": None}):
-        yield
 
 
 @pytest.fixture(scope="module")

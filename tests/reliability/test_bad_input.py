@@ -1,7 +1,7 @@
 """Bad input through the flow: every row ``invalid`` (or a precise error), no crash, and not one
 request to Firework for a row that is refused.
 
-``tests/batch_units/test_manifest_corpus.py`` fuzzes the manifest *parser*; here the same kinds
+``tests/batch/test_manifest_corpus.py`` fuzzes the manifest *parser*; here the same kinds
 of input go through ``upload_videos`` against the sandbox, with real files (0 B, 24 KB, 2 s and
 61 min containers, a text file named ``.mp4``...), and the sandbox's request log is the judge.
 A named corpus first, then file-level cases, then hypothesis-generated manifests that mix good
@@ -29,6 +29,8 @@ from prefect_firework.batch._ledger import Ledger
 from prefect_firework.errors import ManifestError
 from prefect_firework.flows import upload_videos
 from prefect_firework.sandbox.media import make_mp4, pad_to_size, set_mp4_duration
+
+pytestmark = pytest.mark.prefect_server
 
 SOAK = bool(os.environ.get("RELIABILITY_SOAK"))
 EXAMPLES = 150 if SOAK else 10

@@ -39,6 +39,8 @@ from reliability_support import AMBIGUOUS, KEY_FIELD, MIB, mp4
 from prefect_firework.batch._ledger import Ledger
 from prefect_firework.sandbox.media import make_mp4
 
+pytestmark = pytest.mark.prefect_server
+
 CLI = Path(sys.executable).parent / "prefect-firework"
 CHILD = Path(__file__).with_name("reliability_child.py")
 TRIALS = int(os.environ.get("RELIABILITY_SOAK_TRIALS") or 3)

@@ -50,6 +50,8 @@ from prefect_firework.models import VideoMetadata
 from prefect_firework.sandbox.media import make_mp4
 from prefect_firework.tasks import _policy
 
+pytestmark = pytest.mark.prefect_server
+
 PATHS = ("single", "multipart", "url-sync", "url-async", "update")
 CREATE_PATHS = PATHS[:4]
 THRESHOLD = 4 * MIB  # multipart rows: 11 MiB in parts of >= 5 MiB

@@ -17,6 +17,8 @@ from reliability_support import PrefectServer, count
 from prefect_firework.sandbox import Sandbox, SandboxConfig
 from prefect_firework.sandbox.media import make_mp4
 
+pytestmark = pytest.mark.prefect_server
+
 OUTAGE = 150.0  # seconds the server stays down
 ROWS, LIMIT, WINDOW = 10, 2, 45.0  # creates paced so the batch outlives the outage
 

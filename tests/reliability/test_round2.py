@@ -21,6 +21,8 @@ from prefect_firework.errors import ManifestError
 from prefect_firework.flows import upload_videos
 from prefect_firework.sandbox.media import make_mp4
 
+pytestmark = pytest.mark.prefect_server
+
 THRESHOLD = 4 * MIB
 
 

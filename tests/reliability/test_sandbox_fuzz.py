@@ -25,6 +25,8 @@ from hypothesis import strategies as st
 
 from prefect_firework.sandbox.media import make_mp4
 
+pytestmark = pytest.mark.prefect_server
+
 SOAK = bool(os.environ.get("RELIABILITY_SOAK"))
 EXAMPLES = 600 if SOAK else 60
 HUGE = "x" * 300_000

@@ -55,6 +55,8 @@ from prefect_firework.models import MultipartUpload
 from prefect_firework.sandbox import Sandbox, SandboxConfig
 from prefect_firework.sandbox import uploads as sandbox_uploads
 
+pytestmark = pytest.mark.prefect_server
+
 LOGGERS = ("", "prefect", "httpx", "httpcore", "prefect_firework", "prefect_firework.client")
 USER_SIGNATURE = "b7e1c0ffee5ec2e7f00dfacade0123456789abcdef0123456789abcdef012345"
 USER_QUERY = (

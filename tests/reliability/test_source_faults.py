@@ -41,6 +41,8 @@ from prefect_firework.flows import upload_videos
 from prefect_firework.sandbox.files import FileServer
 from prefect_firework.sandbox.media import make_mp4
 
+pytestmark = pytest.mark.prefect_server
+
 KINDS = ("local", "http", "s3", "gcs", "azure")
 THRESHOLD = 4 * MIB  # the multipart rows: 11 MiB in 2 parts
 

@@ -40,6 +40,8 @@ from prefect_firework.settings import FireworkSettings
 from prefect_firework.sources import PreflightError, preflight
 from prefect_firework.tasks._policy import create_outcome, is_safe_to_retry_create
 
+pytestmark = pytest.mark.prefect_server
+
 THRESHOLD = 4 * MIB
 
 

@@ -3,10 +3,4 @@ per session by the fixtures of ``tests/components.py``, each behind a recording 
 
 from __future__ import annotations
 
-import pytest
 from components import azurite, azurite_server, gcs, gcs_emulator  # noqa: F401 (fixtures)
-
-
-@pytest.fixture(autouse=True)
-def _prefect(prefect_harness):
-    yield

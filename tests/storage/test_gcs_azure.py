@@ -23,6 +23,8 @@ from prefect_firework.sources.azure import AZURE_CHUNK
 from prefect_firework.sources.fingerprint import EDGE_BYTES
 from prefect_firework.sources.gcs import GCS_CHUNK
 
+pytestmark = pytest.mark.prefect_server
+
 MIB = 1024 * 1024
 
 

@@ -19,6 +19,8 @@ from prefect_firework.models import VideoMetadata, VideoUpdate
 from prefect_firework.sandbox.media import make_mp4
 from prefect_firework.tasks._policy import ResumeKey, is_safe_to_retry_create
 
+pytestmark = pytest.mark.prefect_server
+
 MIB = 1024 * 1024
 
 

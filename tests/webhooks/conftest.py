@@ -10,11 +10,6 @@ from prefect.events.worker import EventsWorker
 from webhook_support import EventLog
 
 
-@pytest.fixture(autouse=True)
-def _prefect(prefect_harness):
-    yield
-
-
 @pytest.fixture
 def events(monkeypatch: pytest.MonkeyPatch) -> Iterator[EventLog]:
     """Every Prefect event emitted during the test, captured in memory (nothing reaches the API).

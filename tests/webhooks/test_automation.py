@@ -16,6 +16,8 @@ from webhook_support import SECRET, AsgiClient, body, signed
 from prefect_firework.webhooks import create_webhook_app, import_failed_automation
 from prefect_firework.webhooks.automation import URL_PARAMETERS
 
+pytestmark = pytest.mark.prefect_server
+
 
 @pytest.fixture
 def url_imports() -> UUID:

@@ -21,6 +21,8 @@ from prefect_firework.sandbox import Sandbox, SandboxConfig
 from prefect_firework.sandbox.media import make_mp4
 from prefect_firework.webhooks import WebhookReceiver, WebhookServer
 
+pytestmark = pytest.mark.prefect_server
+
 
 class Switch:
     """The receiver, or a 503 while switched off (a receiver that is down)."""

@@ -34,6 +34,8 @@ from prefect_firework.webhooks import (
     create_webhook_app,
 )
 
+pytestmark = pytest.mark.prefect_server
+
 SIGNATURE = "5ec2e7c0ffeeb7e1f00dfacade0123456789abcdef0123456789abcdef01234599"
 CREDENTIAL = "AKIAWEBHOOKTEST7%2F20261201%2Fus-east-1%2Fs3%2Faws4_request"
 CDN_TOKEN = "cdn-token-27182818"

@@ -14,6 +14,8 @@ from webhook_support import HEADER, SECRET, AsgiClient, body, now_ms, signed
 from prefect_firework.blocks import FireworkWebhookSecret
 from prefect_firework.webhooks import WebhookReceiver, create_webhook_app
 
+pytestmark = pytest.mark.prefect_server
+
 
 @pytest.fixture
 def client() -> AsgiClient:

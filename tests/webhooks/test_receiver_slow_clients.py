@@ -19,6 +19,8 @@ from webhook_support import SECRET, body, signed
 
 from prefect_firework.webhooks import WebhookReceiver, WebhookServer
 
+pytestmark = pytest.mark.prefect_server
+
 DEADLINE = 0.6
 
 

@@ -19,6 +19,8 @@ from prefect_firework.sandbox import Sandbox, SandboxConfig
 from prefect_firework.sandbox.media import make_mp4
 from prefect_firework.webhooks import WebhookServer, verify_signature
 
+pytestmark = pytest.mark.prefect_server
+
 RETRIES = (0.05, 0.1, 0.1)
 
 

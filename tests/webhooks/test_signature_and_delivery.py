@@ -21,6 +21,8 @@ from prefect_firework.webhooks.signature import (
     verify_signature,
 )
 
+pytestmark = pytest.mark.prefect_server
+
 RAW = body("video_created", video_id="V1")
 
 

@@ -11,11 +11,14 @@ import time
 import uuid
 
 import httpx
+import pytest
 from prefect.events.schemas.events import Event
 from prefect.settings import PREFECT_API_URL
 from webhook_support import SECRET, body, signed
 
 from prefect_firework.webhooks.wait import import_outcome
+
+pytestmark = pytest.mark.prefect_server
 
 
 def _event(name: str, resource: str, related: list[dict] | None = None, **payload) -> Event:

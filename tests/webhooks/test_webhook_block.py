@@ -9,6 +9,8 @@ import prefect_firework
 from prefect_firework.blocks import FireworkWebhookSecret
 from prefect_firework.webhooks.serve import load_secret
 
+pytestmark = pytest.mark.prefect_server
+
 
 class TestFireworkWebhookSecretStandards(BlockStandardTestSuite):
     @pytest.fixture

@@ -23,6 +23,8 @@ from prefect_firework.batch._driver import (
     run_pipeline,
 )
 
+pytestmark = pytest.mark.prefect_server
+
 
 class Gauge:
     """Counts how many things run at once, and the most ever."""

@@ -412,7 +412,8 @@ def test_a_killed_holder_does_not_block_the_rerun(
         holder.join(10)
 
 
-def test_hold_from_thread_pool_task_runner_workers(ledger: Ledger, prefect_harness: None) -> None:
+@pytest.mark.prefect_server
+def test_hold_from_thread_pool_task_runner_workers(ledger: Ledger) -> None:
     from prefect import flow, task
     from prefect.cache_policies import NO_CACHE
     from prefect.task_runners import ThreadPoolTaskRunner

@@ -15,6 +15,8 @@ from prefect_firework.batch import RESULT_COLUMNS
 from prefect_firework.flows import RowErrorsFound, import_videos, upload_videos
 from prefect_firework.sandbox.media import make_mp4
 
+pytestmark = pytest.mark.prefect_server
+
 MIB = 1024 * 1024
 
 

@@ -168,7 +168,8 @@ def test_prefect_rate_limit_pacer_interface_without_a_server() -> None:
     assert PrefectRateLimitPacer.from_settings(FireworkSettings(rate_limit_window=12)).window == 12
 
 
-def test_prefect_rate_limit_pacer_against_the_test_server(prefect_harness: None) -> None:
+@pytest.mark.prefect_server
+def test_prefect_rate_limit_pacer_against_the_test_server() -> None:
     from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
 
     clock = FakeClock()  # the local penalty's clock; the server's slots decay in real time

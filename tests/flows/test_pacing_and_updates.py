@@ -14,6 +14,8 @@ from prefect_firework.blocks import FireworkCredentials
 from prefect_firework.flows import get_videos, update_videos, upload_videos
 from prefect_firework.sandbox import Sandbox, SandboxConfig
 
+pytestmark = pytest.mark.prefect_server
+
 LIMIT, WINDOW = 3, 2.0
 
 
