@@ -28,8 +28,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from prefect_firework.sandbox.auth import OAuthError, Principal, authenticate, issue_token
-from prefect_firework.sandbox.core import Core
 from prefect_firework.sandbox.create import UploadedFile, create_video
+from prefect_firework.sandbox.engine._core import Core
 from prefect_firework.sandbox.errors import ApiError
 from prefect_firework.sandbox.faults import SETTLE_KEY, FaultRule
 from prefect_firework.sandbox.inspection import Inspector

@@ -12,9 +12,9 @@ import urllib.parse
 from dataclasses import dataclass
 
 from prefect_firework.sandbox.config import SandboxConfig
+from prefect_firework.sandbox.engine._ids import new_secret
+from prefect_firework.sandbox.engine._state import Channel, State, Token
 from prefect_firework.sandbox.errors import ApiError
-from prefect_firework.sandbox.ids import new_secret
-from prefect_firework.sandbox.state import Channel, State, Token
 
 __all__ = ["OAuthError", "Principal", "authenticate", "expire_all", "issue_token"]
 

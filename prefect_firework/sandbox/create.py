@@ -22,12 +22,11 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from prefect_firework.sandbox.auth import Principal
-from prefect_firework.sandbox.core import Core
-from prefect_firework.sandbox.errors import ApiError
-from prefect_firework.sandbox.fetch import download_video
-from prefect_firework.sandbox.ids import new_id
-from prefect_firework.sandbox.imports import start_import
-from prefect_firework.sandbox.ingest import (
+from prefect_firework.sandbox.engine._core import Core
+from prefect_firework.sandbox.engine._fetch import download_video
+from prefect_firework.sandbox.engine._ids import new_id
+from prefect_firework.sandbox.engine._imports import start_import
+from prefect_firework.sandbox.engine._ingest import (
     StoredMedia,
     check_file_part,
     check_s3_key_owner,
@@ -35,7 +34,9 @@ from prefect_firework.sandbox.ingest import (
     from_file,
     from_s3_key,
 )
-from prefect_firework.sandbox.tagging import check_store
+from prefect_firework.sandbox.engine._tagging import check_store
+from prefect_firework.sandbox.engine._webhooks import notify_video
+from prefect_firework.sandbox.errors import ApiError
 from prefect_firework.sandbox.validation import (
     check_import_url,
     parse_metadata,
@@ -43,7 +44,6 @@ from prefect_firework.sandbox.validation import (
 )
 from prefect_firework.sandbox.videos import fetch_poster, new_video
 from prefect_firework.sandbox.views import import_body, video_body
-from prefect_firework.sandbox.webhooks import notify_video
 
 __all__ = ["UploadedFile", "create_video"]
 

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from prefect_firework.sandbox.ids import new_id
+from prefect_firework.sandbox.engine._ids import new_id
 
 __all__ = ["PartStore", "PartsObject", "PartsReader", "multipart_etag"]
 

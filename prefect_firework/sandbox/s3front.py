@@ -50,12 +50,12 @@ from xml.sax.saxutils import escape
 
 from starlette.concurrency import run_in_threadpool
 
-from prefect_firework.sandbox.core import Core
+from prefect_firework.sandbox.engine._core import Core
+from prefect_firework.sandbox.engine._ids import new_id
+from prefect_firework.sandbox.engine._middleware import STATUS_KEY, Receive, Scope, Send, drain
+from prefect_firework.sandbox.engine._state import PartRecord
 from prefect_firework.sandbox.faults import FaultRule
-from prefect_firework.sandbox.ids import new_id
-from prefect_firework.sandbox.middleware import STATUS_KEY, Receive, Scope, Send, drain
 from prefect_firework.sandbox.sigv4 import ALGORITHM, parse_amz_date, presigned_signature
-from prefect_firework.sandbox.state import PartRecord
 
 __all__ = ["FORM_ORDER", "S3Front", "classify_s3", "s3_fault_body"]
 

@@ -21,16 +21,16 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from prefect_firework.sandbox.config import SandboxConfig
+from prefect_firework.sandbox.engine._ids import new_id, new_secret
+from prefect_firework.sandbox.engine._state import Clock, Product, RequestRecord, State
 from prefect_firework.sandbox.faults import Faults
-from prefect_firework.sandbox.ids import new_id, new_secret
-from prefect_firework.sandbox.state import Clock, Product, RequestRecord, State
 
 if TYPE_CHECKING:  # the heavy modules load in start(), not at import
-    from prefect_firework.sandbox.core import Core
+    from prefect_firework.sandbox.engine._core import Core
+    from prefect_firework.sandbox.engine._server import ServerThread
     from prefect_firework.sandbox.files import FileServer
     from prefect_firework.sandbox.inspection import Inspector
     from prefect_firework.sandbox.s3backend import MotoS3
-    from prefect_firework.sandbox.server import ServerThread
 
 __all__ = ["Sandbox"]
 
@@ -69,16 +69,16 @@ class Sandbox:
         import httpx
 
         from prefect_firework.sandbox.api import api_fault_body, classify_api, create_api
-        from prefect_firework.sandbox.core import Core
+        from prefect_firework.sandbox.engine._core import Core
+        from prefect_firework.sandbox.engine._middleware import Instrument, install_log_filter
+        from prefect_firework.sandbox.engine._seeds import seed
+        from prefect_firework.sandbox.engine._server import ServerThread, bind_socket, url_host
+        from prefect_firework.sandbox.engine._webhooks import WebhookSender
         from prefect_firework.sandbox.inspection import Inspector
-        from prefect_firework.sandbox.middleware import Instrument, install_log_filter
         from prefect_firework.sandbox.partstore import PartStore
         from prefect_firework.sandbox.s3backend import MotoS3
         from prefect_firework.sandbox.s3front import S3Front, classify_s3, s3_fault_body
-        from prefect_firework.sandbox.seeds import seed
-        from prefect_firework.sandbox.server import ServerThread, bind_socket, url_host
         from prefect_firework.sandbox.sigv4 import SigningIdentity
-        from prefect_firework.sandbox.webhooks import WebhookSender
 
         cfg = self.config
         self._state = State(Clock())

@@ -11,19 +11,19 @@ from __future__ import annotations
 from typing import Any
 
 from prefect_firework.sandbox.auth import Principal
-from prefect_firework.sandbox.core import Core
-from prefect_firework.sandbox.errors import ApiError
-from prefect_firework.sandbox.fetch import PosterImage, download_poster
-from prefect_firework.sandbox.ingest import StoredMedia
-from prefect_firework.sandbox.state import Poster, Video, VideoImport
-from prefect_firework.sandbox.tagging import (
+from prefect_firework.sandbox.engine._core import Core
+from prefect_firework.sandbox.engine._fetch import PosterImage, download_poster
+from prefect_firework.sandbox.engine._ingest import StoredMedia
+from prefect_firework.sandbox.engine._state import Poster, Video, VideoImport
+from prefect_firework.sandbox.engine._tagging import (
     check_store,
     replace_listings,
     resolve_products,
     set_hidden,
 )
+from prefect_firework.sandbox.engine._webhooks import notify_video
+from prefect_firework.sandbox.errors import ApiError
 from prefect_firework.sandbox.validation import parse_metadata, require_social_media
-from prefect_firework.sandbox.webhooks import notify_video
 
 __all__ = ["fetch_poster", "find_import", "find_video", "new_video", "update_video"]
 

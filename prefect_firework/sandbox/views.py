@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from prefect_firework.sandbox.core import Core
-from prefect_firework.sandbox.state import MultipartUpload, Video, VideoImport, iso
+from prefect_firework.sandbox.engine._core import Core
+from prefect_firework.sandbox.engine._state import MultipartUpload, Video, VideoImport, iso
 
 __all__ = [
     "THUMBNAIL_SIZE",

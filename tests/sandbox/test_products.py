@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sandbox_support import Api
 
-from prefect_firework.sandbox.state import Product
+from prefect_firework.sandbox.engine._state import Product
 
 
 @pytest.fixture

@@ -14,15 +14,15 @@ from typing import TYPE_CHECKING
 import httpx
 
 from prefect_firework.sandbox.config import SandboxConfig
+from prefect_firework.sandbox.engine._seeds import Seeds
+from prefect_firework.sandbox.engine._state import State
 from prefect_firework.sandbox.faults import Faults
 from prefect_firework.sandbox.partstore import PartStore
 from prefect_firework.sandbox.s3backend import MotoS3
-from prefect_firework.sandbox.seeds import Seeds
 from prefect_firework.sandbox.sigv4 import SigningIdentity
-from prefect_firework.sandbox.state import State
 
 if TYPE_CHECKING:
-    from prefect_firework.sandbox.webhooks import WebhookSender
+    from prefect_firework.sandbox.engine._webhooks import WebhookSender
 
 __all__ = ["Core"]
 

@@ -31,12 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from prefect_firework.sandbox.ids import new_id
-from prefect_firework.sandbox.state import Video, VideoImport, iso
+from prefect_firework.sandbox.engine._ids import new_id
+from prefect_firework.sandbox.engine._state import Video, VideoImport, iso
 from prefect_firework.sandbox.views import video_body
 
 if TYPE_CHECKING:
-    from prefect_firework.sandbox.core import Core
+    from prefect_firework.sandbox.engine._core import Core
 
 __all__ = [
     "SIGNATURE_HEADER",

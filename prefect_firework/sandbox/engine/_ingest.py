@@ -14,10 +14,10 @@ from typing import IO
 
 from prefect_firework.sandbox.auth import Principal
 from prefect_firework.sandbox.config import SandboxConfig, human_size
-from prefect_firework.sandbox.core import Core
+from prefect_firework.sandbox.engine._core import Core
+from prefect_firework.sandbox.engine._fetch import VIDEO_EXTENSIONS, Download
+from prefect_firework.sandbox.engine._probe import NotAVideoError, mp4_duration
 from prefect_firework.sandbox.errors import ApiError
-from prefect_firework.sandbox.fetch import VIDEO_EXTENSIONS, Download
-from prefect_firework.sandbox.probe import NotAVideoError, mp4_duration
 from prefect_firework.sandbox.uploads import safe_filename
 
 __all__ = [

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prefect_firework.sandbox.ids import new_id, new_secret
-from prefect_firework.sandbox.state import (
+from prefect_firework.sandbox.engine._ids import new_id, new_secret
+from prefect_firework.sandbox.engine._state import (
     Business,
     Channel,
     OAuthClient,

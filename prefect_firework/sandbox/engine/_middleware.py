@@ -19,8 +19,8 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from prefect_firework.sandbox.engine._state import RequestRecord, State
 from prefect_firework.sandbox.faults import SETTLE_KEY, FaultRule, Faults
-from prefect_firework.sandbox.state import RequestRecord, State
 
 __all__ = ["PRIVATE_PREFIX", "Instrument", "drain", "install_log_filter"]
 
