@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # the heavy modules load in start(), not at import
     from prefect_firework.sandbox.engine._server import ServerThread
     from prefect_firework.sandbox.files import FileServer
     from prefect_firework.sandbox.inspection import Inspector
-    from prefect_firework.sandbox.s3backend import MotoS3
+    from prefect_firework.sandbox.s3._backend import MotoS3
 
 __all__ = ["Sandbox"]
 
@@ -75,10 +75,10 @@ class Sandbox:
         from prefect_firework.sandbox.engine._server import ServerThread, bind_socket, url_host
         from prefect_firework.sandbox.engine._webhooks import WebhookSender
         from prefect_firework.sandbox.inspection import Inspector
-        from prefect_firework.sandbox.partstore import PartStore
-        from prefect_firework.sandbox.s3backend import MotoS3
-        from prefect_firework.sandbox.s3front import S3Front, classify_s3, s3_fault_body
-        from prefect_firework.sandbox.sigv4 import SigningIdentity
+        from prefect_firework.sandbox.s3._backend import MotoS3
+        from prefect_firework.sandbox.s3._front import S3Front, classify_s3, s3_fault_body
+        from prefect_firework.sandbox.s3._partstore import PartStore
+        from prefect_firework.sandbox.s3._sigv4 import SigningIdentity
 
         cfg = self.config
         self._state = State(Clock())

@@ -22,8 +22,8 @@ from prefect_firework.sandbox.engine._core import Core
 from prefect_firework.sandbox.engine._ids import new_id, new_secret
 from prefect_firework.sandbox.engine._state import IssuedPost, MultipartUpload, PartRecord
 from prefect_firework.sandbox.errors import ApiError
-from prefect_firework.sandbox.partstore import PartsObject, multipart_etag
-from prefect_firework.sandbox.sigv4 import ALGORITHM, amz_date, presigned_signature, uri_encode
+from prefect_firework.sandbox.s3._partstore import PartsObject, multipart_etag
+from prefect_firework.sandbox.s3._sigv4 import ALGORITHM, amz_date, presigned_signature, uri_encode
 
 __all__ = ["MIME_TYPES", "complete_multipart", "initiate_multipart", "upload_signature"]
 

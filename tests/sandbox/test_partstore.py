@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from prefect_firework.sandbox.partstore import PartsObject, PartsReader, multipart_etag
+from prefect_firework.sandbox.s3._partstore import PartsObject, PartsReader, multipart_etag
 
 
 def _parts(tmp_path: Path, sizes: list[int], seed: int = 0) -> tuple[list[Path], bytes]:

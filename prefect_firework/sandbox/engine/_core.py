@@ -17,9 +17,9 @@ from prefect_firework.sandbox.config import SandboxConfig
 from prefect_firework.sandbox.engine._seeds import Seeds
 from prefect_firework.sandbox.engine._state import State
 from prefect_firework.sandbox.faults import Faults
-from prefect_firework.sandbox.partstore import PartStore
-from prefect_firework.sandbox.s3backend import MotoS3
-from prefect_firework.sandbox.sigv4 import SigningIdentity
+from prefect_firework.sandbox.s3._backend import MotoS3
+from prefect_firework.sandbox.s3._partstore import PartStore
+from prefect_firework.sandbox.s3._sigv4 import SigningIdentity
 
 if TYPE_CHECKING:
     from prefect_firework.sandbox.engine._webhooks import WebhookSender

@@ -24,7 +24,7 @@ import os
 import threading
 from typing import IO, Any
 
-from prefect_firework.sandbox.partstore import PartsObject
+from prefect_firework.sandbox.s3._partstore import PartsObject
 
 __all__ = ["MotoS3", "RangeReader"]
 

@@ -55,7 +55,7 @@ from prefect_firework.sandbox.engine._ids import new_id
 from prefect_firework.sandbox.engine._middleware import STATUS_KEY, Receive, Scope, Send, drain
 from prefect_firework.sandbox.engine._state import PartRecord
 from prefect_firework.sandbox.faults import FaultRule
-from prefect_firework.sandbox.sigv4 import ALGORITHM, parse_amz_date, presigned_signature
+from prefect_firework.sandbox.s3._sigv4 import ALGORITHM, parse_amz_date, presigned_signature
 
 __all__ = ["FORM_ORDER", "S3Front", "classify_s3", "s3_fault_body"]
 
