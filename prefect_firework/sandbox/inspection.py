@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from prefect_firework.sandbox.api._errors import ApiError
+from prefect_firework.sandbox.api._views import import_view, upload_view, video_view
 from prefect_firework.sandbox.engine._core import Core
 from prefect_firework.sandbox.engine._state import RequestRecord, iso
-from prefect_firework.sandbox.errors import ApiError
-from prefect_firework.sandbox.views import import_view, upload_view, video_view
 
 __all__ = ["Inspector"]
 
@@ -116,8 +116,8 @@ class Inspector:
 
     def cdn_image(self, video_id: str, name: str) -> tuple[str, bytes]:
         """An image of the pretend CDN: ``thumbnail.png``, ``poster-auto.png``, ``poster-N.ext``."""
+        from prefect_firework.sandbox.api._views import THUMBNAIL_SIZE
         from prefect_firework.sandbox.engine._probe import png_bytes
-        from prefect_firework.sandbox.views import THUMBNAIL_SIZE
 
         with self.core.state.locked() as state:
             video = state.videos.get(video_id)

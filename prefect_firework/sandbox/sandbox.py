@@ -68,7 +68,7 @@ class Sandbox:
     def _start(self) -> None:
         import httpx
 
-        from prefect_firework.sandbox.api import api_fault_body, classify_api, create_api
+        from prefect_firework.sandbox.api._app import api_fault_body, classify_api, create_api
         from prefect_firework.sandbox.engine._core import Core
         from prefect_firework.sandbox.engine._middleware import Instrument, install_log_filter
         from prefect_firework.sandbox.engine._seeds import seed
@@ -295,7 +295,7 @@ class Sandbox:
 
     def expire_tokens(self) -> int:
         """Make every token issued so far answer 401; returns how many."""
-        from prefect_firework.sandbox.auth import expire_all
+        from prefect_firework.sandbox.api._auth import expire_all
 
         return expire_all(self._state)
 

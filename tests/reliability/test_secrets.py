@@ -53,7 +53,7 @@ from prefect_firework.client.errors import FireworkError
 from prefect_firework.flows.batch import update_videos, upload_videos
 from prefect_firework.models import MultipartUpload
 from prefect_firework.sandbox import Sandbox, SandboxConfig
-from prefect_firework.sandbox import uploads as sandbox_uploads
+from prefect_firework.sandbox.api import _uploads as sandbox_uploads
 
 LOGGERS = ("", "prefect", "httpx", "httpcore", "prefect_firework", "prefect_firework.client")
 USER_SIGNATURE = "b7e1c0ffee5ec2e7f00dfacade0123456789abcdef0123456789abcdef012345"

@@ -25,7 +25,7 @@ from sandbox_support import (
 )
 
 from prefect_firework.sandbox import Sandbox
-from prefect_firework.sandbox.validation import parse_url
+from prefect_firework.sandbox.api._validation import parse_url
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from typing import IO
 
 import httpx
 
+from prefect_firework.sandbox.api._errors import ApiError
 from prefect_firework.sandbox.config import SandboxConfig, human_size
 from prefect_firework.sandbox.engine._probe import image_info
-from prefect_firework.sandbox.errors import ApiError
 
 __all__ = ["Download", "PosterImage", "download_poster", "download_video"]
 

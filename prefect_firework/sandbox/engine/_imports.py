@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect_firework.sandbox.auth import Principal
+from prefect_firework.sandbox.api._auth import Principal
+from prefect_firework.sandbox.api._errors import ApiError
+from prefect_firework.sandbox.api._videos import fetch_poster, new_video
 from prefect_firework.sandbox.engine._core import Core
 from prefect_firework.sandbox.engine._fetch import download_video
 from prefect_firework.sandbox.engine._ids import new_id
 from prefect_firework.sandbox.engine._ingest import from_download
 from prefect_firework.sandbox.engine._state import VideoImport
 from prefect_firework.sandbox.engine._webhooks import notify_import_failed, notify_video
-from prefect_firework.sandbox.errors import ApiError
-from prefect_firework.sandbox.videos import fetch_poster, new_video
 
 __all__ = ["start_import"]
 

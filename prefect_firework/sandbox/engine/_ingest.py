@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import IO
 
-from prefect_firework.sandbox.auth import Principal
+from prefect_firework.sandbox.api._auth import Principal
+from prefect_firework.sandbox.api._errors import ApiError
+from prefect_firework.sandbox.api._uploads import safe_filename
 from prefect_firework.sandbox.config import SandboxConfig, human_size
 from prefect_firework.sandbox.engine._core import Core
 from prefect_firework.sandbox.engine._fetch import VIDEO_EXTENSIONS, Download
 from prefect_firework.sandbox.engine._probe import NotAVideoError, mp4_duration
-from prefect_firework.sandbox.errors import ApiError
-from prefect_firework.sandbox.uploads import safe_filename
 
 __all__ = [
     "FILE_TYPES",

@@ -12,9 +12,9 @@
 
 from __future__ import annotations
 
-from prefect_firework.sandbox.auth import Principal
+from prefect_firework.sandbox.api._auth import Principal
+from prefect_firework.sandbox.api._errors import ApiError
 from prefect_firework.sandbox.engine._state import Listing, State
-from prefect_firework.sandbox.errors import ApiError
 
 __all__ = ["check_store", "replace_listings", "resolve_products", "set_hidden"]
 

@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from prefect_firework.sandbox.api._views import video_body
 from prefect_firework.sandbox.engine._ids import new_id
 from prefect_firework.sandbox.engine._state import Video, VideoImport, iso
-from prefect_firework.sandbox.views import video_body
 
 if TYPE_CHECKING:
     from prefect_firework.sandbox.engine._core import Core

@@ -29,8 +29,8 @@ from typing import Any
 
 import httpx
 
+from prefect_firework.sandbox.api._errors import ApiError
 from prefect_firework.sandbox.config import SandboxConfig
-from prefect_firework.sandbox.errors import ApiError
 
 __all__ = [
     "ACCESS_VALUES",

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect_firework.sandbox.auth import Principal
+from prefect_firework.sandbox.api._auth import Principal
+from prefect_firework.sandbox.api._errors import ApiError
+from prefect_firework.sandbox.api._validation import parse_metadata, require_social_media
 from prefect_firework.sandbox.engine._core import Core
 from prefect_firework.sandbox.engine._fetch import PosterImage, download_poster
 from prefect_firework.sandbox.engine._ingest import StoredMedia
@@ -22,8 +24,6 @@ from prefect_firework.sandbox.engine._tagging import (
     set_hidden,
 )
 from prefect_firework.sandbox.engine._webhooks import notify_video
-from prefect_firework.sandbox.errors import ApiError
-from prefect_firework.sandbox.validation import parse_metadata, require_social_media
 
 __all__ = ["fetch_poster", "find_import", "find_video", "new_video", "update_video"]
 

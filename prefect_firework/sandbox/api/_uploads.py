@@ -16,12 +16,12 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-from prefect_firework.sandbox.auth import Principal
+from prefect_firework.sandbox.api._auth import Principal
+from prefect_firework.sandbox.api._errors import ApiError
 from prefect_firework.sandbox.config import human_size
 from prefect_firework.sandbox.engine._core import Core
 from prefect_firework.sandbox.engine._ids import new_id, new_secret
 from prefect_firework.sandbox.engine._state import IssuedPost, MultipartUpload, PartRecord
-from prefect_firework.sandbox.errors import ApiError
 from prefect_firework.sandbox.s3._partstore import PartsObject, multipart_etag
 from prefect_firework.sandbox.s3._sigv4 import ALGORITHM, amz_date, presigned_signature, uri_encode
 

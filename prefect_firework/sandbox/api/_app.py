@@ -27,19 +27,19 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from prefect_firework.sandbox.auth import OAuthError, Principal, authenticate, issue_token
-from prefect_firework.sandbox.create import UploadedFile, create_video
-from prefect_firework.sandbox.engine._core import Core
-from prefect_firework.sandbox.errors import ApiError
-from prefect_firework.sandbox.faults import SETTLE_KEY, FaultRule
-from prefect_firework.sandbox.inspection import Inspector
-from prefect_firework.sandbox.uploads import (
+from prefect_firework.sandbox.api._auth import OAuthError, Principal, authenticate, issue_token
+from prefect_firework.sandbox.api._create import UploadedFile, create_video
+from prefect_firework.sandbox.api._errors import ApiError
+from prefect_firework.sandbox.api._uploads import (
     complete_multipart,
     initiate_multipart,
     upload_signature,
 )
-from prefect_firework.sandbox.videos import find_import, find_video, update_video
-from prefect_firework.sandbox.views import import_body, video_body, video_get_body
+from prefect_firework.sandbox.api._videos import find_import, find_video, update_video
+from prefect_firework.sandbox.api._views import import_body, video_body, video_get_body
+from prefect_firework.sandbox.engine._core import Core
+from prefect_firework.sandbox.faults import SETTLE_KEY, FaultRule
+from prefect_firework.sandbox.inspection import Inspector
 
 __all__ = ["MAX_JSON_DEPTH", "api_fault_body", "classify_api", "create_api", "parse_json"]
 
@@ -351,7 +351,7 @@ def _private_routes(
 
     @app.post("/_sandbox/expire_tokens")
     def expire_tokens() -> dict[str, int]:
-        from prefect_firework.sandbox.auth import expire_all
+        from prefect_firework.sandbox.api._auth import expire_all
 
         return {"expired": expire_all(core.state)}
 

@@ -11,10 +11,10 @@ import binascii
 import urllib.parse
 from dataclasses import dataclass
 
+from prefect_firework.sandbox.api._errors import ApiError
 from prefect_firework.sandbox.config import SandboxConfig
 from prefect_firework.sandbox.engine._ids import new_secret
 from prefect_firework.sandbox.engine._state import Channel, State, Token
-from prefect_firework.sandbox.errors import ApiError
 
 __all__ = ["OAuthError", "Principal", "authenticate", "expire_all", "issue_token"]
 

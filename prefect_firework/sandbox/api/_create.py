@@ -21,7 +21,15 @@ import math
 from dataclasses import dataclass
 from typing import IO, Any
 
-from prefect_firework.sandbox.auth import Principal
+from prefect_firework.sandbox.api._auth import Principal
+from prefect_firework.sandbox.api._errors import ApiError
+from prefect_firework.sandbox.api._validation import (
+    check_import_url,
+    parse_metadata,
+    require_social_media,
+)
+from prefect_firework.sandbox.api._videos import fetch_poster, new_video
+from prefect_firework.sandbox.api._views import import_body, video_body
 from prefect_firework.sandbox.engine._core import Core
 from prefect_firework.sandbox.engine._fetch import download_video
 from prefect_firework.sandbox.engine._ids import new_id
@@ -36,14 +44,6 @@ from prefect_firework.sandbox.engine._ingest import (
 )
 from prefect_firework.sandbox.engine._tagging import check_store
 from prefect_firework.sandbox.engine._webhooks import notify_video
-from prefect_firework.sandbox.errors import ApiError
-from prefect_firework.sandbox.validation import (
-    check_import_url,
-    parse_metadata,
-    require_social_media,
-)
-from prefect_firework.sandbox.videos import fetch_poster, new_video
-from prefect_firework.sandbox.views import import_body, video_body
 
 __all__ = ["UploadedFile", "create_video"]
 
