@@ -27,6 +27,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from prefect_firework.sandbox._inspection import Inspector
 from prefect_firework.sandbox.api._auth import OAuthError, Principal, authenticate, issue_token
 from prefect_firework.sandbox.api._create import UploadedFile, create_video
 from prefect_firework.sandbox.api._errors import ApiError
@@ -39,7 +40,6 @@ from prefect_firework.sandbox.api._videos import find_import, find_video, update
 from prefect_firework.sandbox.api._views import import_body, video_body, video_get_body
 from prefect_firework.sandbox.engine._core import Core
 from prefect_firework.sandbox.faults import SETTLE_KEY, FaultRule
-from prefect_firework.sandbox.inspection import Inspector
 
 __all__ = ["MAX_JSON_DEPTH", "api_fault_body", "classify_api", "create_api", "parse_json"]
 

@@ -26,10 +26,10 @@ from prefect_firework.sandbox.engine._state import Clock, Product, RequestRecord
 from prefect_firework.sandbox.faults import Faults
 
 if TYPE_CHECKING:  # the heavy modules load in start(), not at import
+    from prefect_firework.sandbox._inspection import Inspector
     from prefect_firework.sandbox.engine._core import Core
     from prefect_firework.sandbox.engine._server import ServerThread
     from prefect_firework.sandbox.files import FileServer
-    from prefect_firework.sandbox.inspection import Inspector
     from prefect_firework.sandbox.s3._backend import MotoS3
 
 __all__ = ["Sandbox"]
@@ -68,13 +68,13 @@ class Sandbox:
     def _start(self) -> None:
         import httpx
 
+        from prefect_firework.sandbox._inspection import Inspector
         from prefect_firework.sandbox.api._app import api_fault_body, classify_api, create_api
         from prefect_firework.sandbox.engine._core import Core
         from prefect_firework.sandbox.engine._middleware import Instrument, install_log_filter
         from prefect_firework.sandbox.engine._seeds import seed
         from prefect_firework.sandbox.engine._server import ServerThread, bind_socket, url_host
         from prefect_firework.sandbox.engine._webhooks import WebhookSender
-        from prefect_firework.sandbox.inspection import Inspector
         from prefect_firework.sandbox.s3._backend import MotoS3
         from prefect_firework.sandbox.s3._front import S3Front, classify_s3, s3_fault_body
         from prefect_firework.sandbox.s3._partstore import PartStore
