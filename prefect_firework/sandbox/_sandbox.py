@@ -69,15 +69,18 @@ class Sandbox:
         import httpx
 
         from prefect_firework.sandbox._inspection import Inspector
-        from prefect_firework.sandbox.api._app import api_fault_body, classify_api, create_api
+        from prefect_firework.sandbox.api._app import create_api
+        from prefect_firework.sandbox.api._errors import api_fault_body
+        from prefect_firework.sandbox.api._routes import ROUTES as API_ROUTES
         from prefect_firework.sandbox.engine._core import Core
         from prefect_firework.sandbox.engine._middleware import Instrument, install_log_filter
         from prefect_firework.sandbox.engine._seeds import seed
         from prefect_firework.sandbox.engine._server import ServerThread, bind_socket, url_host
         from prefect_firework.sandbox.engine._webhooks import WebhookSender
         from prefect_firework.sandbox.s3._backend import MotoS3
-        from prefect_firework.sandbox.s3._front import S3Front, classify_s3, s3_fault_body
+        from prefect_firework.sandbox.s3._front import S3Front, s3_fault_body
         from prefect_firework.sandbox.s3._partstore import PartStore
+        from prefect_firework.sandbox.s3._routes import ROUTES as S3_ROUTES
         from prefect_firework.sandbox.s3._sigv4 import SigningIdentity
 
         cfg = self.config
@@ -137,14 +140,14 @@ class Sandbox:
             create_api(core, self._inspector, self.reset),
             state=self._state,
             faults=self.faults,
-            classify=classify_api,
+            routes=API_ROUTES,
             fault_body=api_fault_body,
         )
         front = Instrument(
             S3Front(core),
             state=self._state,
             faults=self.faults,
-            classify=classify_s3,
+            routes=S3_ROUTES,
             fault_body=s3_fault_body,
         )
         for app, sock, name in ((api, api_sock, "sandbox-api"), (front, s3_sock, "sandbox-s3")):

@@ -40,26 +40,16 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from prefect_firework.sandbox.api._routes import ROUTES as API_ROUTES
+from prefect_firework.sandbox.s3._routes import ROUTES as S3_ROUTES
+
 __all__ = ["ENDPOINTS", "SETTLE_KEY", "FaultPlan", "FaultRule", "Faults"]
 
 #: ASGI scope key that tells the create handler to hold a 202 until its import settles
 SETTLE_KEY = "sandbox.settle_timeout"
 
-#: every endpoint name a fault can target
-ENDPOINTS: frozenset[str] = frozenset(
-    {
-        "token",
-        "upload_signature",
-        "multipart_signatures",
-        "multipart_complete",
-        "create_video",
-        "get_import",
-        "get_video",
-        "update_video",
-        "s3_post",
-        "s3_part",
-    }
-)
+#: every endpoint name a fault can target: the names of the two route tables
+ENDPOINTS: frozenset[str] = API_ROUTES.endpoints | S3_ROUTES.endpoints
 
 
 @dataclass

@@ -22,6 +22,7 @@ here, before the handler does any work, never an exception inside it.
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 import urllib.parse
 from datetime import datetime, timezone
@@ -34,7 +35,9 @@ from prefect_firework.sandbox.config import SandboxConfig
 
 __all__ = [
     "ACCESS_VALUES",
+    "MAX_JSON_DEPTH",
     "check_import_url",
+    "parse_json",
     "parse_metadata",
     "parse_url",
     "require_social_media",
@@ -47,6 +50,34 @@ _CUSTOM_KEY = re.compile(r"[a-z0-9_]{1,255}")
 _POSTER_EXTENSIONS = (".jpg", ".png")
 #: one DNS label as it goes on the wire (IDNA already applied); ``_`` is common in practice
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\Z")
+
+
+#: deepest JSON nesting accepted in a body; the spec's deepest is 3 (``parts[].etag``)
+MAX_JSON_DEPTH = 64
+
+
+def parse_json(raw: bytes | str, what: str = "JSON body") -> Any:
+    """``raw`` parsed, or a 400: malformed, or nested deeper than ``MAX_JSON_DEPTH``.
+
+    ``json.loads`` raises ``RecursionError`` (not ``ValueError``) about 1,000 levels down,
+    and anything nested nearly that deep would recurse again when encoded, so depth is
+    bounded here, with an iterative walk, once for every body.
+    """
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        raise ApiError(400, f"Malformed {what}: nested too deeply") from None
+    except ValueError as exc:  # UnicodeDecodeError is a ValueError
+        raise ApiError(400, f"Malformed {what}") from exc
+    pending: list[tuple[Any, int]] = [(data, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise ApiError(400, f"Malformed {what}: nested deeper than {MAX_JSON_DEPTH} levels")
+            children = node.values() if isinstance(node, dict) else node
+            pending.extend((child, depth + 1) for child in children)
+    return data
 
 
 def _bad_type(field: str, expected: str) -> ApiError:

@@ -19,6 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from prefect_firework.sandbox.engine._routing import RouteTable
 from prefect_firework.sandbox.engine._state import RequestRecord, State
 from prefect_firework.sandbox.faults import SETTLE_KEY, FaultRule, Faults
 
@@ -29,8 +30,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-#: (method, path) -> endpoint name or None
-Classifier = Callable[[str, str], "str | None"]
 #: fault rule -> (content type, body) for an injected error status
 FaultBody = Callable[[FaultRule], "tuple[str, bytes]"]
 
@@ -70,7 +69,8 @@ async def drain(receive: Receive) -> None:
 
 
 class Instrument:
-    """Wrap an ASGI app with the request log and the fault registry."""
+    """Wrap an ASGI app with the request log and the fault registry; ``routes`` names the
+    endpoint of each request (the table the app routes by)."""
 
     def __init__(
         self,
@@ -78,13 +78,13 @@ class Instrument:
         *,
         state: State,
         faults: Faults,
-        classify: Classifier,
+        routes: RouteTable,
         fault_body: FaultBody,
     ) -> None:
         self.app = app
         self.state = state
         self.faults = faults
-        self.classify = classify
+        self.routes = routes
         self.fault_body = fault_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -93,7 +93,7 @@ class Instrument:
             return
         method: str = scope["method"]
         path: str = scope["path"]
-        endpoint = self.classify(method, path)
+        endpoint = self.routes.endpoint(method, path)
         plan = self.faults.take(endpoint)
         started = self.state.now()
         status: int | None = None

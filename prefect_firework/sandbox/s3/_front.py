@@ -55,9 +55,10 @@ from prefect_firework.sandbox.engine._ids import new_id
 from prefect_firework.sandbox.engine._middleware import STATUS_KEY, Receive, Scope, Send, drain
 from prefect_firework.sandbox.engine._state import PartRecord
 from prefect_firework.sandbox.faults import FaultRule
+from prefect_firework.sandbox.s3._routes import ROUTES
 from prefect_firework.sandbox.s3._sigv4 import ALGORITHM, parse_amz_date, presigned_signature
 
-__all__ = ["FORM_ORDER", "S3Front", "classify_s3", "s3_fault_body"]
+__all__ = ["FORM_ORDER", "S3Front", "s3_fault_body"]
 
 #: the field order of spec 4.6, lower-cased (S3 field names are case-insensitive)
 FORM_ORDER = (
@@ -123,11 +124,6 @@ def s3_fault_body(rule: FaultRule) -> tuple[str, bytes]:
     status = rule.status or 500
     code = _STATUS_CODES.get(status, "InternalError")
     return "application/xml", _xml_error(code, f"Injected fault: HTTP {status}")
-
-
-def classify_s3(method: str, path: str) -> str | None:
-    """Endpoint names of the S3 front, for faults and the request log."""
-    return {"POST": "s3_post", "PUT": "s3_part"}.get(method)
 
 
 async def _send(
@@ -290,7 +286,7 @@ class _FormReader:
 
 
 class S3Front:
-    """The ASGI app at ``sb.s3_url``."""
+    """The ASGI app at ``sb.s3_url``: one method per endpoint of ``s3._routes.ROUTES``."""
 
     def __init__(self, core: Core) -> None:
         self.core = core
@@ -307,20 +303,19 @@ class S3Front:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
+        route = ROUTES.match(scope["method"], scope["path"])
         try:
-            if scope["method"] == "POST":
-                await self._post(scope, receive, send)
-            elif scope["method"] == "PUT":
-                await self._put(scope, receive, send)
-            else:
+            if route is None:
                 await drain(receive)
                 raise S3Error(405, "MethodNotAllowed", "This front accepts POST and PUT only")
+            await getattr(self, route.endpoint)(scope, receive, send)
         except S3Error as error:
             await _send_error(send, error)
 
     # -- POST upload (spec 4.6) ----------------------------------------------------------------
 
-    async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def s3_post(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A POST upload of a form the API signed (spec 4.6)."""
         cfg = self.core.config
         bucket = scope["path"].strip("/")
         content_type = _header(scope, b"content-type") or ""
@@ -506,7 +501,8 @@ class S3Front:
 
     # -- PUT part (spec 5.2) -------------------------------------------------------------------
 
-    async def _put(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def s3_part(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A part PUT to a URL the API presigned (spec 5.2)."""
         core = self.core
         transfer_encoding = (_header(scope, b"transfer-encoding") or "").lower()
         if "chunked" in transfer_encoding:
