@@ -69,18 +69,15 @@ class Sandbox:
         import httpx
 
         from prefect_firework.sandbox._inspection import Inspector
-        from prefect_firework.sandbox.api._app import create_api
-        from prefect_firework.sandbox.api._errors import api_fault_body
-        from prefect_firework.sandbox.api._routes import ROUTES as API_ROUTES
+        from prefect_firework.sandbox.api._app import instrumented_api
         from prefect_firework.sandbox.engine._core import Core
-        from prefect_firework.sandbox.engine._middleware import Instrument, install_log_filter
+        from prefect_firework.sandbox.engine._middleware import install_log_filter
         from prefect_firework.sandbox.engine._seeds import seed
         from prefect_firework.sandbox.engine._server import ServerThread, bind_socket, url_host
         from prefect_firework.sandbox.engine._webhooks import WebhookSender
         from prefect_firework.sandbox.s3._backend import MotoS3
-        from prefect_firework.sandbox.s3._front import S3Front, s3_fault_body
+        from prefect_firework.sandbox.s3._front import instrumented_front
         from prefect_firework.sandbox.s3._partstore import PartStore
-        from prefect_firework.sandbox.s3._routes import ROUTES as S3_ROUTES
         from prefect_firework.sandbox.s3._sigv4 import SigningIdentity
 
         cfg = self.config
@@ -136,20 +133,8 @@ class Sandbox:
         self._core = core
         self._inspector = Inspector(core)
         install_log_filter()
-        api = Instrument(
-            create_api(core, self._inspector, self.reset),
-            state=self._state,
-            faults=self.faults,
-            routes=API_ROUTES,
-            fault_body=api_fault_body,
-        )
-        front = Instrument(
-            S3Front(core),
-            state=self._state,
-            faults=self.faults,
-            routes=S3_ROUTES,
-            fault_body=s3_fault_body,
-        )
+        api = instrumented_api(core, self._inspector, self.reset)
+        front = instrumented_front(core)
         for app, sock, name in ((api, api_sock, "sandbox-api"), (front, s3_sock, "sandbox-s3")):
             server = ServerThread(app, sock, name=name)
             self._servers.append(server)

@@ -52,13 +52,20 @@ from starlette.concurrency import run_in_threadpool
 
 from prefect_firework.sandbox.engine._core import Core
 from prefect_firework.sandbox.engine._ids import new_id
-from prefect_firework.sandbox.engine._middleware import STATUS_KEY, Receive, Scope, Send, drain
+from prefect_firework.sandbox.engine._middleware import (
+    STATUS_KEY,
+    Instrument,
+    Receive,
+    Scope,
+    Send,
+    drain,
+)
 from prefect_firework.sandbox.engine._state import PartRecord
 from prefect_firework.sandbox.faults import FaultRule
 from prefect_firework.sandbox.s3._routes import ROUTES
 from prefect_firework.sandbox.s3._sigv4 import ALGORITHM, parse_amz_date, presigned_signature
 
-__all__ = ["FORM_ORDER", "S3Front", "s3_fault_body"]
+__all__ = ["FORM_ORDER", "S3Front", "instrumented_front", "s3_fault_body"]
 
 #: the field order of spec 4.6, lower-cased (S3 field names are case-insensitive)
 FORM_ORDER = (
@@ -636,3 +643,14 @@ class S3Front:
         except (KeyError, ValueError):
             raise denied from None
         return key, upload_id, part
+
+
+def instrumented_front(core: Core) -> Instrument:
+    """The front inside the middleware that logs its requests and injects armed faults."""
+    return Instrument(
+        S3Front(core),
+        state=core.state,
+        faults=core.faults,
+        routes=ROUTES,
+        fault_body=s3_fault_body,
+    )
