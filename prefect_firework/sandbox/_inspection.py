@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect_firework.sandbox.api._errors import ApiError
+from prefect_firework.sandbox.api._errors import NotFound
 from prefect_firework.sandbox.api._views import import_view, upload_view, video_view
 from prefect_firework.sandbox.engine._core import Core
 from prefect_firework.sandbox.engine._state import RequestRecord, iso
@@ -123,10 +123,10 @@ class Inspector:
             video = state.videos.get(video_id)
             poster = video.poster if video else None
         if video is None:
-            raise ApiError(404, "Not Found")
+            raise NotFound("Not Found")
         if name in ("thumbnail.png", "poster-auto.png"):
             return "image/png", png_bytes(*THUMBNAIL_SIZE)
         if poster is not None and name == f"poster-{poster.revision}.{poster.format}":
             media_type = "image/png" if poster.format == "png" else "image/jpeg"
             return media_type, poster.data
-        raise ApiError(404, "Not Found")
+        raise NotFound("Not Found")

@@ -11,27 +11,23 @@ import binascii
 import urllib.parse
 from dataclasses import dataclass
 
-from prefect_firework.sandbox.api._errors import ApiError
+from prefect_firework.sandbox.api._errors import (
+    ApiError,
+    Forbidden,
+    InvalidClient,
+    InvalidRequest,
+    InvalidScope,
+    NotFound,
+    Unauthorized,
+    UnsupportedGrantType,
+)
 from prefect_firework.sandbox.config import SandboxConfig
 from prefect_firework.sandbox.engine._ids import new_secret
 from prefect_firework.sandbox.engine._state import Channel, State, Token
 
-__all__ = ["OAuthError", "Principal", "authenticate", "expire_all", "issue_token"]
+__all__ = ["Principal", "authenticate", "expire_all", "issue_token"]
 
 _REALM = 'realm="firework"'
-
-
-class OAuthError(Exception):
-    """An RFC 6749 5.2 error: ``{"error": code, "error_description": ...}``."""
-
-    def __init__(
-        self, status: int, code: str, description: str, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(description)
-        self.status = status
-        self.code = code
-        self.description = description
-        self.headers = headers or {}
 
 
 @dataclass(frozen=True)
@@ -44,7 +40,7 @@ class Principal:
 
     def require(self, scope: str) -> None:
         if scope not in self.scopes:
-            raise ApiError(403, f"Insufficient scope: {scope} required")
+            raise Forbidden(f"Insufficient scope: {scope} required")
 
     def channel(self, state: State, channel_id: str) -> Channel:
         """The channel, if it exists (404), belongs to the caller's business (403) and the
@@ -58,11 +54,11 @@ class Principal:
             channel = state.channels.get(channel_id)
             member = (self.client_id, self.business_id) in state.memberships
         if channel is None:
-            raise ApiError(404, "Channel not found")
+            raise NotFound("Channel not found")
         if channel.business_id != self.business_id:
-            raise ApiError(403, "Insufficient permissions to access this channel")
+            raise Forbidden("Insufficient permissions to access this channel")
         if not member:
-            raise ApiError(404, "Membership not found")
+            raise NotFound("Membership not found")
         return channel
 
 
@@ -75,10 +71,10 @@ def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError) as exc:
-        raise OAuthError(401, "invalid_client", "Malformed HTTP Basic credentials") from exc
+        raise InvalidClient("Malformed HTTP Basic credentials") from exc
     client_id, sep, secret = decoded.partition(":")
     if not sep:
-        raise OAuthError(401, "invalid_client", "Malformed HTTP Basic credentials")
+        raise InvalidClient("Malformed HTTP Basic credentials")
     return urllib.parse.unquote_plus(client_id), urllib.parse.unquote_plus(secret)
 
 
@@ -90,30 +86,30 @@ def issue_token(
     body: bytes,
     authorization: str | None,
 ) -> dict[str, object]:
-    """Answer ``POST /oauth/token`` or raise ``OAuthError``."""
+    """Answer ``POST /oauth/token`` or raise an ``OAuthError``."""
     if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
-        raise OAuthError(400, "invalid_request", "Use application/x-www-form-urlencoded")
+        raise InvalidRequest("Use application/x-www-form-urlencoded")
     try:
         pairs = urllib.parse.parse_qsl(
             body.decode(), keep_blank_values=True, strict_parsing=bool(body)
         )
     except (UnicodeDecodeError, ValueError) as exc:
-        raise OAuthError(400, "invalid_request", "Malformed form body") from exc
+        raise InvalidRequest("Malformed form body") from exc
     form: dict[str, str] = {}
     for name, value in pairs:
         if name in form:
-            raise OAuthError(400, "invalid_request", f"Parameter {name} repeated")
+            raise InvalidRequest(f"Parameter {name} repeated")
         form[name] = value
 
     grant_type = form.get("grant_type")
     if not grant_type:
-        raise OAuthError(400, "invalid_request", "grant_type is required")
+        raise InvalidRequest("grant_type is required")
     if grant_type != "client_credentials":
-        raise OAuthError(400, "unsupported_grant_type", "Only client_credentials is supported")
+        raise UnsupportedGrantType("Only client_credentials is supported")
 
     basic = _basic_credentials(authorization)
     if basic is not None and "client_secret" in form:
-        raise OAuthError(400, "invalid_request", "Use one client authentication method")
+        raise InvalidRequest("Use one client authentication method")
     if basic is not None:
         client_id, secret = basic
     else:
@@ -122,14 +118,14 @@ def issue_token(
     with state.locked():
         client = state.clients.get(client_id)
     if client is None or not secret or secret != client.client_secret:
-        raise OAuthError(401, "invalid_client", "Client authentication failed", challenge)
+        raise InvalidClient("Client authentication failed", challenge)
 
     scopes = client.scopes
     requested = form.get("scope")
     if requested is not None and requested.strip():
         wanted = frozenset(requested.split())
         if not wanted <= client.scopes:
-            raise OAuthError(400, "invalid_scope", "Requested scope exceeds the client's scopes")
+            raise InvalidScope("Requested scope exceeds the client's scopes")
         scopes = wanted
 
     token = Token(
@@ -153,7 +149,7 @@ def _unauthorized(message: str, *, invalid: bool) -> ApiError:
     challenge = f"Bearer {_REALM}"
     if invalid:
         challenge += f', error="invalid_token", error_description="{message}"'
-    return ApiError(401, message, {"WWW-Authenticate": challenge})
+    return Unauthorized(message, {"WWW-Authenticate": challenge})
 
 
 def authenticate(state: State, authorization: str | None) -> Principal:

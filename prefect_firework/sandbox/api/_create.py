@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from prefect_firework.sandbox.api._auth import Principal
-from prefect_firework.sandbox.api._errors import ApiError
+from prefect_firework.sandbox.api._errors import BadRequest, TooManyRequests
 from prefect_firework.sandbox.api._validation import (
     check_import_url,
     parse_metadata,
@@ -62,8 +62,7 @@ def _rate_limit(core: Core, channel_id: str) -> None:
     wait = core.state.take_create_slot(channel_id, cfg.rate_limit_count, cfg.rate_limit_window)
     if wait is not None:
         seconds = max(1, math.ceil(wait))
-        raise ApiError(
-            429,
+        raise TooManyRequests(
             f"Rate limit exceeded: {cfg.rate_limit_count} videos per "
             f"{cfg.rate_limit_window:g} seconds per channel",
             {"Retry-After": str(seconds)} if cfg.rate_limit_retry_after else None,
@@ -77,7 +76,7 @@ def create_video(
     principal.require("videos:write")
     channel_id = data.get("channel_id")
     if not isinstance(channel_id, str) or not channel_id:
-        raise ApiError(400, "channel_id is required")
+        raise BadRequest("channel_id is required")
     channel = principal.channel(core.state, channel_id)
 
     # everything the request alone decides, before the rate limit (see the module doc)
@@ -86,15 +85,15 @@ def create_video(
     store_id = check_store(core.state, principal, meta.get("business_store_id"))
     run_async = data.get("async", False)
     if not isinstance(run_async, bool):
-        raise ApiError(400, "async must be a boolean")
+        raise BadRequest("async must be a boolean")
     if upload is not None:
         check_file_part(upload.filename, upload.content_type)
     else:
         has_url, has_key = "url" in data, "s3_key" in data
         if has_url and has_key:
-            raise ApiError(400, "Provide either url or s3_key, not both")
+            raise BadRequest("Provide either url or s3_key, not both")
         if not has_url and not has_key:
-            raise ApiError(400, "Provide a file (multipart/form-data), a url or an s3_key")
+            raise BadRequest("Provide a file (multipart/form-data), a url or an s3_key")
         if has_url:
             check_import_url(data["url"])
         else:

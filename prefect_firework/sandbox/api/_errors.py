@@ -1,14 +1,15 @@
-"""How the API says no: ``ApiError`` and the exception handlers that render every error.
+"""How the API says no: one error class per status, and the handlers that render them.
 
 Every error is ``{"error": "<message>"}``, FastAPI's own included (a 422 validation error
-becomes a 400, unknown routes 404, wrong methods 405); an injected fault's default body too.
+becomes a 400, unknown routes 404, wrong methods 405), and so is an injected fault's default
+body; the token endpoint answers OAuth errors, ``{"error": code, "error_description": ...}``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -19,17 +20,115 @@ from starlette.requests import ClientDisconnect
 if TYPE_CHECKING:
     from prefect_firework.sandbox.faults import FaultRule
 
-__all__ = ["EXCEPTION_HANDLERS", "ApiError", "api_fault_body", "error_response"]
+__all__ = [
+    "EXCEPTION_HANDLERS",
+    "NO_STORE",
+    "ApiError",
+    "BadRequest",
+    "Forbidden",
+    "InternalServerError",
+    "InvalidClient",
+    "InvalidRequest",
+    "InvalidScope",
+    "NotFound",
+    "OAuthError",
+    "PayloadTooLarge",
+    "TooManyRequests",
+    "Unauthorized",
+    "UnprocessableEntity",
+    "UnsupportedGrantType",
+    "api_fault_body",
+    "error_response",
+]
 
 
 class ApiError(Exception):
-    """An error response of the Firework API: a status, a message and optional headers."""
+    """An error response of the Firework API: its status, a message and optional headers.
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    Raise the class of the status (``NotFound("Video not found")``), not this one.
+    """
+
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status = status
         self.message = message
         self.headers = headers or {}
+
+
+class BadRequest(ApiError):
+    """The request is malformed: unparsable, a wrong JSON type, a missing parameter."""
+
+    status = 400
+
+
+class Unauthorized(ApiError):
+    """No bearer token, or one that is unknown or expired (with ``WWW-Authenticate``)."""
+
+    status = 401
+
+
+class Forbidden(ApiError):
+    """Authenticated, but not allowed: a missing scope, another business's resource."""
+
+    status = 403
+
+
+class NotFound(ApiError):
+    status = 404
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+
+
+class UnprocessableEntity(ApiError):
+    """The request parses but the video fails validation."""
+
+    status = 422
+
+
+class TooManyRequests(ApiError):
+    status = 429
+
+
+class InternalServerError(ApiError):
+    status = 500
+
+
+class OAuthError(Exception):
+    """An error of the token endpoint, RFC 6749 5.2: ``{"error": code, "error_description"}``.
+
+    Raise the class of the code (``InvalidClient("Client authentication failed")``).
+    """
+
+    code: ClassVar[str] = "invalid_request"
+    status: ClassVar[int] = 400
+
+    def __init__(self, description: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(description)
+        self.description = description
+        self.headers = headers or {}
+
+
+class InvalidRequest(OAuthError):
+    code, status = "invalid_request", 400
+
+
+class InvalidClient(OAuthError):
+    code, status = "invalid_client", 401
+
+
+class UnsupportedGrantType(OAuthError):
+    code, status = "unsupported_grant_type", 400
+
+
+class InvalidScope(OAuthError):
+    code, status = "invalid_scope", 400
+
+
+#: token responses, errors included, are never cached (RFC 6749 5.1)
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def error_response(
@@ -40,6 +139,14 @@ def error_response(
 
 async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
     return error_response(exc.status, exc.message, exc.headers)
+
+
+async def _oauth_error(request: Request, exc: OAuthError) -> JSONResponse:
+    return JSONResponse(
+        {"error": exc.code, "error_description": exc.description},
+        status_code=exc.status,
+        headers={**NO_STORE, **exc.headers},
+    )
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -65,6 +172,7 @@ async def _crash(request: Request, exc: Exception) -> JSONResponse:
 #: exception class -> the handler the app registers for it
 EXCEPTION_HANDLERS: dict[type[Exception], Callable[[Request, Any], Awaitable[Response]]] = {
     ApiError: _api_error,
+    OAuthError: _oauth_error,
     RequestValidationError: _validation_error,
     StarletteHTTPException: _http_error,
     ClientDisconnect: _client_gone,

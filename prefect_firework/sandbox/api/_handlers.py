@@ -17,9 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from prefect_firework.sandbox.api._auth import OAuthError, Principal, authenticate, issue_token
+from prefect_firework.sandbox.api._auth import Principal, authenticate, issue_token
 from prefect_firework.sandbox.api._create import UploadedFile, create_video
-from prefect_firework.sandbox.api._errors import ApiError
+from prefect_firework.sandbox.api._errors import NO_STORE, BadRequest
 from prefect_firework.sandbox.api._uploads import (
     complete_multipart,
     initiate_multipart,
@@ -33,16 +33,14 @@ from prefect_firework.sandbox.faults import SETTLE_KEY
 
 __all__ = ["Handlers"]
 
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
 
 async def _json_object(request: Request) -> dict[str, Any]:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
-        raise ApiError(400, "Content-Type must be application/json")
+        raise BadRequest("Content-Type must be application/json")
     data = parse_json(await request.body())
     if not isinstance(data, dict):
-        raise ApiError(400, "Request body must be a JSON object")
+        raise BadRequest("Request body must be a JSON object")
     return data
 
 
@@ -60,22 +58,14 @@ class Handlers:
     # -- OAuth ---------------------------------------------------------------------------------
 
     async def token(self, request: Request) -> JSONResponse:
-        body = await request.body()
-        try:
-            result = issue_token(
-                self.core.state,
-                self.core.config,
-                content_type=request.headers.get("content-type", ""),
-                body=body,
-                authorization=request.headers.get("authorization"),
-            )
-        except OAuthError as exc:
-            return JSONResponse(
-                {"error": exc.code, "error_description": exc.description},
-                status_code=exc.status,
-                headers={**_NO_STORE, **exc.headers},
-            )
-        return JSONResponse(result, headers=_NO_STORE)
+        result = issue_token(
+            self.core.state,
+            self.core.config,
+            content_type=request.headers.get("content-type", ""),
+            body=await request.body(),
+            authorization=request.headers.get("authorization"),
+        )
+        return JSONResponse(result, headers=NO_STORE)
 
     # -- uploads -------------------------------------------------------------------------------
 
@@ -151,21 +141,19 @@ class Handlers:
         try:
             form = await request.form(max_files=1, max_fields=10)
         except (StarletteHTTPException, ValueError) as exc:
-            raise ApiError(400, "Malformed multipart/form-data body") from exc
+            raise BadRequest("Malformed multipart/form-data body") from exc
         try:
             metadata = form.get("metadata")
             upload = form.get("file")
             if not isinstance(metadata, str):
-                raise ApiError(400, "metadata is required (a JSON string)")
+                raise BadRequest("metadata is required (a JSON string)")
             data = parse_json(metadata, "metadata JSON")
             if not isinstance(data, dict):
-                raise ApiError(400, "metadata must be a JSON object")
+                raise BadRequest("metadata must be a JSON object")
             if isinstance(upload, str):  # a part without a filename (or filename="") is a field
-                raise ApiError(
-                    400, "file must be a file part named .mp4 or .mov (it had no filename)"
-                )
+                raise BadRequest("file must be a file part named .mp4 or .mov (it had no filename)")
             if not isinstance(upload, UploadFile):
-                raise ApiError(400, "file is required")
+                raise BadRequest("file is required")
             uploaded = UploadedFile(
                 file=upload.file,
                 filename=upload.filename or "",

@@ -15,7 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from prefect_firework.sandbox.api._auth import expire_all
-from prefect_firework.sandbox.api._errors import ApiError
+from prefect_firework.sandbox.api._errors import BadRequest, NotFound
 from prefect_firework.sandbox.api._validation import parse_json
 from prefect_firework.sandbox.engine._core import Core
 
@@ -52,14 +52,14 @@ def _inspection_routes(app: FastAPI, inspector: Inspector) -> None:
         try:
             return inspector.video(video_id)
         except KeyError:
-            raise ApiError(404, "Video not found") from None
+            raise NotFound("Video not found") from None
 
     @app.get("/_sandbox/videos/{video_id}/product_listings")
     def product_listings(video_id: str) -> list[dict[str, Any]]:
         try:
             return inspector.product_listings(video_id)
         except KeyError:
-            raise ApiError(404, "Video not found") from None
+            raise NotFound("Video not found") from None
 
     @app.get("/_sandbox/objects")
     def objects() -> list[dict[str, Any]]:
@@ -93,7 +93,7 @@ def _control_routes(app: FastAPI, core: Core, reset: Callable[[], None]) -> None
                     raise ValueError("each fault must be a JSON object")
                 core.faults.apply(item)
         except (ValueError, TypeError) as exc:
-            raise ApiError(400, str(exc)) from exc
+            raise BadRequest(str(exc)) from exc
         return core.faults.active()
 
     @app.delete("/_sandbox/faults", status_code=204)
@@ -116,5 +116,5 @@ def _control_routes(app: FastAPI, core: Core, reset: Callable[[], None]) -> None
             seconds = float(parse_json(await request.body())["advance"])
             core.state.clock.advance(seconds)
         except (ValueError, KeyError, TypeError) as exc:
-            raise ApiError(400, 'expected {"advance": seconds >= 0}') from exc
+            raise BadRequest('expected {"advance": seconds >= 0}') from exc
         return {"now": core.state.now()}

@@ -17,7 +17,13 @@ from datetime import datetime, timezone
 from typing import Any
 
 from prefect_firework.sandbox.api._auth import Principal
-from prefect_firework.sandbox.api._errors import ApiError
+from prefect_firework.sandbox.api._errors import (
+    ApiError,
+    BadRequest,
+    Forbidden,
+    InternalServerError,
+    PayloadTooLarge,
+)
 from prefect_firework.sandbox.config import human_size
 from prefect_firework.sandbox.engine._core import Core
 from prefect_firework.sandbox.engine._ids import new_id, new_secret
@@ -47,7 +53,7 @@ def _expiration(ts: float) -> str:
 def _required_string(data: dict[str, Any], field: str) -> str:
     value = data.get(field)
     if not isinstance(value, str) or not value.strip():
-        raise ApiError(400, f"{field} is required")
+        raise BadRequest(f"{field} is required")
     return value
 
 
@@ -56,7 +62,7 @@ def _check_fields(data: dict[str, Any]) -> tuple[str, str, str]:
     filename = _required_string(data, "filename")
     mime_type = data.get("mime_type")
     if mime_type not in MIME_TYPES:
-        raise ApiError(400, "Invalid mime_type - only video/mp4 and video/quicktime allowed")
+        raise BadRequest("Invalid mime_type - only video/mp4 and video/quicktime allowed")
     channel_id = _required_string(data, "channel_id")
     return filename, mime_type, channel_id
 
@@ -152,7 +158,7 @@ def initiate_multipart(core: Core, principal: Principal, data: dict[str, Any]) -
         or not isinstance(parts_count, int)
         or not 1 <= parts_count <= cfg.max_parts
     ):
-        raise ApiError(400, f"Invalid parts_count - must be between 1 and {cfg.max_parts}")
+        raise BadRequest(f"Invalid parts_count - must be between 1 and {cfg.max_parts}")
     channel_id, key = _issue_key(core, principal, channel_id, filename)
     upload_id = new_secret(48)  # S3 upload ids are long opaque URL-safe strings
     core.parts.create(upload_id)
@@ -186,29 +192,29 @@ def _completion_parts(
     upload_id = data.get("upload_id")
     parts = data.get("parts")
     if not isinstance(key, str) or not key:
-        raise ApiError(400, "key is required")
+        raise BadRequest("key is required")
     if not isinstance(upload_id, str) or not upload_id:
-        raise ApiError(400, "upload_id is required")
+        raise BadRequest("upload_id is required")
     if not isinstance(parts, list):
-        raise ApiError(400, "parts is required and must be an array")
+        raise BadRequest("parts is required and must be an array")
     if not parts:
-        raise ApiError(400, "parts must not be empty")
+        raise BadRequest("parts must not be empty")
     if len(parts) > max_parts:
-        raise ApiError(400, f"parts must contain at most {max_parts} elements")
+        raise BadRequest(f"parts must contain at most {max_parts} elements")
     out: list[tuple[int, str]] = []
     for item in parts:
         if not isinstance(item, dict):
-            raise ApiError(400, "each element of parts must be an object with part and etag")
+            raise BadRequest("each element of parts must be an object with part and etag")
         number = item.get("part")
         etag = item.get("etag")
         if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= max_parts:
-            raise ApiError(400, f"Invalid part number: must be between 1 and {max_parts}")
+            raise BadRequest(f"Invalid part number: must be between 1 and {max_parts}")
         if not isinstance(etag, str) or not etag.strip().strip('"'):
-            raise ApiError(400, "etag must be a non-empty string")
+            raise BadRequest("etag must be a non-empty string")
         out.append((number, etag.strip().strip('"')))
     numbers = [n for n, _ in out]
     if len(set(numbers)) != len(numbers):
-        raise ApiError(400, "Duplicate part numbers")
+        raise BadRequest("Duplicate part numbers")
     return key, upload_id, out
 
 
@@ -224,36 +230,36 @@ def complete_multipart(core: Core, principal: Principal, data: dict[str, Any]) -
     with core.state.locked() as state:
         upload = state.uploads.get(upload_id)
         if upload is None or upload.key != key:
-            raise ApiError(400, MULTIPART_FAILED)
+            raise BadRequest(MULTIPART_FAILED)
         if upload.business_id != principal.business_id:
-            raise ApiError(403, "Insufficient permissions")
+            raise Forbidden("Insufficient permissions")
         if upload.status != "open":
-            raise ApiError(400, MULTIPART_FAILED)
+            raise BadRequest(MULTIPART_FAILED)
         numbers = [n for n, _ in parts]
         if numbers != list(range(1, upload.parts_count + 1)):
-            raise ApiError(400, MULTIPART_FAILED)  # out of order, missing or extra parts
+            raise BadRequest(MULTIPART_FAILED)  # out of order, missing or extra parts
         records = []
         for number, etag in parts:
             record = upload.parts.get(number)
             if record is None or record.etag != etag:
-                raise ApiError(400, MULTIPART_FAILED)  # part never uploaded, or wrong ETag
+                raise BadRequest(MULTIPART_FAILED)  # part never uploaded, or wrong ETag
             records.append(record)
         if any(r.size < cfg.min_part_size for r in records[:-1]):
-            raise ApiError(400, MULTIPART_FAILED)  # EntityTooSmall
+            raise BadRequest(MULTIPART_FAILED)  # EntityTooSmall
         upload.status = "completing"
     size = sum(r.size for r in records)
     problem: ApiError | None = None
     if size < cfg.min_file_size:
-        problem = ApiError(400, f"File too small (min {human_size(cfg.min_file_size)})")
+        problem = BadRequest(f"File too small (min {human_size(cfg.min_file_size)})")
     elif size > cfg.max_file_size:
-        problem = ApiError(413, f"File too large (max {human_size(cfg.max_file_size)})")
+        problem = PayloadTooLarge(f"File too large (max {human_size(cfg.max_file_size)})")
     if problem is None:
         try:
             _store(core, upload, records)
         except Exception as exc:
             with core.state.locked():
                 upload.status = "open"
-            raise ApiError(500, "Unexpected server error during upload completion") from exc
+            raise InternalServerError("Unexpected server error during upload completion") from exc
     # the assembled object never stays in S3 when its size is out of bounds (spec 5.3.3)
     with core.state.locked():
         upload.status = "aborted" if problem else "completed"

@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from prefect_firework.sandbox.api._errors import ApiError
+from prefect_firework.sandbox.api._errors import ApiError, BadRequest, UnprocessableEntity
 from prefect_firework.sandbox.config import SandboxConfig
 
 __all__ = [
@@ -66,26 +66,26 @@ def parse_json(raw: bytes | str, what: str = "JSON body") -> Any:
     try:
         data = json.loads(raw)
     except RecursionError:
-        raise ApiError(400, f"Malformed {what}: nested too deeply") from None
+        raise BadRequest(f"Malformed {what}: nested too deeply") from None
     except ValueError as exc:  # UnicodeDecodeError is a ValueError
-        raise ApiError(400, f"Malformed {what}") from exc
+        raise BadRequest(f"Malformed {what}") from exc
     pending: list[tuple[Any, int]] = [(data, 1)]
     while pending:
         node, depth = pending.pop()
         if isinstance(node, dict | list):
             if depth > MAX_JSON_DEPTH:
-                raise ApiError(400, f"Malformed {what}: nested deeper than {MAX_JSON_DEPTH} levels")
+                raise BadRequest(f"Malformed {what}: nested deeper than {MAX_JSON_DEPTH} levels")
             children = node.values() if isinstance(node, dict) else node
             pending.extend((child, depth + 1) for child in children)
     return data
 
 
 def _bad_type(field: str, expected: str) -> ApiError:
-    return ApiError(400, f"{field} must be {expected}")
+    return BadRequest(f"{field} must be {expected}")
 
 
 def _invalid(message: str) -> ApiError:
-    return ApiError(422, message)
+    return UnprocessableEntity(message)
 
 
 def _valid_host(raw: str) -> bool:
@@ -106,7 +106,7 @@ def parse_url(field: str, value: str) -> urllib.parse.SplitResult:
     A URL without a host (``clip.mp4``, ``mailto:x``) parses: the callers' own rules refuse
     those with their own messages.
     """
-    invalid = ApiError(400, f"{field} is not a valid URL")
+    invalid = BadRequest(f"{field} is not a valid URL")
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
         raise invalid  # control characters: no URL holds them unescaped
     try:
@@ -116,14 +116,14 @@ def parse_url(field: str, value: str) -> urllib.parse.SplitResult:
     except ValueError:
         raise invalid from None
     if port == 0:
-        raise ApiError(400, f"{field} has an invalid port (use 1..65535)")
+        raise BadRequest(f"{field} has an invalid port (use 1..65535)")
     if parts.netloc and parts.scheme in ("http", "https"):
         try:  # the reading of the client the sandbox fetches with: IDNA, encodings, ports
             raw_host = httpx.URL(value).raw_host.decode("ascii")
         except Exception:  # any failure of that parser means "does not parse"
             raise invalid from None
         if hostname and not _valid_host(raw_host):
-            raise ApiError(400, f"{field} has an invalid hostname")
+            raise BadRequest(f"{field} has an invalid hostname")
     return parts
 
 
@@ -282,10 +282,10 @@ def check_import_url(value: Any) -> str:
         raise _bad_type("url", "a non-empty string")
     parts = parse_url("url", value)
     if parts.scheme not in ("http", "https"):
-        raise ApiError(400, "url must use the http or https scheme")
+        raise BadRequest("url must use the http or https scheme")
     host = parts.hostname or ""
     if "." not in host.strip("."):
-        raise ApiError(400, "url must have a valid hostname")
+        raise BadRequest("url must have a valid hostname")
     if parts.path in ("", "/"):
-        raise ApiError(400, "url must have a path component")
+        raise BadRequest("url must have a path component")
     return value

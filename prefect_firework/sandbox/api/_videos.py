@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect_firework.sandbox.api._auth import Principal
-from prefect_firework.sandbox.api._errors import ApiError
+from prefect_firework.sandbox.api._errors import Forbidden, NotFound
 from prefect_firework.sandbox.api._validation import parse_metadata, require_social_media
 from prefect_firework.sandbox.engine._core import Core
 from prefect_firework.sandbox.engine._fetch import PosterImage, download_poster
@@ -88,9 +88,9 @@ def find_video(core: Core, principal: Principal, video_id: str) -> Video:
     with core.state.locked() as state:
         video = state.videos.get(video_id)
     if video is None:
-        raise ApiError(404, "Video not found")
+        raise NotFound("Video not found")
     if video.business_id != principal.business_id:
-        raise ApiError(403, "Insufficient permissions to access this video")
+        raise Forbidden("Insufficient permissions to access this video")
     return video
 
 
@@ -99,9 +99,9 @@ def find_import(core: Core, principal: Principal, import_id: str) -> VideoImport
     with core.state.locked() as state:
         job = state.imports.get(import_id)
     if job is None:
-        raise ApiError(404, "Import job not found")
+        raise NotFound("Import job not found")
     if job.business_id != principal.business_id:
-        raise ApiError(403, "Insufficient permissions to access this import")
+        raise Forbidden("Insufficient permissions to access this import")
     return job
 
 

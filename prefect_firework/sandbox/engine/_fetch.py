@@ -15,7 +15,7 @@ from typing import IO
 
 import httpx
 
-from prefect_firework.sandbox.api._errors import ApiError
+from prefect_firework.sandbox.api._errors import BadRequest, UnprocessableEntity
 from prefect_firework.sandbox.config import SandboxConfig, human_size
 from prefect_firework.sandbox.engine._probe import image_info
 
@@ -59,41 +59,40 @@ def download_video(
     try:
         with http.stream("GET", url, timeout=config.import_download_timeout) as resp:
             if resp.status_code != 200:
-                raise ApiError(400, f"Could not download url: HTTP {resp.status_code}")
+                raise BadRequest(f"Could not download url: HTTP {resp.status_code}")
             media_type = _media_type(resp.headers)
             if media_type not in VIDEO_CONTENT_TYPES:
-                raise ApiError(
-                    400,
+                raise BadRequest(
                     f"Unsupported Content-Type {media_type or 'none'!r} from url: expected "
                     "video/mp4, video/quicktime or application/octet-stream",
                 )
             path = urllib.parse.urlsplit(str(resp.url)).path.lower()
             if media_type == "application/octet-stream" and not path.endswith(VIDEO_EXTENSIONS):
-                raise ApiError(
-                    400, "application/octet-stream is only accepted for a .mp4 or .mov url path"
+                raise BadRequest(
+                    "application/octet-stream is only accepted for a .mp4 or .mov url path"
                 )
             length_header = resp.headers.get("content-length")
             if length_header is None:
-                raise ApiError(400, "The remote server must send a Content-Length header")
+                raise BadRequest("The remote server must send a Content-Length header")
             try:
                 length = int(length_header)
             except ValueError as exc:
-                raise ApiError(400, "The remote server sent an invalid Content-Length") from exc
+                raise BadRequest("The remote server sent an invalid Content-Length") from exc
             if length > config.max_file_size:
-                raise ApiError(400, f"File too large (max {human_size(config.max_file_size)})")
+                raise BadRequest(f"File too large (max {human_size(config.max_file_size)})")
             received = 0
             for chunk in resp.iter_raw(_CHUNK):
                 if stop is not None and stop.is_set():
-                    raise ApiError(400, "Import cancelled: the sandbox is stopping")
+                    raise BadRequest("Import cancelled: the sandbox is stopping")
                 received += len(chunk)
                 if received > length:
-                    raise ApiError(400, "The remote server sent more bytes than Content-Length")
+                    raise BadRequest("The remote server sent more bytes than Content-Length")
                 spool.write(chunk)
             if received != length:
-                raise ApiError(400, f"Download incomplete: {received} of {length} bytes")
+                raise BadRequest(f"Download incomplete: {received} of {length} bytes")
     except (httpx.HTTPError, httpx.InvalidURL) as exc:  # InvalidURL: e.g. a bad redirect
         spool.close()
-        raise ApiError(400, f"Could not download url: {type(exc).__name__}") from exc
+        raise BadRequest(f"Could not download url: {type(exc).__name__}") from exc
     except BaseException:
         spool.close()
         raise
@@ -106,16 +105,20 @@ def download_poster(http: httpx.Client, url: str, config: SandboxConfig) -> Post
     try:
         with http.stream("GET", url, timeout=config.import_download_timeout) as resp:
             if resp.status_code != 200:
-                raise ApiError(422, f"poster_url could not be downloaded: HTTP {resp.status_code}")
+                raise UnprocessableEntity(
+                    f"poster_url could not be downloaded: HTTP {resp.status_code}"
+                )
             data = bytearray()
             for chunk in resp.iter_bytes(_CHUNK):
                 data += chunk
                 if len(data) > config.max_poster_size:
-                    raise ApiError(422, "poster_url image is too large")
+                    raise UnprocessableEntity("poster_url image is too large")
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        raise ApiError(422, f"poster_url could not be downloaded: {type(exc).__name__}") from exc
+        raise UnprocessableEntity(
+            f"poster_url could not be downloaded: {type(exc).__name__}"
+        ) from exc
     info = image_info(bytes(data))
     if info is None:
-        raise ApiError(422, "poster_url is not a JPEG or PNG image")
+        raise UnprocessableEntity("poster_url is not a JPEG or PNG image")
     fmt, width, height = info
     return PosterImage(fmt, width, height, bytes(data))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from prefect_firework.sandbox.api._auth import Principal
-from prefect_firework.sandbox.api._errors import ApiError
+from prefect_firework.sandbox.api._errors import BadRequest, Forbidden, UnprocessableEntity
 from prefect_firework.sandbox.api._uploads import safe_filename
 from prefect_firework.sandbox.config import SandboxConfig, human_size
 from prefect_firework.sandbox.engine._core import Core
@@ -45,10 +45,9 @@ def _duration(fileobj: IO[bytes], config: SandboxConfig) -> float:
     try:
         duration = mp4_duration(fileobj)
     except NotAVideoError as exc:
-        raise ApiError(400, "Unsupported file type: not an MP4 or QuickTime video") from exc
+        raise BadRequest("Unsupported file type: not an MP4 or QuickTime video") from exc
     if not config.min_duration <= duration <= config.max_duration:
-        raise ApiError(
-            422,
+        raise UnprocessableEntity(
             f"Video duration must be between {config.min_duration:g} and "
             f"{config.max_duration:g} seconds (got {duration:.3f})",
         )
@@ -57,7 +56,7 @@ def _duration(fileobj: IO[bytes], config: SandboxConfig) -> float:
 
 def _too_large(size: int, config: SandboxConfig) -> None:
     if size > config.max_file_size:
-        raise ApiError(400, f"File too large (max {human_size(config.max_file_size)})")
+        raise BadRequest(f"File too large (max {human_size(config.max_file_size)})")
 
 
 def _store(core: Core, fileobj: IO[bytes], size: int, key: str, content_type: str) -> StoredMedia:
@@ -78,12 +77,11 @@ def check_file_part(filename: str, content_type: str | None) -> None:
     media_type = (content_type or "").split(";")[0].strip().lower()
     if media_type not in FILE_TYPES:
         shown = repr(media_type) if media_type else "none"
-        raise ApiError(
-            400,
+        raise BadRequest(
             f"Unsupported file type {shown}: the file part must be video/mp4 or video/quicktime",
         )
     if not filename.lower().endswith(VIDEO_EXTENSIONS):
-        raise ApiError(400, "Unsupported file extension: the file part must be named .mp4 or .mov")
+        raise BadRequest("Unsupported file extension: the file part must be named .mp4 or .mov")
 
 
 def from_file(
@@ -118,11 +116,11 @@ def from_download(
 def check_s3_key_owner(core: Core, principal: Principal, key: object) -> str:
     """The ``s3_key`` as a string (400), issued to no other business (403)."""
     if not isinstance(key, str) or not key:
-        raise ApiError(400, "s3_key must be a non-empty string")
+        raise BadRequest("s3_key must be a non-empty string")
     with core.state.locked() as state:
         owner = state.key_owner.get(key)
     if owner is not None and owner != principal.business_id:
-        raise ApiError(403, "Insufficient permissions for this s3_key")
+        raise Forbidden("Insufficient permissions for this s3_key")
     return key
 
 
@@ -131,11 +129,11 @@ def from_s3_key(core: Core, principal: Principal, key: object) -> StoredMedia:
     key = check_s3_key_owner(core, principal, key)
     head = core.s3.head(key)
     if head is None:
-        raise ApiError(400, "s3_key not found: upload the file first")
+        raise BadRequest("s3_key not found: upload the file first")
     size = int(head["ContentLength"])
     cfg = core.config
     if size < cfg.min_file_size:
-        raise ApiError(400, f"File too small (min {human_size(cfg.min_file_size)})")
+        raise BadRequest(f"File too small (min {human_size(cfg.min_file_size)})")
     _too_large(size, cfg)
     with core.s3.reader(key, size) as reader:
         duration = _duration(reader, cfg)  # type: ignore[arg-type]

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from prefect_firework.sandbox.api._auth import Principal
-from prefect_firework.sandbox.api._errors import ApiError
+from prefect_firework.sandbox.api._errors import Forbidden, NotFound
 from prefect_firework.sandbox.engine._state import Listing, State
 
 __all__ = ["check_store", "replace_listings", "resolve_products", "set_hidden"]
@@ -28,9 +28,9 @@ def check_store(state: State, principal: Principal, store_id: str | None) -> str
             return stores[0] if stores else None
         store = state.stores.get(store_id)
     if store is None:
-        raise ApiError(404, "Business store not found")
+        raise NotFound("Business store not found")
     if store.business_id != principal.business_id:
-        raise ApiError(403, "Insufficient permissions to access this business store")
+        raise Forbidden("Insufficient permissions to access this business store")
     return store.id
 
 

@@ -45,13 +45,11 @@ import secrets
 import tempfile
 import urllib.parse
 from datetime import datetime, timezone
-from typing import IO, Any
-from xml.sax.saxutils import escape
+from typing import IO
 
 from starlette.concurrency import run_in_threadpool
 
 from prefect_firework.sandbox.engine._core import Core
-from prefect_firework.sandbox.engine._ids import new_id
 from prefect_firework.sandbox.engine._middleware import (
     STATUS_KEY,
     Instrument,
@@ -61,11 +59,30 @@ from prefect_firework.sandbox.engine._middleware import (
     drain,
 )
 from prefect_firework.sandbox.engine._state import PartRecord
-from prefect_firework.sandbox.faults import FaultRule
+from prefect_firework.sandbox.s3._errors import (
+    AccessDenied,
+    BadDigest,
+    EntityTooLarge,
+    EntityTooSmall,
+    IncompleteBody,
+    InvalidAccessKeyId,
+    InvalidArgument,
+    InvalidDigest,
+    InvalidPolicyDocument,
+    MalformedPOSTRequest,
+    MethodNotAllowed,
+    MissingContentLength,
+    NoSuchBucket,
+    NoSuchUpload,
+    NotImplementedHere,
+    S3Error,
+    SignatureDoesNotMatch,
+    s3_fault_body,
+)
 from prefect_firework.sandbox.s3._routes import ROUTES
 from prefect_firework.sandbox.s3._sigv4 import ALGORITHM, parse_amz_date, presigned_signature
 
-__all__ = ["FORM_ORDER", "S3Front", "instrumented_front", "s3_fault_body"]
+__all__ = ["FORM_ORDER", "S3Front", "instrumented_front"]
 
 #: the field order of spec 4.6, lower-cased (S3 field names are case-insensitive)
 FORM_ORDER = (
@@ -89,48 +106,6 @@ _PRESIGN_PARAMS = (
     "X-Amz-SignedHeaders",
     "X-Amz-Signature",
 )
-_STATUS_CODES = {
-    400: "BadRequest",
-    403: "AccessDenied",
-    404: "NoSuchKey",
-    409: "OperationAborted",
-    500: "InternalError",
-    501: "NotImplemented",
-    503: "SlowDown",
-}
-
-
-class S3Error(Exception):
-    """An S3 error response: status, ``<Code>``, ``<Message>`` and extra elements."""
-
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.extra = extra
-
-
-def _xml_error(code: str, message: str, **extra: Any) -> bytes:
-    items = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in extra.items())
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f"<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message>{items}"
-        f"<RequestId>{new_id(16)}</RequestId></Error>"
-    ).encode()
-
-
-def s3_fault_body(rule: FaultRule) -> tuple[str, bytes]:
-    """Body of an injected fault on an S3 endpoint (XML unless the test gave its own)."""
-    if rule.body is not None:
-        if isinstance(rule.body, bytes):
-            return "application/octet-stream", rule.body
-        if isinstance(rule.body, str):
-            return "application/xml", rule.body.encode()
-        return "application/json", json.dumps(rule.body).encode()
-    status = rule.status or 500
-    code = _STATUS_CODES.get(status, "InternalError")
-    return "application/xml", _xml_error(code, f"Injected fault: HTTP {status}")
 
 
 async def _send(
@@ -143,8 +118,7 @@ async def _send(
 
 
 async def _send_error(send: Send, error: S3Error) -> None:
-    body = _xml_error(error.code, error.message, **error.extra)
-    await _send(send, error.status, {"Content-Type": "application/xml"}, body)
+    await _send(send, error.status, {"Content-Type": "application/xml"}, error.body())
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -169,9 +143,7 @@ def _refuse_unsigned_headers(scope: Scope, signed: set[str]) -> None:
         if name == "content-md5" or name.startswith("x-amz-"):
             names.append(name)
     if names:
-        raise S3Error(
-            403,
-            "AccessDenied",
+        raise AccessDenied(
             "There were headers present in the request which were not signed",
             HeadersNotSigned=", ".join(names),
         )
@@ -187,12 +159,7 @@ def _content_md5(scope: Scope) -> bytes | None:
     except (binascii.Error, ValueError):
         digest = b""
     if len(digest) != 16:
-        raise S3Error(
-            400,
-            "InvalidDigest",
-            "The Content-MD5 you specified was invalid.",
-            **{"Content-MD5": value},
-        )
+        raise InvalidDigest(**{"Content-MD5": value})
     return digest
 
 
@@ -314,7 +281,7 @@ class S3Front:
         try:
             if route is None:
                 await drain(receive)
-                raise S3Error(405, "MethodNotAllowed", "This front accepts POST and PUT only")
+                raise MethodNotAllowed("This front accepts POST and PUT only")
             await getattr(self, route.endpoint)(scope, receive, send)
         except S3Error as error:
             await _send_error(send, error)
@@ -329,18 +296,14 @@ class S3Front:
         boundary = self._boundary(content_type)
         if boundary is None:
             await drain(receive)
-            raise S3Error(
-                400,
-                "MalformedPOSTRequest",
-                "The body of your POST request is not well-formed multipart/form-data.",
-            )
+            raise MalformedPOSTRequest()
         form = _FormReader(boundary)
         try:
             if not await self._read_form(form, receive):
                 scope[STATUS_KEY] = 400
                 return
             if bucket != cfg.bucket:
-                raise S3Error(404, "NoSuchBucket", "The specified bucket does not exist")
+                raise NoSuchBucket()
             fields = self._check_form(form)
             self._check_policy(fields, bucket, form.file.size if form.file else 0)
             assert form.file is not None
@@ -398,44 +361,30 @@ class S3Front:
             except MultipartParseError as exc:
                 parse_error = str(exc)
         if parse_error is not None or form.error is not None:
-            raise S3Error(
-                400,
-                "MalformedPOSTRequest",
-                "The body of your POST request is not well-formed multipart/form-data.",
-            )
+            raise MalformedPOSTRequest()
         return True
 
     @staticmethod
     def _check_form(form: _FormReader) -> dict[str, str]:
         names = [name.lower() for name, _ in form.fields]
         if "file" not in names:
-            raise S3Error(
-                400, "InvalidArgument", "POST requires exactly one file upload per request."
-            )
+            raise InvalidArgument("POST requires exactly one file upload per request.")
         if names.index("file") != len(names) - 1:
-            raise S3Error(
-                400,
-                "InvalidArgument",
+            raise InvalidArgument(
                 "The file field must be the last field of the form; found "
                 + ", ".join(names[names.index("file") + 1 :])
                 + " after it.",
             )
         if len(set(names)) != len(names):
-            raise S3Error(400, "InvalidArgument", "Each form field may appear only once.")
+            raise InvalidArgument("Each form field may appear only once.")
         for name in names:
             if name not in FORM_ORDER:
-                raise S3Error(
-                    403, "AccessDenied", f"Invalid according to Policy: Extra input fields: {name}"
-                )
+                raise AccessDenied(f"Invalid according to Policy: Extra input fields: {name}")
         for name in FORM_ORDER:
             if name not in names:
-                raise S3Error(
-                    400, "InvalidArgument", f"Bucket POST must contain a field named '{name}'."
-                )
+                raise InvalidArgument(f"Bucket POST must contain a field named '{name}'.")
         if tuple(names) != FORM_ORDER:
-            raise S3Error(
-                400,
-                "InvalidArgument",
+            raise InvalidArgument(
                 "Form fields must be sent in this order: key, acl, X-Amz-Algorithm, "
                 "X-Amz-Credential, X-Amz-Date, Policy, X-Amz-Signature, Content-Type, file.",
             )
@@ -448,60 +397,44 @@ class S3Front:
     def _check_policy(self, fields: dict[str, str], bucket: str, size: int) -> None:
         core = self.core
         if fields["x-amz-algorithm"] != ALGORITHM:
-            raise S3Error(400, "InvalidArgument", "X-Amz-Algorithm must be AWS4-HMAC-SHA256")
+            raise InvalidArgument("X-Amz-Algorithm must be AWS4-HMAC-SHA256")
         date8 = core.identity.owns_credential(fields["x-amz-credential"])
         if date8 is None:
-            raise S3Error(
-                403,
-                "InvalidAccessKeyId",
-                "The AWS Access Key Id you provided does not exist in our records.",
-            )
+            raise InvalidAccessKeyId()
         policy = fields["policy"]
         expected = core.identity.sign_policy(policy, date8)
         if not hmac.compare_digest(expected, fields["x-amz-signature"]):
-            raise S3Error(
-                403,
-                "SignatureDoesNotMatch",
-                "The request signature we calculated does not match the signature you provided.",
-            )
+            raise SignatureDoesNotMatch()
         with core.state.locked() as state:
             issued = state.posts.get(policy)
         if issued is None:
-            raise S3Error(403, "AccessDenied", "Invalid according to Policy: Policy not issued.")
+            raise AccessDenied("Invalid according to Policy: Policy not issued.")
         try:
             document = json.loads(base64.b64decode(policy, validate=True))
             expiration = datetime.fromisoformat(document["expiration"].replace("Z", "+00:00"))
             conditions = document["conditions"]
         except (binascii.Error, ValueError, KeyError, TypeError) as exc:
-            raise S3Error(400, "InvalidPolicyDocument", "Invalid Policy: malformed") from exc
+            raise InvalidPolicyDocument() from exc
         if core.state.now() > expiration.astimezone(timezone.utc).timestamp():
-            raise S3Error(403, "AccessDenied", "Invalid according to Policy: Policy expired.")
+            raise AccessDenied("Invalid according to Policy: Policy expired.")
         values = {**fields, "bucket": bucket}
         for condition in conditions:
             if isinstance(condition, dict):
                 for name, wanted in condition.items():
                     if values.get(name.lower()) != wanted:
-                        raise S3Error(
-                            403,
-                            "AccessDenied",
+                        raise AccessDenied(
                             "Invalid according to Policy: Policy Condition failed: "
                             f'["eq", "${name}", "{wanted}"]',
                         )
             elif isinstance(condition, list) and condition[:1] == ["content-length-range"]:
                 low, high = int(condition[1]), int(condition[2])
                 if size < low:
-                    raise S3Error(
-                        400,
-                        "EntityTooSmall",
-                        "Your proposed upload is smaller than the minimum allowed size",
+                    raise EntityTooSmall(
                         ProposedSize=size,
                         MinSizeAllowed=low,
                     )
                 if size > high:
-                    raise S3Error(
-                        400,
-                        "EntityTooLarge",
-                        "Your proposed upload exceeds the maximum allowed size",
+                    raise EntityTooLarge(
                         ProposedSize=size,
                         MaxSizeAllowed=high,
                     )
@@ -514,18 +447,11 @@ class S3Front:
         transfer_encoding = (_header(scope, b"transfer-encoding") or "").lower()
         if "chunked" in transfer_encoding:
             await drain(receive)
-            raise S3Error(
-                501,
-                "NotImplemented",
-                "A header you provided implies functionality that is not implemented",
-                Header="Transfer-Encoding",
-            )
+            raise NotImplementedHere(Header="Transfer-Encoding")
         length_header = _header(scope, b"content-length")
         if length_header is None:
             await drain(receive)
-            raise S3Error(
-                411, "MissingContentLength", "You must provide the Content-Length HTTP header."
-            )
+            raise MissingContentLength()
         declared = int(length_header)
         try:
             key, upload_id, part = self._check_presigned(scope)
@@ -535,12 +461,7 @@ class S3Front:
             with core.state.locked() as state:
                 upload = state.uploads.get(upload_id)
                 if upload is None or upload.key != key or upload.status != "open":
-                    raise S3Error(
-                        404,
-                        "NoSuchUpload",
-                        "The specified upload does not exist. The upload ID may be invalid, or "
-                        "the upload may have been aborted or completed.",
-                    )
+                    raise NoSuchUpload()
         except S3Error:
             await drain(receive)
             raise
@@ -562,24 +483,16 @@ class S3Front:
                     if size > declared or not message.get("more_body", False):
                         break
             if size != declared:
-                raise S3Error(
-                    400,
-                    "IncompleteBody",
-                    "You did not provide the number of bytes specified by the Content-Length "
-                    "HTTP header.",
-                )
+                raise IncompleteBody()
             if expected_md5 is not None and digest.digest() != expected_md5:
-                raise S3Error(
-                    400,
-                    "BadDigest",
-                    "The Content-MD5 you specified did not match what we received.",
+                raise BadDigest(
                     ExpectedDigest=expected_md5.hex(),
                     CalculatedDigest=base64.b64encode(digest.digest()).decode(),
                 )
             etag = self._etag(digest.hexdigest())
             with core.state.locked() as state:
                 if upload.status != "open":
-                    raise S3Error(404, "NoSuchUpload", "The upload was completed meanwhile.")
+                    raise NoSuchUpload("The upload was completed meanwhile.")
                 core.parts.commit(upload_id, part, received)
                 upload.parts[part] = PartRecord(part, size, etag, state.now())
             await _send(send, 200, {"ETag": f'"{etag}"'})
@@ -596,9 +509,7 @@ class S3Front:
             scope["query_string"].decode("latin-1"), keep_blank_values=True
         )
         params = dict(pairs)
-        denied = S3Error(
-            403,
-            "AccessDenied",
+        denied = AccessDenied(
             "Query-string authentication requires the X-Amz-Algorithm, X-Amz-Credential, "
             "X-Amz-Date, X-Amz-Expires, X-Amz-SignedHeaders and X-Amz-Signature parameters.",
         )
@@ -608,11 +519,7 @@ class S3Front:
             raise denied
         date8 = core.identity.owns_credential(params["X-Amz-Credential"])
         if date8 is None:
-            raise S3Error(
-                403,
-                "InvalidAccessKeyId",
-                "The AWS Access Key Id you provided does not exist in our records.",
-            )
+            raise InvalidAccessKeyId()
         signature = params.pop("X-Amz-Signature")
         expected = presigned_signature(
             core.identity,
@@ -623,20 +530,16 @@ class S3Front:
             stamp=params["X-Amz-Date"],
         )
         if not hmac.compare_digest(expected, signature):
-            raise S3Error(
-                403,
-                "SignatureDoesNotMatch",
-                "The request signature we calculated does not match the signature you provided.",
-            )
+            raise SignatureDoesNotMatch()
         signed_at = parse_amz_date(params["X-Amz-Date"])
         try:
             expires = int(params["X-Amz-Expires"])
         except ValueError:
             raise denied from None
         if signed_at is None or core.state.now() > signed_at + expires:
-            raise S3Error(403, "AccessDenied", "Request has expired")
+            raise AccessDenied("Request has expired")
         if bucket != core.config.bucket:
-            raise S3Error(404, "NoSuchBucket", "The specified bucket does not exist")
+            raise NoSuchBucket()
         try:
             part = int(params["partNumber"])
             upload_id = params["uploadId"]
