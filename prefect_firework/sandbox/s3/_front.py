@@ -42,10 +42,8 @@ import hashlib
 import hmac
 import json
 import secrets
-import tempfile
 import urllib.parse
 from datetime import datetime, timezone
-from typing import IO
 
 from starlette.concurrency import run_in_threadpool
 
@@ -79,25 +77,12 @@ from prefect_firework.sandbox.s3._errors import (
     SignatureDoesNotMatch,
     s3_fault_body,
 )
+from prefect_firework.sandbox.s3._forms import FormReader, check_form, form_boundary, read_form
 from prefect_firework.sandbox.s3._routes import ROUTES
 from prefect_firework.sandbox.s3._sigv4 import ALGORITHM, parse_amz_date, presigned_signature
 
-__all__ = ["FORM_ORDER", "S3Front", "instrumented_front"]
+__all__ = ["S3Front", "instrumented_front"]
 
-#: the field order of spec 4.6, lower-cased (S3 field names are case-insensitive)
-FORM_ORDER = (
-    "key",
-    "acl",
-    "x-amz-algorithm",
-    "x-amz-credential",
-    "x-amz-date",
-    "policy",
-    "x-amz-signature",
-    "content-type",
-    "file",
-)
-_SPOOL = 1024 * 1024
-_MAX_FIELD = 64 * 1024
 _PRESIGN_PARAMS = (
     "X-Amz-Algorithm",
     "X-Amz-Credential",
@@ -163,102 +148,6 @@ def _content_md5(scope: Scope) -> bytes | None:
     return digest
 
 
-class _Spool:
-    """A body being received: spooled to disk past 1 MB, counted and MD5-summed on the way."""
-
-    def __init__(self) -> None:
-        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL)  # noqa: SIM115
-        self.size = 0
-        self._md5 = hashlib.md5()
-
-    def write(self, data: bytes) -> None:
-        self.file.write(data)
-        self.size += len(data)
-        self._md5.update(data)
-
-    @property
-    def md5(self) -> str:
-        return self._md5.hexdigest()
-
-    def close(self) -> None:
-        self.file.close()
-
-
-class _FormReader:
-    """Streams a multipart/form-data body, keeping field order; the ``file`` field is spooled."""
-
-    def __init__(self, boundary: bytes) -> None:
-        from python_multipart.multipart import MultipartParser
-
-        self.fields: list[tuple[str, bytes | None]] = []  # None marks the file field
-        self.file: _Spool | None = None
-        self.error: str | None = None
-        self._name = ""
-        self._header_field = bytearray()
-        self._header_value = bytearray()
-        self._headers: dict[str, bytes] = {}
-        self._value = bytearray()
-        self._in_file = False
-        self._parser = MultipartParser(
-            boundary,
-            {
-                "on_part_begin": self._part_begin,
-                "on_header_field": self._header_field_data,
-                "on_header_value": self._header_value_data,
-                "on_header_end": self._header_end,
-                "on_headers_finished": self._headers_finished,
-                "on_part_data": self._part_data,
-                "on_part_end": self._part_end,
-            },
-        )
-
-    def write(self, data: bytes) -> None:
-        self._parser.write(data)
-
-    def finalize(self) -> None:
-        self._parser.finalize()
-
-    def _part_begin(self) -> None:
-        self._headers = {}
-        self._value = bytearray()
-        self._in_file = False
-
-    def _header_field_data(self, data: bytes, start: int, end: int) -> None:
-        self._header_field += data[start:end]
-
-    def _header_value_data(self, data: bytes, start: int, end: int) -> None:
-        self._header_value += data[start:end]
-
-    def _header_end(self) -> None:
-        self._headers[bytes(self._header_field).decode("latin-1").lower()] = bytes(
-            self._header_value
-        )
-        self._header_field = bytearray()
-        self._header_value = bytearray()
-
-    def _headers_finished(self) -> None:
-        from python_multipart.multipart import parse_options_header
-
-        _, options = parse_options_header(self._headers.get("content-disposition", b""))
-        self._name = options.get(b"name", b"").decode("utf-8", "replace")
-        if self._name.lower() == "file" and self.file is None:
-            self._in_file = True
-            self.file = _Spool()
-
-    def _part_data(self, data: bytes, start: int, end: int) -> None:
-        if self._in_file and self.file is not None:
-            self.file.write(data[start:end])
-            return
-        if len(self._value) + (end - start) > _MAX_FIELD:
-            self.error = f"Form field {self._name!r} is too large"
-            return
-        self._value += data[start:end]
-
-    def _part_end(self) -> None:
-        self.fields.append((self._name, None if self._in_file else bytes(self._value)))
-        self._in_file = False
-
-
 class S3Front:
     """The ASGI app at ``sb.s3_url``: one method per endpoint of ``s3._routes.ROUTES``."""
 
@@ -293,18 +182,18 @@ class S3Front:
         cfg = self.core.config
         bucket = scope["path"].strip("/")
         content_type = _header(scope, b"content-type") or ""
-        boundary = self._boundary(content_type)
+        boundary = form_boundary(content_type)
         if boundary is None:
             await drain(receive)
             raise MalformedPOSTRequest()
-        form = _FormReader(boundary)
+        form = FormReader(boundary)
         try:
-            if not await self._read_form(form, receive):
+            if not await read_form(form, receive):
                 scope[STATUS_KEY] = 400
                 return
             if bucket != cfg.bucket:
                 raise NoSuchBucket()
-            fields = self._check_form(form)
+            fields = check_form(form)
             self._check_policy(fields, bucket, form.file.size if form.file else 0)
             assert form.file is not None
             upload = form.file
@@ -327,72 +216,6 @@ class S3Front:
         finally:
             if form.file is not None:
                 form.file.close()
-
-    @staticmethod
-    def _boundary(content_type: str) -> bytes | None:
-        from python_multipart.multipart import parse_options_header
-
-        kind, options = parse_options_header(content_type)
-        if kind != b"multipart/form-data" or not options.get(b"boundary"):
-            return None
-        return bytes(options[b"boundary"])
-
-    @staticmethod
-    async def _read_form(form: _FormReader, receive: Receive) -> bool:
-        """Feed the whole body to the parser; False if the client went away."""
-        from python_multipart.exceptions import MultipartParseError
-
-        parse_error: str | None = None
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return False
-            chunk = message.get("body", b"")
-            if chunk and parse_error is None:
-                try:
-                    form.write(chunk)
-                except MultipartParseError as exc:
-                    parse_error = str(exc)
-            if not message.get("more_body", False):
-                break
-        if parse_error is None:
-            try:
-                form.finalize()
-            except MultipartParseError as exc:
-                parse_error = str(exc)
-        if parse_error is not None or form.error is not None:
-            raise MalformedPOSTRequest()
-        return True
-
-    @staticmethod
-    def _check_form(form: _FormReader) -> dict[str, str]:
-        names = [name.lower() for name, _ in form.fields]
-        if "file" not in names:
-            raise InvalidArgument("POST requires exactly one file upload per request.")
-        if names.index("file") != len(names) - 1:
-            raise InvalidArgument(
-                "The file field must be the last field of the form; found "
-                + ", ".join(names[names.index("file") + 1 :])
-                + " after it.",
-            )
-        if len(set(names)) != len(names):
-            raise InvalidArgument("Each form field may appear only once.")
-        for name in names:
-            if name not in FORM_ORDER:
-                raise AccessDenied(f"Invalid according to Policy: Extra input fields: {name}")
-        for name in FORM_ORDER:
-            if name not in names:
-                raise InvalidArgument(f"Bucket POST must contain a field named '{name}'.")
-        if tuple(names) != FORM_ORDER:
-            raise InvalidArgument(
-                "Form fields must be sent in this order: key, acl, X-Amz-Algorithm, "
-                "X-Amz-Credential, X-Amz-Date, Policy, X-Amz-Signature, Content-Type, file.",
-            )
-        return {
-            name.lower(): value.decode("utf-8", "replace")
-            for name, value in form.fields
-            if value is not None
-        }
 
     def _check_policy(self, fields: dict[str, str], bucket: str, size: int) -> None:
         core = self.core
