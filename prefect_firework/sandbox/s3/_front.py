@@ -43,7 +43,10 @@ import hmac
 import json
 import secrets
 import urllib.parse
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
@@ -56,7 +59,7 @@ from prefect_firework.sandbox.engine._middleware import (
     Send,
     drain,
 )
-from prefect_firework.sandbox.engine._state import PartRecord
+from prefect_firework.sandbox.engine._state import MultipartUpload, PartRecord
 from prefect_firework.sandbox.s3._errors import (
     AccessDenied,
     BadDigest,
@@ -148,6 +151,37 @@ def _content_md5(scope: Scope) -> bytes | None:
     return digest
 
 
+def _check_conditions(conditions: list[Any], values: dict[str, str], size: int) -> None:
+    """The policy's conditions hold: each ``{name: value}`` equals the form's field (403
+    ``AccessDenied``) and the file's size is inside ``content-length-range`` (400
+    ``EntityTooSmall`` / ``EntityTooLarge``)."""
+    for condition in conditions:
+        if isinstance(condition, dict):
+            for name, wanted in condition.items():
+                if values.get(name.lower()) != wanted:
+                    raise AccessDenied(
+                        "Invalid according to Policy: Policy Condition failed: "
+                        f'["eq", "${name}", "{wanted}"]',
+                    )
+        elif isinstance(condition, list) and condition[:1] == ["content-length-range"]:
+            low, high = int(condition[1]), int(condition[2])
+            if size < low:
+                raise EntityTooSmall(ProposedSize=size, MinSizeAllowed=low)
+            if size > high:
+                raise EntityTooLarge(ProposedSize=size, MaxSizeAllowed=high)
+
+
+@dataclass(frozen=True)
+class _PartRequest:
+    """A part PUT whose URL and headers checked out: where its body goes, what it must be."""
+
+    upload: MultipartUpload
+    upload_id: str
+    part: int
+    declared: int  # Content-Length
+    md5: bytes | None  # Content-MD5, decoded
+
+
 class S3Front:
     """The ASGI app at ``sb.s3_url``: one method per endpoint of ``s3._routes.ROUTES``."""
 
@@ -218,109 +252,113 @@ class S3Front:
                 form.file.close()
 
     def _check_policy(self, fields: dict[str, str], bucket: str, size: int) -> None:
-        core = self.core
-        if fields["x-amz-algorithm"] != ALGORITHM:
-            raise InvalidArgument("X-Amz-Algorithm must be AWS4-HMAC-SHA256")
-        date8 = core.identity.owns_credential(fields["x-amz-credential"])
-        if date8 is None:
-            raise InvalidAccessKeyId()
-        policy = fields["policy"]
-        expected = core.identity.sign_policy(policy, date8)
-        if not hmac.compare_digest(expected, fields["x-amz-signature"]):
-            raise SignatureDoesNotMatch()
-        with core.state.locked() as state:
-            issued = state.posts.get(policy)
-        if issued is None:
-            raise AccessDenied("Invalid according to Policy: Policy not issued.")
+        """The form is signed with the sandbox's secret, its policy one the sandbox issued and
+        not expired, and the form and the file's size meet the policy's conditions."""
+        policy = self._check_post_signature(fields)
         try:
             document = json.loads(base64.b64decode(policy, validate=True))
             expiration = datetime.fromisoformat(document["expiration"].replace("Z", "+00:00"))
             conditions = document["conditions"]
         except (binascii.Error, ValueError, KeyError, TypeError) as exc:
             raise InvalidPolicyDocument() from exc
-        if core.state.now() > expiration.astimezone(timezone.utc).timestamp():
+        if self.core.state.now() > expiration.astimezone(timezone.utc).timestamp():
             raise AccessDenied("Invalid according to Policy: Policy expired.")
-        values = {**fields, "bucket": bucket}
-        for condition in conditions:
-            if isinstance(condition, dict):
-                for name, wanted in condition.items():
-                    if values.get(name.lower()) != wanted:
-                        raise AccessDenied(
-                            "Invalid according to Policy: Policy Condition failed: "
-                            f'["eq", "${name}", "{wanted}"]',
-                        )
-            elif isinstance(condition, list) and condition[:1] == ["content-length-range"]:
-                low, high = int(condition[1]), int(condition[2])
-                if size < low:
-                    raise EntityTooSmall(
-                        ProposedSize=size,
-                        MinSizeAllowed=low,
-                    )
-                if size > high:
-                    raise EntityTooLarge(
-                        ProposedSize=size,
-                        MaxSizeAllowed=high,
-                    )
+        _check_conditions(conditions, {**fields, "bucket": bucket}, size)
+
+    def _check_post_signature(self, fields: dict[str, str]) -> str:
+        """The form's policy, once its algorithm, credential and signature check out and the
+        sandbox issued it."""
+        identity = self.core.identity
+        if fields["x-amz-algorithm"] != ALGORITHM:
+            raise InvalidArgument("X-Amz-Algorithm must be AWS4-HMAC-SHA256")
+        date8 = identity.owns_credential(fields["x-amz-credential"])
+        if date8 is None:
+            raise InvalidAccessKeyId()
+        policy = fields["policy"]
+        expected = identity.sign_policy(policy, date8)
+        if not hmac.compare_digest(expected, fields["x-amz-signature"]):
+            raise SignatureDoesNotMatch()
+        with self.core.state.locked() as state:
+            issued = state.posts.get(policy)
+        if issued is None:
+            raise AccessDenied("Invalid according to Policy: Policy not issued.")
+        return policy
 
     # -- PUT part (spec 5.2) -------------------------------------------------------------------
 
     async def s3_part(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A part PUT to a URL the API presigned (spec 5.2)."""
-        core = self.core
-        transfer_encoding = (_header(scope, b"transfer-encoding") or "").lower()
-        if "chunked" in transfer_encoding:
-            await drain(receive)
-            raise NotImplementedHere(Header="Transfer-Encoding")
-        length_header = _header(scope, b"content-length")
-        if length_header is None:
-            await drain(receive)
-            raise MissingContentLength()
-        declared = int(length_header)
         try:
-            key, upload_id, part = self._check_presigned(scope)
-            if core.config.s3_unsigned_headers == "refuse":
-                _refuse_unsigned_headers(scope, signed={"host"})
-            expected_md5 = _content_md5(scope)
-            with core.state.locked() as state:
-                upload = state.uploads.get(upload_id)
-                if upload is None or upload.key != key or upload.status != "open":
-                    raise NoSuchUpload()
+            request = self._check_part_request(scope)
         except S3Error:
             await drain(receive)
             raise
-
-        received = core.parts.temp_path(upload_id, part)
-        digest = hashlib.md5()
-        size = 0
+        received = self.core.parts.temp_path(request.upload_id, request.part)
         try:
-            with received.open("wb") as sink:
-                while True:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        scope[STATUS_KEY] = 400  # IncompleteBody: nobody is left to tell
-                        return
-                    chunk = message.get("body", b"")
-                    sink.write(chunk)
-                    digest.update(chunk)
-                    size += len(chunk)
-                    if size > declared or not message.get("more_body", False):
-                        break
-            if size != declared:
+            digest = await self._receive_part(scope, receive, received, request.declared)
+            if digest is None:
+                scope[STATUS_KEY] = 400  # IncompleteBody: nobody is left to tell
+                return
+            size, md5 = digest
+            if size != request.declared:
                 raise IncompleteBody()
-            if expected_md5 is not None and digest.digest() != expected_md5:
+            if request.md5 is not None and md5.digest() != request.md5:
                 raise BadDigest(
-                    ExpectedDigest=expected_md5.hex(),
-                    CalculatedDigest=base64.b64encode(digest.digest()).decode(),
+                    ExpectedDigest=request.md5.hex(),
+                    CalculatedDigest=base64.b64encode(md5.digest()).decode(),
                 )
-            etag = self._etag(digest.hexdigest())
-            with core.state.locked() as state:
-                if upload.status != "open":
-                    raise NoSuchUpload("The upload was completed meanwhile.")
-                core.parts.commit(upload_id, part, received)
-                upload.parts[part] = PartRecord(part, size, etag, state.now())
+            etag = self._etag(md5.hexdigest())
+            self._commit_part(request, received, size, etag)
             await _send(send, 200, {"ETag": f'"{etag}"'})
         finally:
             received.unlink(missing_ok=True)
+
+    def _check_part_request(self, scope: Scope) -> _PartRequest:
+        """Everything the headers and URL of a part PUT decide, before its body is read."""
+        transfer_encoding = (_header(scope, b"transfer-encoding") or "").lower()
+        if "chunked" in transfer_encoding:
+            raise NotImplementedHere(Header="Transfer-Encoding")
+        length_header = _header(scope, b"content-length")
+        if length_header is None:
+            raise MissingContentLength()
+        declared = int(length_header)
+        key, upload_id, part = self._check_presigned(scope)
+        if self.core.config.s3_unsigned_headers == "refuse":
+            _refuse_unsigned_headers(scope, signed={"host"})
+        expected_md5 = _content_md5(scope)
+        with self.core.state.locked() as state:
+            upload = state.uploads.get(upload_id)
+            if upload is None or upload.key != key or upload.status != "open":
+                raise NoSuchUpload()
+        return _PartRequest(upload, upload_id, part, declared, expected_md5)
+
+    @staticmethod
+    async def _receive_part(
+        scope: Scope, receive: Receive, received: Path, declared: int
+    ) -> tuple[int, Any] | None:
+        """Write the body to ``received``: ``(size, md5)``, or None if the client went away."""
+        digest = hashlib.md5()
+        size = 0
+        with received.open("wb") as sink:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return None
+                chunk = message.get("body", b"")
+                sink.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+                if size > declared or not message.get("more_body", False):
+                    return size, digest
+
+    def _commit_part(self, request: _PartRequest, received: Path, size: int, etag: str) -> None:
+        """Make ``received`` the part, unless the upload was completed meanwhile (404)."""
+        upload = request.upload
+        with self.core.state.locked() as state:
+            if upload.status != "open":
+                raise NoSuchUpload("The upload was completed meanwhile.")
+            self.core.parts.commit(request.upload_id, request.part, received)
+            upload.parts[request.part] = PartRecord(request.part, size, etag, state.now())
 
     def _check_presigned(self, scope: Scope) -> tuple[str, str, int]:
         """Verify a presigned part URL; return ``(key, upload id, part number)``."""
