@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -66,43 +67,72 @@ class Sandbox:
         return self
 
     def _start(self) -> None:
-        import httpx
-
         from prefect_firework.sandbox._inspection import Inspector
         from prefect_firework.sandbox.api._app import instrumented_api
-        from prefect_firework.sandbox.engine._core import Core
         from prefect_firework.sandbox.engine._middleware import install_log_filter
-        from prefect_firework.sandbox.engine._seeds import seed
-        from prefect_firework.sandbox.engine._server import ServerThread, bind_socket, url_host
-        from prefect_firework.sandbox.engine._webhooks import WebhookSender
-        from prefect_firework.sandbox.s3._backend import MotoS3
+        from prefect_firework.sandbox.engine._server import ServerThread
         from prefect_firework.sandbox.s3._front import instrumented_front
-        from prefect_firework.sandbox.s3._partstore import PartStore
-        from prefect_firework.sandbox.s3._sigv4 import SigningIdentity
+
+        self._state = State(Clock())
+        api_sock, s3_sock = self._bind()
+        try:
+            self._start_moto()
+        except BaseException:
+            api_sock.close()
+            s3_sock.close()
+            raise
+        core = self._new_core(base_url=self._url(api_sock), s3_url=self._url(s3_sock))
+        self._core = core
+        self._inspector = Inspector(core)
+        install_log_filter()
+        api = instrumented_api(core, self._inspector, self.reset)
+        front = instrumented_front(core)
+        for app, sock, name in ((api, api_sock, "sandbox-api"), (front, s3_sock, "sandbox-s3")):
+            server = ServerThread(app, sock, name=name)
+            self._servers.append(server)
+            server.start()
+
+    def _bind(self) -> tuple[socket.socket, socket.socket]:
+        """The API's and the S3 front's listening sockets (both or neither)."""
+        from prefect_firework.sandbox.engine._server import bind_socket
 
         cfg = self.config
-        self._state = State(Clock())
         api_sock = bind_socket(cfg.host, cfg.port, allow_remote=cfg.allow_remote)
         try:
             s3_sock = bind_socket(cfg.host, cfg.s3_port, allow_remote=cfg.allow_remote)
         except BaseException:
             api_sock.close()
             raise
-        host = url_host(cfg.host)
-        base_url = f"http://{host}:{api_sock.getsockname()[1]}"
-        s3_url = f"http://{host}:{s3_sock.getsockname()[1]}"
+        return api_sock, s3_sock
 
+    def _url(self, sock: socket.socket) -> str:
+        from prefect_firework.sandbox.engine._server import url_host
+
+        return f"http://{url_host(self.config.host)}:{sock.getsockname()[1]}"
+
+    def _start_moto(self) -> None:
+        from prefect_firework.sandbox.s3._backend import MotoS3
+
+        cfg = self.config
         self._moto = MotoS3(
             host=cfg.host if cfg.allow_remote else "127.0.0.1",
             bucket=cfg.bucket,
             region=cfg.region,
         )
-        try:
-            self._moto.start()
-        except BaseException:
-            api_sock.close()
-            s3_sock.close()
-            raise
+        self._moto.start()
+
+    def _new_core(self, *, base_url: str, s3_url: str) -> Core:
+        """The world the servers share: state, seeds, signing identity, moto, part store,
+        download client, import workers and (with ``webhook_url``) the webhook sender."""
+        import httpx
+
+        from prefect_firework.sandbox.engine._core import Core
+        from prefect_firework.sandbox.engine._seeds import seed
+        from prefect_firework.sandbox.s3._partstore import PartStore
+        from prefect_firework.sandbox.s3._sigv4 import SigningIdentity
+
+        cfg = self.config
+        assert self._moto is not None
         core = Core(
             config=cfg,
             state=self._state,
@@ -123,6 +153,8 @@ class Sandbox:
             parts=PartStore(),
         )
         if cfg.webhook_url:
+            from prefect_firework.sandbox.engine._webhooks import WebhookSender
+
             core.webhooks = WebhookSender(
                 cfg.webhook_url,
                 cfg.webhook_secret,
@@ -130,15 +162,7 @@ class Sandbox:
                 timeout=cfg.webhook_timeout,
                 events=cfg.webhook_events,
             ).start()
-        self._core = core
-        self._inspector = Inspector(core)
-        install_log_filter()
-        api = instrumented_api(core, self._inspector, self.reset)
-        front = instrumented_front(core)
-        for app, sock, name in ((api, api_sock, "sandbox-api"), (front, s3_sock, "sandbox-s3")):
-            server = ServerThread(app, sock, name=name)
-            self._servers.append(server)
-            server.start()
+        return core
 
     def stop(self) -> None:
         """Stop every server and thread and close every socket. Idempotent."""

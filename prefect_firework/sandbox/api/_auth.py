@@ -23,7 +23,7 @@ from prefect_firework.sandbox.api._errors import (
 )
 from prefect_firework.sandbox.config import SandboxConfig
 from prefect_firework.sandbox.engine._ids import new_secret
-from prefect_firework.sandbox.engine._state import Channel, State, Token
+from prefect_firework.sandbox.engine._state import Channel, OAuthClient, State, Token
 
 __all__ = ["Principal", "authenticate", "expire_all", "issue_token"]
 
@@ -87,47 +87,14 @@ def issue_token(
     authorization: str | None,
 ) -> dict[str, object]:
     """Answer ``POST /oauth/token`` or raise an ``OAuthError``."""
-    if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
-        raise InvalidRequest("Use application/x-www-form-urlencoded")
-    try:
-        pairs = urllib.parse.parse_qsl(
-            body.decode(), keep_blank_values=True, strict_parsing=bool(body)
-        )
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidRequest("Malformed form body") from exc
-    form: dict[str, str] = {}
-    for name, value in pairs:
-        if name in form:
-            raise InvalidRequest(f"Parameter {name} repeated")
-        form[name] = value
-
+    form = _token_form(content_type, body)
     grant_type = form.get("grant_type")
     if not grant_type:
         raise InvalidRequest("grant_type is required")
     if grant_type != "client_credentials":
         raise UnsupportedGrantType("Only client_credentials is supported")
-
-    basic = _basic_credentials(authorization)
-    if basic is not None and "client_secret" in form:
-        raise InvalidRequest("Use one client authentication method")
-    if basic is not None:
-        client_id, secret = basic
-    else:
-        client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
-    challenge = {"WWW-Authenticate": f"Basic {_REALM}"} if basic is not None else {}
-    with state.locked():
-        client = state.clients.get(client_id)
-    if client is None or not secret or secret != client.client_secret:
-        raise InvalidClient("Client authentication failed", challenge)
-
-    scopes = client.scopes
-    requested = form.get("scope")
-    if requested is not None and requested.strip():
-        wanted = frozenset(requested.split())
-        if not wanted <= client.scopes:
-            raise InvalidScope("Requested scope exceeds the client's scopes")
-        scopes = wanted
-
+    client = _authenticate_client(state, form, authorization)
+    scopes = _granted_scopes(client, form.get("scope"))
     token = Token(
         value=new_secret(32),
         client_id=client.client_id,
@@ -143,6 +110,53 @@ def issue_token(
         "expires_in": config.token_lifetime,
         "scope": " ".join(sorted(scopes)),
     }
+
+
+def _token_form(content_type: str, body: bytes) -> dict[str, str]:
+    """The parameters of a token request: a form body, each parameter at most once."""
+    if content_type.split(";")[0].strip().lower() != "application/x-www-form-urlencoded":
+        raise InvalidRequest("Use application/x-www-form-urlencoded")
+    try:
+        pairs = urllib.parse.parse_qsl(
+            body.decode(), keep_blank_values=True, strict_parsing=bool(body)
+        )
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidRequest("Malformed form body") from exc
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        if name in form:
+            raise InvalidRequest(f"Parameter {name} repeated")
+        form[name] = value
+    return form
+
+
+def _authenticate_client(
+    state: State, form: dict[str, str], authorization: str | None
+) -> OAuthClient:
+    """The client, by HTTP Basic credentials or ``client_id``/``client_secret`` (not both)."""
+    basic = _basic_credentials(authorization)
+    if basic is not None and "client_secret" in form:
+        raise InvalidRequest("Use one client authentication method")
+    if basic is not None:
+        client_id, secret = basic
+    else:
+        client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+    challenge = {"WWW-Authenticate": f"Basic {_REALM}"} if basic is not None else {}
+    with state.locked():
+        client = state.clients.get(client_id)
+    if client is None or not secret or secret != client.client_secret:
+        raise InvalidClient("Client authentication failed", challenge)
+    return client
+
+
+def _granted_scopes(client: OAuthClient, requested: str | None) -> frozenset[str]:
+    """The scopes asked for (all of the client's when none are), if the client has them."""
+    if requested is None or not requested.strip():
+        return client.scopes
+    wanted = frozenset(requested.split())
+    if not wanted <= client.scopes:
+        raise InvalidScope("Requested scope exceeds the client's scopes")
+    return wanted
 
 
 def _unauthorized(message: str, *, invalid: bool) -> ApiError:

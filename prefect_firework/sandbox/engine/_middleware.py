@@ -21,7 +21,7 @@ from typing import Any
 
 from prefect_firework.sandbox.engine._routing import RouteTable
 from prefect_firework.sandbox.engine._state import RequestRecord, State
-from prefect_firework.sandbox.faults import SETTLE_KEY, FaultRule, Faults
+from prefect_firework.sandbox.faults import SETTLE_KEY, FaultPlan, FaultRule, Faults
 
 __all__ = ["PRIVATE_PREFIX", "Instrument", "drain", "install_log_filter"]
 
@@ -68,6 +68,56 @@ async def drain(receive: Receive) -> None:
             return
 
 
+class _Exchange:
+    """One request on its way through the middleware, and its entry in the request log."""
+
+    def __init__(
+        self, state: State, scope: Scope, endpoint: str | None, plan: FaultPlan, send: Send
+    ) -> None:
+        self.state = state
+        self.scope = scope
+        self.endpoint = endpoint
+        self.plan = plan
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self.started = state.now()
+        self.status: int | None = None
+        self.fault: str | None = (
+            "delay" if plan.delay else "late" if plan.late else "settle" if plan.settle else None
+        )
+        self._send = send
+        self._recorded = False
+
+    def record(self) -> None:
+        """Log the request, once: before the response's first byte leaves, so a client that
+        saw any of it (a 204's headers are the whole response) finds the request in the log."""
+        if self._recorded:
+            return
+        self._recorded = True
+        final = self.scope.get(STATUS_KEY, self.status)
+        self.state.record(
+            RequestRecord(
+                method=self.method,
+                path=self.path,
+                endpoint=self.endpoint,
+                status=None if self.fault == "reset" else final,
+                time=self.started,
+                duration=self.state.now() - self.started,
+                fault=self.fault,
+                handled_status=self.scope.get(HANDLED_KEY),
+            )
+        )
+
+    async def send(self, message: Message) -> None:
+        """Send ``message``, logging the request as its response starts."""
+        if message["type"] == "http.response.start":
+            self.status = int(message["status"])
+            if self.plan.late:  # the work is done; only the answer is late
+                await asyncio.sleep(self.plan.late)
+            self.record()
+        await self._send(message)
+
+
 class Instrument:
     """Wrap an ASGI app with the request log and the fault registry; ``routes`` names the
     endpoint of each request (the table the app routes by)."""
@@ -91,67 +141,39 @@ class Instrument:
         if scope["type"] != "http" or scope["path"].startswith(PRIVATE_PREFIX):
             await self.app(scope, receive, send)
             return
-        method: str = scope["method"]
-        path: str = scope["path"]
-        endpoint = self.routes.endpoint(method, path)
+        endpoint = self.routes.endpoint(scope["method"], scope["path"])
         plan = self.faults.take(endpoint)
-        started = self.state.now()
-        status: int | None = None
-        fault: str | None = (
-            "delay" if plan.delay else "late" if plan.late else "settle" if plan.settle else None
-        )
+        exchange = _Exchange(self.state, scope, endpoint, plan, send)
         if plan.settle:  # the create handler holds its 202 (see Faults.answer_when_settled)
             scope[SETTLE_KEY] = plan.settle
-        recorded = False
-
-        def record() -> None:
-            # before the response's first byte leaves: a client that saw any of it (a 204's
-            # headers are the whole response) finds the request in the log
-            nonlocal recorded
-            if recorded:
-                return
-            recorded = True
-            final = scope.get(STATUS_KEY, status)
-            self.state.record(
-                RequestRecord(
-                    method=method,
-                    path=path,
-                    endpoint=endpoint,
-                    status=None if fault == "reset" else final,
-                    time=started,
-                    duration=self.state.now() - started,
-                    fault=fault,
-                    handled_status=scope.get(HANDLED_KEY),
-                )
-            )
-
-        async def send_and_record(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-                if plan.late:  # the work is done; only the answer is late
-                    await asyncio.sleep(plan.late)
-                record()
-            await send(message)
-
         try:
             if plan.delay:
                 await asyncio.sleep(plan.delay)
-            action = plan.action
-            if action is None:
-                await self.app(scope, receive, send_and_record)
-            elif action.kind == "after":
-                fault = "after"
-                await self._handle_then_fail(action, scope, receive, send_and_record)
-            elif action.kind == "reset":
-                fault = "reset"
-                await self._drop(receive, send)
-            else:
-                fault = "status"
-                await drain(receive)
-                await self._fail(action, send_and_record)
+            await self._answer(plan.action, exchange, scope, receive, send)
         finally:
-            record()
+            exchange.record()
+
+    async def _answer(
+        self,
+        action: FaultRule | None,
+        exchange: _Exchange,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """Hand the request to the app, or answer it with the armed fault ``action``."""
+        if action is None:
+            await self.app(scope, receive, exchange.send)
+        elif action.kind == "after":
+            exchange.fault = "after"
+            await self._handle_then_fail(action, scope, receive, exchange.send)
+        elif action.kind == "reset":
+            exchange.fault = "reset"
+            await self._drop(receive, send)
+        else:
+            exchange.fault = "status"
+            await drain(receive)
+            await self._fail(action, exchange.send)
 
     async def _handle_then_fail(
         self, rule: FaultRule, scope: Scope, receive: Receive, send: Send

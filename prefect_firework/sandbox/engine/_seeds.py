@@ -63,17 +63,9 @@ def _product(store_id: str, number: int, name: str, units: int) -> Product:
     )
 
 
-def seed(state: State) -> Seeds:
-    """Create the world in ``state`` and return handles to it."""
-    main = Business(id=new_id(), name="Sandbox Outfitters")
-    other = Business(id=new_id(), name="Someone Else Ltd")
-    channels = [Channel(new_id(), main.id, name) for name in ("main", "outlet", "stories")]
-    other_channel = Channel(new_id(), other.id, "elsewhere")
-    stores = [Store(new_id(), main.id, name) for name in ("Flagship store", "Outlet store")]
-    other_store = Store(new_id(), other.id, "Other store")
-
-    first, second = stores
-    products = [
+def _products(first: Store, second: Store) -> list[Product]:
+    """The main business's products, across its two stores."""
+    return [
         _product(first.id, 1001, "Trail Jacket", 2),
         _product(first.id, 1002, "Rain Boots", 1),
         _product(first.id, 1003, "Wool Beanie", 2),
@@ -88,33 +80,31 @@ def seed(state: State) -> Seeds:
             units=(ProductUnit("unit-1001-X", "00000000199999", "SKU-1001-X", "MPN-1001-X"),),
         ),
     ]
+
+
+def _client(prefix: str, business: Business, *scopes: str) -> OAuthClient:
+    return OAuthClient(
+        client_id=f"{prefix}-{new_id(10)}",
+        client_secret=new_secret(),
+        business_id=business.id,
+        scopes=frozenset(scopes),
+    )
+
+
+def seed(state: State) -> Seeds:
+    """Create the world in ``state`` and return handles to it."""
+    main = Business(id=new_id(), name="Sandbox Outfitters")
+    other = Business(id=new_id(), name="Someone Else Ltd")
+    channels = [Channel(new_id(), main.id, name) for name in ("main", "outlet", "stories")]
+    other_channel = Channel(new_id(), other.id, "elsewhere")
+    stores = [Store(new_id(), main.id, name) for name in ("Flagship store", "Outlet store")]
+    other_store = Store(new_id(), other.id, "Other store")
+    products = _products(*stores)
     other_products = [_product(other_store.id, 9001, "Foreign Widget", 1)]
-
-    client = OAuthClient(
-        client_id=f"sandbox-{new_id(10)}",
-        client_secret=new_secret(),
-        business_id=main.id,
-        scopes=frozenset({READ_SCOPE, WRITE_SCOPE}),
-    )
-    read_only = OAuthClient(
-        client_id=f"sandbox-ro-{new_id(10)}",
-        client_secret=new_secret(),
-        business_id=main.id,
-        scopes=frozenset({READ_SCOPE}),
-    )
-    other_client = OAuthClient(
-        client_id=f"sandbox-other-{new_id(10)}",
-        client_secret=new_secret(),
-        business_id=other.id,
-        scopes=frozenset({READ_SCOPE, WRITE_SCOPE}),
-    )
-
-    no_membership = OAuthClient(
-        client_id=f"sandbox-nomember-{new_id(10)}",
-        client_secret=new_secret(),
-        business_id=main.id,
-        scopes=frozenset({READ_SCOPE, WRITE_SCOPE}),
-    )
+    client = _client("sandbox", main, READ_SCOPE, WRITE_SCOPE)
+    read_only = _client("sandbox-ro", main, READ_SCOPE)
+    other_client = _client("sandbox-other", other, READ_SCOPE, WRITE_SCOPE)
+    no_membership = _client("sandbox-nomember", main, READ_SCOPE, WRITE_SCOPE)
 
     with state.locked():
         for business in (main, other):
