@@ -268,7 +268,7 @@ class Sandbox:
     @property
     def no_membership_client_id(self) -> str:
         """A client of the main business without a membership in it: its tokens are valid,
-        its channel-scoped calls answer 404 "Membership not found" (spec 6.9)."""
+        its channel-scoped calls answer 404 "Membership not found"."""
         return self._need().seeds.no_membership_client.client_id
 
     @property

@@ -1,19 +1,9 @@
 """A static HTTP file server for tests and the demo: real Range semantics, injectable faults.
 
-HTTP video sources (``import_video`` URLs, ``upload_video`` from an ``https://`` source) need a
-server that behaves like a CDN or object store: ``206 Partial Content`` with ``Content-Range``,
-``416`` for unsatisfiable ranges, ``ETag``/``Last-Modified`` for fingerprints. Python's
-``http.server.SimpleHTTPRequestHandler`` does none of that (it ignores ``Range`` and reads whole
-files), so this module is a small, strict replacement.
-
-Faults a client must survive are switched on per file with :meth:`FileServer.set_behavior`: a
-server that ignores ``Range`` (answers 200 with the whole body), one that omits
-``Content-Length``, a wrong ``Content-Type``, or a fixed error status. Every request is recorded
-in :attr:`FileServer.requests` so a test can assert *how* a client read a file (e.g. that a
-duration probe sent only small bounded range requests).
-
-This module belongs to the sandbox, which is an independent component: it imports nothing from
-the rest of ``prefect_firework``.
+It answers like a CDN or object store (206 with ``Content-Range``, 416, ``ETag`` and
+``Last-Modified``), which ``http.server`` does not. ``FileServer.set_behavior`` switches faults
+on per file (no Range support, no Content-Length, a wrong type, an error status), and
+``FileServer.requests`` records how a client read each file.
 """
 
 from __future__ import annotations

@@ -1,6 +1,4 @@
-"""The sandbox's Firework API: routes, request validation, response views and errors.
-
-A FastAPI app with every endpoint of the spec, the OAuth token endpoint and the private
-``/_sandbox`` prefix for tests. Each error the API answers is a class of its own. Nothing here
-is public: ``Sandbox`` builds and serves the app.
+"""The sandbox's Firework API: the FastAPI app, its route table and handlers, the operations
+behind them (auth, uploads, creates, videos), request validation, response views and errors
+(one class per status). Nothing here is public: ``Sandbox`` builds and serves the app.
 """

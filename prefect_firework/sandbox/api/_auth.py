@@ -44,7 +44,7 @@ class Principal:
 
     def channel(self, state: State, channel_id: str) -> Channel:
         """The channel, if it exists (404), belongs to the caller's business (403) and the
-        caller is a member of that business (404 "Membership not found", spec 6.9).
+        caller is a member of that business (404 "Membership not found").
 
         Every channel-scoped call checks this (creates, upload signatures, multipart
         initiation); the spec names the membership 404 for creates, and the other endpoints

@@ -1,18 +1,5 @@
-"""``POST /api/v1/videos`` in its four modes (spec 6): file, URL sync, URL async, S3 key.
-
-Order of checks: scope (403), ``channel_id`` (400; 404 channel not found; 403 another
-business's; 404 membership not found), then everything the request alone decides: the metadata
-(400/422), the business store (404/403), the mode's own rules - exactly one source, the URL's
-format (6.3), the file part's type and name (6.1), the ``s3_key``'s owner - (400/403); then the
-per-channel rate limit (429); then the work, whose refusals need the video itself: the download
-and its remote rules, the poster, the ``s3_key`` object, the bytes' type, size and duration
-(400/422).
-
-So a request refused on its face spends no rate-limit slot (a client's typo does not eat the
-channel's budget), and a refused 429 spends none either. Once the slot is taken the create
-counts whatever its outcome: the server has started the work (downloading, probing). The spec
-orders none of this; it is our reading, chosen so that no check that could run before the slot
-runs after it.
+"""``POST /api/v1/videos`` in its four modes: a file part, a URL (sync, or an async import)
+and an ``s3_key``.
 """
 
 from __future__ import annotations
@@ -82,7 +69,13 @@ class _Create:
 def create_video(
     core: Core, principal: Principal, data: dict[str, Any], upload: UploadedFile | None = None
 ) -> tuple[int, dict[str, Any]]:
-    """Handle one create; return ``(status, body)``: 201 with a video or 202 with an import."""
+    """Handle one create; return ``(status, body)``: 201 with a video or 202 with an import.
+
+    Everything the request alone decides is checked before the per-channel rate limit (429),
+    so a request refused on its face, or a 429, spends no slot; once the slot is taken the
+    create counts whatever its outcome (downloads, the poster, the bytes' type, size and
+    duration are checked after it).
+    """
     create = _check_request(core, principal, data, upload)
     _rate_limit(core, create.channel_id)
     if upload is None and "url" in data and create.run_async:
@@ -116,7 +109,9 @@ def create_video(
 def _check_request(
     core: Core, principal: Principal, data: dict[str, Any], upload: UploadedFile | None
 ) -> _Create:
-    """Everything the request alone decides, before the rate limit (see the module doc)."""
+    """Everything the request alone decides, in order: scope (403), ``channel_id`` (400, then
+    the channel's 404/403/404), the metadata (400/422), the business store (404/403), the
+    mode's own rules (400/403)."""
     principal.require("videos:write")
     channel_id = data.get("channel_id")
     if not isinstance(channel_id, str) or not channel_id:

@@ -1,10 +1,8 @@
-"""Upload signatures (spec 4) and multipart uploads (spec 5): what the API issues and checks.
+"""Upload signatures and multipart uploads: what the API issues and checks.
 
-A POST policy is a base64 JSON document (expiration plus conditions on bucket, key, acl,
-Content-Type, content-length-range and the x-amz-* fields) signed with SigV4 using the
-sandbox's own secret. Part URLs are real SigV4 presigned PUT URLs. The strict S3 front verifies
-both; completion is checked here against the part sizes and ETags the front recorded, so the
-rules hold whatever moto would accept.
+A POST policy is a base64 JSON document of conditions signed with SigV4 using the sandbox's
+own secret; part URLs are SigV4 presigned PUT URLs. The S3 front verifies both; completion is
+checked here against the parts the front recorded, whatever moto would accept.
 """
 
 from __future__ import annotations
@@ -77,7 +75,7 @@ def _issue_key(core: Core, principal: Principal, channel_id: str, filename: str)
 
 
 def upload_signature(core: Core, principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
-    """``POST /api/v1/upload_signatures`` (spec 4.4)."""
+    """``POST /api/v1/upload_signatures``."""
     principal.require("videos:write")
     filename, mime_type, channel_id = _check_fields(data)
     channel_id, key = _issue_key(core, principal, channel_id, filename)
@@ -148,7 +146,7 @@ def presign_part(core: Core, key: str, upload_id: str, part: int, now: float) ->
 
 
 def initiate_multipart(core: Core, principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
-    """``POST /api/v1/upload_multipart/signatures`` (spec 5.1)."""
+    """``POST /api/v1/upload_multipart/signatures``."""
     principal.require("videos:write")
     cfg = core.config
     filename, mime_type, channel_id = _check_fields(data)
@@ -187,7 +185,7 @@ def initiate_multipart(core: Core, principal: Principal, data: dict[str, Any]) -
 def _completion_parts(
     data: dict[str, Any], max_parts: int
 ) -> tuple[str, str, list[tuple[int, str]]]:
-    """The spec 5.3.2 validation rules, each a 400."""
+    """The completion request's own rules, each a 400."""
     key = data.get("key")
     upload_id = data.get("upload_id")
     parts = data.get("parts")
@@ -219,7 +217,7 @@ def _completion_parts(
 
 
 def complete_multipart(core: Core, principal: Principal, data: dict[str, Any]) -> None:
-    """``POST /api/v1/upload_multipart/complete`` (spec 5.3); returns for 204.
+    """``POST /api/v1/upload_multipart/complete`` ; returns for 204.
 
     Stricter than AWS in one way, on purpose: the list must name every part of the initiate
     response, in order (a client that forgets a part would otherwise store a truncated video).
@@ -260,7 +258,7 @@ def complete_multipart(core: Core, principal: Principal, data: dict[str, Any]) -
             with core.state.locked():
                 upload.status = "open"
             raise InternalServerError("Unexpected server error during upload completion") from exc
-    # the assembled object never stays in S3 when its size is out of bounds (spec 5.3.3)
+    # the assembled object never stays in S3 when its size is out of bounds
     with core.state.locked():
         upload.status = "aborted" if problem else "completed"
         upload.note = problem.message if problem else None

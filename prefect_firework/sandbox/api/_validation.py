@@ -1,22 +1,10 @@
-"""Validation of video metadata (spec 6.4-6.7, 7.3, 10) and of import URLs (spec 6.3).
+"""Validation of request bodies: JSON, video metadata and URLs.
 
-Status codes, as the sandbox reads spec 6.9 / 7.5:
-
-* **400** - the request is malformed: unparsable JSON, a body that is not an object, a field of
-  the wrong JSON type, a missing request parameter (``channel_id``, ``url`` / ``s3_key`` /
-  ``file``), an import URL that breaks the format rules of 6.3, and any URL (``url``,
-  ``poster_url``, ``external_media.url``) that does not parse: ``http://[abc/x.mp4``, a port
-  outside 1..65535, control characters, a hostname that is not a DNS name or IP address.
-* **422** - the video fails validation: caption missing, blank or (only with
-  ``SandboxConfig.max_caption_length`` set, off by default) too long, ``access`` not
-  ``public``/``private``, ``archived_at`` not ISO 8601, a custom field key or value breaking
-  ``^[a-z0-9_]{1,255}$`` / 1024 characters, social attribution without ``external_media``
-  (with ``source`` and ``url``), a ``poster_url`` that parses but is not an http(s)
-  ``.jpg``/``.png`` URL.
-
-"Parses" means both readings the sandbox relies on accept it: ``urllib.parse`` (which checks
-the rules) and httpx (which fetches imports and posters). Any URL one of them refuses is a 400
-here, before the handler does any work, never an exception inside it.
+A malformed request is a 400: unparsable JSON, a wrong JSON type, a missing parameter, an
+import URL breaking the URL rules, or any URL that ``urllib.parse`` or httpx cannot parse. A
+request that parses but whose video fails validation is a 422: the caption, ``access``,
+``archived_at``, custom fields, social attribution without ``external_media``, a poster URL
+that is not an http(s) ``.jpg``/``.png``.
 """
 
 from __future__ import annotations
@@ -44,15 +32,15 @@ __all__ = [
 ]
 
 ACCESS_VALUES = ("public", "private")
-#: spec 10's ``^[a-z0-9_]{1,255}$``, applied with ``fullmatch`` (``$`` also matches before a
-#: trailing newline, so ``re.match`` would take ``"abc\n"``)
+#: a custom field key, ``^[a-z0-9_]{1,255}$``, applied with ``fullmatch`` (``$`` also matches
+#: before a trailing newline, so ``re.match`` would take ``"abc\n"``)
 _CUSTOM_KEY = re.compile(r"[a-z0-9_]{1,255}")
 _POSTER_EXTENSIONS = (".jpg", ".png")
 #: one DNS label as it goes on the wire (IDNA already applied); ``_`` is common in practice
 _LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\Z")
 
 
-#: deepest JSON nesting accepted in a body; the spec's deepest is 3 (``parts[].etag``)
+#: deepest JSON nesting accepted in a body; the API's own deepest is 3 (``parts[].etag``)
 MAX_JSON_DEPTH = 64
 
 
@@ -277,7 +265,7 @@ def require_social_media(display: bool, external_media: dict[str, Any] | None) -
 
 
 def check_import_url(value: Any) -> str:
-    """The format rules of spec 6.3: parsable, http(s), a dotted hostname, a path."""
+    """The format rules of an import URL: parsable, http(s), a dotted hostname, a path."""
     if not isinstance(value, str) or not value:
         raise _bad_type("url", "a non-empty string")
     parts = parse_url("url", value)

@@ -1,10 +1,4 @@
-"""Videos once their file is stored: creating the record, reading it, updating it (spec 7, 8).
-
-PATCH semantics (spec 6.5, 6.6, 7.3, 10): omitted fields are preserved; ``poster_url`` null or
-``""`` removes the custom poster; ``product_ids`` and ``custom_fields`` replace; ``video_hidden``
-alone bulk-updates the listings; ``display_social_attributions`` passes when the video already
-has ``external_media``.
-"""
+"""Videos once their file is stored: creating the record, finding it, updating it."""
 
 from __future__ import annotations
 
@@ -106,7 +100,12 @@ def find_import(core: Core, principal: Principal, import_id: str) -> VideoImport
 
 
 def update_video(core: Core, principal: Principal, video_id: str, data: dict[str, Any]) -> Video:
-    """``PATCH /api/v1/videos/{id}``: validate everything first, then apply at once."""
+    """``PATCH /api/v1/videos/{id}``: validate everything first, then apply at once.
+
+    Omitted fields are kept; ``poster_url`` null or ``""`` removes the custom poster;
+    ``product_ids`` and ``custom_fields`` replace; ``video_hidden`` alone updates every listing;
+    ``display_social_attributions`` passes when the video already has ``external_media``.
+    """
     principal.require("videos:write")
     video = find_video(core, principal, video_id)
     meta = parse_metadata(data, core.config, creating=False)

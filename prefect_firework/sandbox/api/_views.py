@@ -1,9 +1,5 @@
-"""JSON shapes: the API's response bodies (spec 6.8.1, 6.8.2, 7.4, 8.3, 9.3) and the richer
-inspection views served to tests (``sb.videos()``, ``GET /_sandbox/videos`` ...).
-
-Posters (spec 8.3): a custom poster is the only entry of ``video_posters``. Without one, the
-sandbox "generates" a 540x960 PNG once transcoding is done (the spec says custom posters
-replace the auto-generated one); before that the list is empty and ``thumbnail_url`` is null.
+"""JSON shapes: the API's response bodies and the richer inspection views served to tests
+(``sb.videos()``, ``GET /_sandbox/videos`` ...).
 """
 
 from __future__ import annotations
@@ -34,7 +30,7 @@ def _aspect(width: int, height: int) -> str:
 
 
 def video_body(video: Video) -> dict[str, Any]:
-    """The video object of create (6.8.1) and update (7.4) responses."""
+    """The video object of create and update responses."""
     return {
         "id": video.id,
         "access": video.access,
@@ -51,6 +47,8 @@ def video_body(video: Video) -> dict[str, Any]:
 
 
 def posters(core: Core, video: Video, now: float) -> list[dict[str, Any]]:
+    """``video_posters``: the custom poster alone if there is one (it replaces the generated
+    one); else a generated 540x960 PNG once transcoding is done, nothing before."""
     if video.poster is not None:
         p = video.poster
         return [
@@ -77,7 +75,7 @@ def posters(core: Core, video: Video, now: float) -> list[dict[str, Any]]:
 
 
 def video_get_body(core: Core, video: Video, now: float) -> dict[str, Any]:
-    """``GET /api/v1/videos/{id}`` (8.3): the video plus thumbnail and posters."""
+    """``GET /api/v1/videos/{id}``: the video plus thumbnail and posters."""
     body = video_body(video)
     ready = now >= video.ready_at
     body["thumbnail_url"] = core.cdn_url(f"videos/{video.id}/thumbnail.png") if ready else None
@@ -86,7 +84,7 @@ def video_get_body(core: Core, video: Video, now: float) -> dict[str, Any]:
 
 
 def import_body(job: VideoImport) -> dict[str, Any]:
-    """A video import object (6.8.2 / 9.3); ``error`` only when the import errored."""
+    """A video import object; ``error`` only when the import errored."""
     body: dict[str, Any] = {
         "id": job.id,
         "status": job.status,

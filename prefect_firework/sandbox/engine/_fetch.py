@@ -1,8 +1,8 @@
-"""Downloads the sandbox makes on a client's behalf: import URLs (spec 6.3) and posters (6.5).
+"""Downloads the sandbox makes on a client's behalf: import URLs and posters.
 
-Videos stream to a spooled temporary file (a megabyte in memory, the rest on disk) so a large
-import does not sit in the sandbox's memory. The remote rules of 6.3 are checked on the
-response headers before any body is read.
+Videos stream to a spooled temporary file (a megabyte in memory, the rest on disk); the remote
+rules (status, Content-Type, Content-Length) are checked on the headers before any body is
+read.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def download_video(
     config: SandboxConfig,
     stop: threading.Event | None = None,
 ) -> Download:
-    """GET ``url`` into a spooled file after checking the remote rules of spec 6.3 (400s)."""
+    """GET ``url`` into a spooled file after checking the remote rules (400s)."""
     spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL)  # noqa: SIM115 - returned open
     try:
         with http.stream("GET", url, timeout=config.import_download_timeout) as resp:
@@ -101,7 +101,7 @@ def download_video(
 
 
 def download_poster(http: httpx.Client, url: str, config: SandboxConfig) -> PosterImage:
-    """GET a poster and check it is a real JPEG or PNG (422 otherwise, spec 6.5)."""
+    """GET a poster and check it is a real JPEG or PNG (422 otherwise)."""
     try:
         with http.stream("GET", url, timeout=config.import_download_timeout) as resp:
             if resp.status_code != 200:

@@ -1,10 +1,8 @@
-"""Async URL imports (spec 6.3 option 2, 6.8.2, 9): a job, and the worker that runs it.
+"""Async URL imports: the job, and the worker that runs it.
 
-The worker follows the spec's flow: download the URL (checking the remote rules), store the
-file, create the video (``video_id`` appears while ``status`` is still ``running``), wait the
-transcoding delay, then ``completed`` with ``completed_at``. Any failure makes the job
-``errored`` with an ``error`` message (``completed_at`` stays null). A ``reset()`` or ``stop()``
-of the sandbox abandons running jobs.
+The worker downloads the URL, stores the file, creates the video (``video_id`` appears while
+the job is still ``running``), waits the transcoding delay, then marks the job ``completed``;
+any failure marks it ``errored`` with a message. A reset or stop abandons running jobs.
 """
 
 from __future__ import annotations

@@ -1,10 +1,9 @@
 """Turning bytes into a stored, checked video file, for each way a video can arrive.
 
-Every path ends the same way: the duration is read from the container (spec 4.3: 3 s .. 1 h,
-inclusive, else 422), non-MP4/QuickTime bytes are refused (400) and the file sits in the
-sandbox's bucket. Size rules: the maximum applies everywhere (400 "File too large"); the
-minimum (25 KB) is checked where the spec puts it - upload policies, multipart completion and
-objects named by ``s3_key`` - not on direct file uploads or URL imports, where the spec is silent.
+Every path ends alike: the duration is read from the container (``min_duration`` to
+``max_duration`` inclusive, else 422), bytes that are not MP4/QuickTime are refused (400) and
+the file is put in the bucket. The maximum size applies everywhere; the minimum only to upload
+policies, multipart completion and ``s3_key`` objects, not to file uploads or URL imports.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ __all__ = [
     "from_s3_key",
 ]
 
-#: spec 6.1: the only types of a direct file upload (and ``.mp4``/``.mov`` its only names)
+#: the only types of a direct file upload (and ``.mp4``/``.mov`` its only names)
 FILE_TYPES = ("video/mp4", "video/quicktime")
 
 
@@ -93,7 +92,7 @@ def from_file(
     channel_id: str,
     video_id: str,
 ) -> StoredMedia:
-    """A ``file`` part of a multipart/form-data create (spec 6.3 option 1)."""
+    """A ``file`` part of a multipart/form-data create ."""
     check_file_part(filename, content_type)
     media_type = (content_type or "").split(";")[0].strip().lower()
     fileobj.seek(0, 2)
@@ -106,7 +105,7 @@ def from_file(
 def from_download(
     core: Core, download: Download, *, url: str, channel_id: str, video_id: str
 ) -> StoredMedia:
-    """A downloaded import URL (spec 6.3 option 2)."""
+    """A downloaded import URL."""
     _too_large(download.size, core.config)
     name = url.rsplit("/", 1)[-1].split("?", 1)[0] or "video.mp4"
     key = video_key(channel_id, video_id, name)
@@ -125,7 +124,7 @@ def check_s3_key_owner(core: Core, principal: Principal, key: object) -> str:
 
 
 def from_s3_key(core: Core, principal: Principal, key: object) -> StoredMedia:
-    """An object already in the bucket (spec 6.3 option 3): exists, in size, a real video."""
+    """An object already in the bucket exists, in size, a real video."""
     key = check_s3_key_owner(core, principal, key)
     head = core.s3.head(key)
     if head is None:

@@ -1,14 +1,9 @@
 """ASGI middleware shared by the API and the S3 front: the request log and fault injection.
 
-It sits outermost, so it sees every request before routing: it names the endpoint, applies
-armed faults, and records ``(method, path, endpoint, status, time)`` in the sandbox's log
-(never the query string, headers or body, which carry tokens and signatures). Requests under
-the private prefix ``/_sandbox`` are neither logged nor faulted.
-
-Dropping a connection on purpose: the middleware starts a response that promises more bytes
-than it sends and returns; uvicorn then closes the socket, and the client sees a transport
-error. uvicorn logs that as an error, so a logging filter silences exactly that message for
-exactly the requests dropped on purpose (a context variable marks them).
+It sits outermost: it names each request's endpoint from the route table, applies the faults
+armed for it, and logs ``(method, path, endpoint, status, time)`` (never the query, headers or
+body, which carry secrets). Requests under ``/_sandbox`` are neither logged nor faulted. A
+dropped connection is a response cut short; a logging filter hides uvicorn's complaint about it.
 """
 
 from __future__ import annotations

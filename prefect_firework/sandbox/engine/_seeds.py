@@ -1,13 +1,9 @@
 """The seeded world: two businesses, their channels, stores, products and OAuth clients.
 
-Every client is a member of its business but one: ``no_membership_client`` holds valid
-credentials of the main business without a membership in it, so its channel-scoped calls
-answer 404 "Membership not found" (spec 6.9).
-
-Product identifiers are readable and stable across runs (``ext-1001``, GTIN ``00000000100111``,
-``SKU-1001-A`` ...) so users can write them in manifests; encoded Firework ids are random per
-sandbox, like every other encoded id. The second store reuses the external id ``ext-1001`` for a
-different product on purpose: only ``business_store_id`` tells the two apart (spec 6.6).
+``no_membership_client`` holds valid credentials of the main business without a membership in
+it: its channel-scoped calls answer 404 "Membership not found". Product identifiers are
+readable and stable across runs (``ext-1001``, ``SKU-1001-A`` ...); the outlet store reuses
+``ext-1001`` for another product, so only ``business_store_id`` tells the two apart.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ def bind_socket(host: str, port: int, *, allow_remote: bool) -> socket.socket:
         )
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose proto
-    # says TCP, and without it every keep-alive response stalls on delayed ACKs (~40 ms)
+    # says TCP, and without it every keep-alive response stalls on a delayed ACK
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

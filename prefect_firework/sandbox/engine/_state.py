@@ -86,7 +86,7 @@ class Channel:
 
 @dataclass(frozen=True)
 class Store:
-    """A business store (spec 6.6: products are looked up in one of these)."""
+    """A business store: products are looked up in one of these."""
 
     id: str
     business_id: str
@@ -95,7 +95,7 @@ class Store:
 
 @dataclass(frozen=True)
 class ProductUnit:
-    """A variant of a product; its identifiers tag the parent product (spec 6.6)."""
+    """A variant of a product; its identifiers tag the parent product."""
 
     external_id: str
     gtin: str
@@ -105,7 +105,7 @@ class ProductUnit:
 
 @dataclass(frozen=True)
 class Product:
-    """A seeded product with every identifier kind of spec 6.6."""
+    """A seeded product with every kind of identifier a tag may use."""
 
     id: str  # encoded Firework product id
     store_id: str
@@ -144,7 +144,7 @@ class Token:
 
 @dataclass(frozen=True)
 class IssuedPost:
-    """An upload signature (spec 4.4) as issued; the S3 front checks POSTs against it."""
+    """An upload signature as issued; the S3 front checks POSTs against it."""
 
     key: str
     policy: str
@@ -232,7 +232,7 @@ class Video:
 
 @dataclass
 class VideoImport:
-    """An async URL import job (spec 6.8.2 / 9.3)."""
+    """An async URL import job."""
 
     id: str
     business_id: str
@@ -276,8 +276,8 @@ class State:
         self.store_order: dict[str, list[str]] = {}  # business id -> its store ids, first first
         self.products: dict[str, Product] = {}
         self.clients: dict[str, OAuthClient] = {}
-        #: (client id, business id): the client is a member of the business (spec 6.9's
-        #: "membership not found" is a client whose credentials name a business it is not in)
+        #: (client id, business id): the client is a member of the business; a client whose
+        #: credentials name a business it is not in gets 404 "Membership not found"
         self.memberships: set[tuple[str, str]] = set()
         self.tokens: dict[str, Token] = {}
         self.posts: dict[str, IssuedPost] = {}  # policy (base64) -> issued signature

@@ -1,13 +1,8 @@
-"""Product tagging, spec 6.6, rule by rule.
+"""Product tagging: the store products are looked up in, identifiers to products, listings.
 
-* ``product_ids`` may hold any identifier kind: encoded Firework product id, external product
-  id, or a unit's external id, GTIN, SKU or MPN; a unit identifier tags its product.
-* Products are looked up in ``business_store_id``, or the business's first store.
-* Unknown identifiers are skipped silently; duplicates (also the same product named by two
-  identifier kinds) are dropped; the order of the array is the sort order.
-* ``video_hidden`` with ``product_ids``: every new listing gets it. Without ``product_ids``
-  (update only): all existing listings get it. ``product_ids`` without ``video_hidden``: kept
-  products keep their flag, new ones are visible.
+``product_ids`` may hold encoded product ids, external product ids or a unit's external id,
+GTIN, SKU or MPN (a unit tags its product); unknown identifiers are skipped, duplicates
+dropped, and the order is the sort order.
 """
 
 from __future__ import annotations
@@ -65,7 +60,9 @@ def resolve_products(state: State, store_id: str | None, identifiers: list[str])
 def replace_listings(
     current: list[Listing], product_ids: list[str], video_hidden: bool | None
 ) -> list[Listing]:
-    """The listings after ``product_ids`` replaces ``current`` (create: ``current=[]``)."""
+    """The listings after ``product_ids`` replaces ``current`` (create: ``current=[]``):
+    with ``video_hidden`` every listing gets it, without it kept products keep their flag and
+    new ones are visible."""
     hidden_before = {item.product_id: item.hidden for item in current}
     out = []
     for order, product_id in enumerate(product_ids, start=1):

@@ -1,18 +1,10 @@
-"""Signed webhooks from the sandbox, as Firework sends them (its webhook docs, secondary copies).
+"""Signed webhooks from the sandbox, and the thread that delivers them.
 
-Moments: ``video_created`` once a video is transcoded (Firework: "transcoding complete"), for
-every create mode, with ``import_id`` when an async import made it; ``video_updated`` after a
-PATCH; ``video_import_failed`` when an import ends ``errored``, with ``import_id`` and ``url``.
-
-Each delivery is a JSON POST ``{"id", "event_type", "created_at", "business_id", "data"}``
-signed ``FW-Webhooks-Signature: t=<unix ms>,v1=<base64 HMAC-SHA256 of "{t}.{body}">``. A
-delivery not answered 2xx within ``webhook_timeout`` is retried after each of
-``webhook_retry_delays`` (Firework: up to 6 attempts), each attempt signed afresh. One
-background thread sends everything, so API requests and import workers never wait on a
-receiver; ``stop()`` ends it and drops what is still queued.
-
-This signer is the sandbox's own reading of the format, not the receiver's code: if both shared
-one, a misreading would pass every test.
+``video_created`` once a video is transcoded (with ``import_id`` for an import),
+``video_updated`` after a PATCH, ``video_import_failed`` when an import errors. Each is a JSON
+POST signed ``FW-Webhooks-Signature: t=<unix ms>,v1=<base64 HMAC-SHA256 of "{t}.{body}">``,
+retried after each of ``webhook_retry_delays`` until a 2xx. The signer is the sandbox's own
+reading of the format, not the receiver's code.
 """
 
 from __future__ import annotations

@@ -1,19 +1,10 @@
-"""moto's S3, run as a real HTTP server on loopback, and the few calls the sandbox makes to it.
+"""moto's S3, run as an HTTP server on loopback, and the few calls the sandbox makes to it.
 
-moto stores the bytes of single uploads; the strict front (``s3front``) decides what may reach
-it. Tests can talk to moto directly at ``sb.moto_url`` with boto3 to create buckets and objects
-for S3 *sources*; moto accepts any access key and secret there.
-
-Objects completed from multipart parts do not go into moto at all (see ``partstore``): their
-bytes stay in the part files, and this class serves them next to moto's objects, so that
-``head``, ``list_objects``, ``reader``, ``md5`` and ``delete`` see one bucket. They are not
-visible through boto3 at ``sb.moto_url``; an object written there at the key of a completed
-multipart upload is hidden behind it (the sandbox never issues a key twice).
-
-moto's own part minimum (``S3_UPLOAD_PART_MIN_SIZE``) is still lowered to one byte before moto
-is imported (or patched if moto was imported earlier), so that no moto check can stand in for
-the sandbox's own; this is process-wide, so moto mocks in the same process accept small parts
-too.
+Single uploads are stored in moto; objects completed from multipart parts stay in the part
+files and are served beside moto's, so ``head``, ``list_objects``, ``reader``, ``md5`` and
+``delete`` see one bucket. Tests may talk to moto itself at ``sb.moto_url`` (any credentials).
+moto's own part minimum is lowered to one byte, process-wide, so no moto check stands in for
+the sandbox's.
 """
 
 from __future__ import annotations

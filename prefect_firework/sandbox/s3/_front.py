@@ -1,36 +1,8 @@
 """The strict S3 front: checks uploads the way AWS does, then stores the bytes.
 
-moto accepts presigned POSTs without checking the policy, signature, expiry or fields, and
-accepts chunked or expired part PUTs. This front refuses them with S3-style XML errors:
-
-POST ``/{bucket}`` (spec 4.6), answered only after the whole form is read:
-  * fields must be exactly ``key, acl, X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, Policy,
-    X-Amz-Signature, Content-Type, file`` in that order - a missing field, an extra one or a
-    field after ``file`` is refused (400 ``InvalidArgument``; unknown fields 403, as on AWS);
-  * the signature must be the SigV4 HMAC of the policy with the sandbox's secret and the policy
-    one the sandbox issued (403 ``SignatureDoesNotMatch`` / ``AccessDenied``), not expired
-    (403), with key, acl, Content-Type and x-amz-* equal to its conditions (403);
-  * the file size must be inside ``content-length-range`` (400 ``EntityTooSmall`` /
-    ``EntityTooLarge``). Success is 204 with the object's ETag.
-
-PUT ``/{bucket}/{key}?partNumber=..&uploadId=..&X-Amz-...`` (spec 5.2):
-  * ``Transfer-Encoding: chunked`` -> 501 ``NotImplemented``; no ``Content-Length`` -> 411
-    ``MissingContentLength``; a body shorter than ``Content-Length`` -> 400 ``IncompleteBody``
-    (a longer one cannot reach the app: HTTP/1.1 framing ends the body at Content-Length);
-  * a URL the sandbox did not sign, or signed for another host, path or query -> 403
-    ``SignatureDoesNotMatch``; past ``X-Amz-Date + X-Amz-Expires`` -> 403 ``AccessDenied``;
-  * with ``SandboxConfig(s3_unsigned_headers="refuse")``, a ``Content-MD5`` or ``x-amz-*``
-    header the URL did not sign (it signs ``host`` only) -> 403 ``AccessDenied`` with
-    ``<HeadersNotSigned>``, as S3 may answer; by default such headers are accepted;
-  * a ``Content-MD5`` that is not the base64 of 16 bytes -> 400 ``InvalidDigest``; one that is
-    not the MD5 of the body received -> 400 ``BadDigest`` (the part is not stored);
-  * an unknown or finished upload -> 404 ``NoSuchUpload``. Success is 200 with the quoted MD5
-    as ETag, or with ``s3_etags="opaque"`` 32 hex digits that are not the MD5 (SSE-KMS/SSE-C);
-    presigned POSTs answer with the same kind of ETag.
-
-Bodies never sit whole in memory: a POST's file is spooled (1 MB in memory, the rest on disk)
-and then put into moto; a part goes straight to the part store on disk (``partstore``), whose
-files become the object when the upload completes.
+moto checks almost nothing of a POST upload or a presigned part PUT; this ASGI app checks the
+policy, the form, the signatures, expiry, lengths and digests first and answers S3's errors.
+Bodies never sit whole in memory: a POST's file is spooled, a part goes to the part store.
 """
 
 from __future__ import annotations
@@ -209,10 +181,15 @@ class S3Front:
         except S3Error as error:
             await _send_error(send, error)
 
-    # -- POST upload (spec 4.6) ----------------------------------------------------------------
+    # -- POST upload ---------------------------------------------------------------------------
 
     async def s3_post(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """A POST upload of a form the API signed (spec 4.6)."""
+        """A POST upload of a form the API signed, answered once the whole form is read.
+
+        The form must be exactly ``FORM_ORDER`` (``_forms.check_form``), signed with the
+        sandbox's secret over a policy the sandbox issued and not expired, meet the policy's
+        conditions, and the file fit its ``content-length-range``. Success: 204 with the ETag.
+        """
         cfg = self.core.config
         bucket = scope["path"].strip("/")
         content_type = _header(scope, b"content-type") or ""
@@ -284,10 +261,17 @@ class S3Front:
             raise AccessDenied("Invalid according to Policy: Policy not issued.")
         return policy
 
-    # -- PUT part (spec 5.2) -------------------------------------------------------------------
+    # -- PUT part ------------------------------------------------------------------------------
 
     async def s3_part(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """A part PUT to a URL the API presigned (spec 5.2)."""
+        """A part PUT to a URL the API presigned.
+
+        Refused: chunked (501), no Content-Length (411), a URL the sandbox did not sign for this
+        host, path and query (403) or one expired (403), unsigned ``Content-MD5``/``x-amz-*``
+        headers when ``s3_unsigned_headers="refuse"`` (403), an unknown or finished upload
+        (404), a short body (400 ``IncompleteBody``), a malformed or wrong Content-MD5 (400;
+        the part is not stored). Success: 200 with the part's ETag (the MD5, or opaque).
+        """
         try:
             request = self._check_part_request(scope)
         except S3Error:

@@ -1,12 +1,8 @@
-"""Multipart upload parts, kept on the sandbox's disk; after completion they *are* the object.
+"""Multipart upload parts, kept on the sandbox's disk; after completion they are the object.
 
-Why not moto's own multipart API: moto assembles a completion in memory (three copies of the
-whole file at once). Why not concatenate the parts and put the result into moto: that costs a
-read, an MD5 and two copies of every byte at complete (seconds per GiB), where S3 completes a
-5 GB object in well under a second. So each part is a file, a re-uploaded part replaces the
-earlier one atomically (as on S3), and completion only checks the part records and hands the
-files, in order, to a ``PartsObject``: reads go through them (``PartsReader``), and the MD5 of
-the whole object is computed from them when first asked for.
+Each part is a file, and a re-uploaded part replaces the earlier one atomically, as on S3.
+Completion checks the part records and hands the files, in order, to a ``PartsObject``: no
+byte is copied, reads go through the files and the MD5 is computed when first asked for.
 """
 
 from __future__ import annotations

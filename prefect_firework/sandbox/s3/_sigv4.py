@@ -1,11 +1,7 @@
-"""AWS Signature Version 4, the two ways S3 uses it for browser-style uploads.
-
-* POST policies (spec 4.6): the signature is an HMAC chain over the base64 policy document.
-* Presigned URLs (spec 5.2): query-string authentication over a canonical request with
-  ``X-Amz-SignedHeaders=host`` and ``UNSIGNED-PAYLOAD``.
-
-The sandbox signs with its own random secret and verifies what comes back, so a URL or policy
-that it did not issue (or that a client altered) fails exactly as it would on AWS.
+"""AWS Signature Version 4, the two ways S3 uses it for browser-style uploads: POST policies
+(an HMAC chain over the base64 policy) and presigned URLs (query-string authentication over a
+canonical request, ``X-Amz-SignedHeaders=host``, ``UNSIGNED-PAYLOAD``). The sandbox signs with
+its own random secret, so a URL or policy it did not issue fails as on AWS.
 """
 
 from __future__ import annotations
