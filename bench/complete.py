@@ -63,7 +63,7 @@ def baseline_tree(rev: str) -> tuple[str, Path]:
         ).stdout
         subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
     probe = subprocess.run(
-        [c.PY, "-c", "import prefect_firework.sandbox.uploads as u; print(u.__file__)"],
+        [c.PY, "-c", "import prefect_firework.sandbox as u; print(u.__file__)"],
         cwd=tree,
         env=c.base_env(PYTHONPATH=str(tree)),
         capture_output=True,

@@ -10,13 +10,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from prefect_firework.sandbox._sandbox import Sandbox
     from prefect_firework.sandbox.config import SandboxConfig
-    from prefect_firework.sandbox.sandbox import Sandbox
 
 __all__ = ["Sandbox", "SandboxConfig"]
 
 _EXPORTS = {
-    "Sandbox": "prefect_firework.sandbox.sandbox",
+    "Sandbox": "prefect_firework.sandbox._sandbox",
     "SandboxConfig": "prefect_firework.sandbox.config",
 }
 

@@ -1,11 +1,8 @@
-"""``SandboxConfig``: every limit of the Firework spec, as the sandbox reads it, in one place.
+"""``SandboxConfig``: every limit and behaviour of the sandbox, in one place.
 
-The sandbox is an independent reading of the spec, so these constants deliberately repeat the
-ones the client keeps elsewhere: if both sides shared them, a misreading would pass every test.
-
-Units: the spec's "25 KB" and "5 GB" are read as binary units, as AWS does for S3:
-25 KB = 25,600 bytes and 5 GB = 5,368,709,120 bytes. "100 MB" (the single-upload hint) is
-104,857,600 bytes. The part minimum is given in bytes by the spec (5,242,880).
+The sandbox is an independent reading of the API's rules, so these constants repeat the ones
+the client keeps: if both sides shared them, a misreading would pass every test. Sizes are
+binary units, as AWS reads them: 25 KB is 25,600 bytes, 5 GB 5,368,709,120 bytes.
 """
 
 from __future__ import annotations
@@ -38,22 +35,22 @@ class SandboxConfig:
     #: required to bind a non-loopback interface (the sandbox has no real security)
     allow_remote: bool = False
 
-    #: smallest accepted file, bytes (spec 4.3: 25 KB)
+    #: smallest accepted file, bytes (25 KB)
     min_file_size: int = 25 * KIB
-    #: largest accepted file, bytes (spec 4.3: 5 GB)
+    #: largest accepted file, bytes (5 GB)
     max_file_size: int = 5 * GIB
-    #: shortest accepted video, seconds, inclusive (spec 4.3)
+    #: shortest accepted video, seconds, inclusive
     min_duration: float = 3.0
-    #: longest accepted video, seconds, inclusive (spec 4.3: 1 hour)
+    #: longest accepted video, seconds, inclusive (1 hour)
     max_duration: float = 3600.0
-    #: most parts of a multipart upload (spec 5.1.2)
+    #: most parts of a multipart upload
     max_parts: int = 100
-    #: every part but the last must be at least this big (spec 5: 5,242,880 bytes)
+    #: every part but the last must be at least this big (5,242,880 bytes)
     min_part_size: int = 5_242_880
-    #: above this size the spec recommends multipart; informational only (spec 4)
+    #: above this size multipart is recommended; informational only
     single_upload_hint: int = 100 * MIB
 
-    #: creates allowed per channel within ``rate_limit_window`` (spec 6: 20 per 5 minutes)
+    #: creates allowed per channel within ``rate_limit_window`` (20 per 5 minutes)
     rate_limit_count: int = 20
     #: sliding window of the per-channel create limit, seconds
     rate_limit_window: float = 300.0
@@ -61,7 +58,7 @@ class SandboxConfig:
     #: that must back off without it)
     rate_limit_retry_after: bool = True
 
-    #: lifetime of upload policies and presigned part URLs, seconds (spec 4.6: 60 min)
+    #: lifetime of upload policies and presigned part URLs, seconds (60 min)
     signature_lifetime: int = 3600
     #: lifetime of access tokens, seconds (``expires_in``)
     token_lifetime: int = 3600
@@ -75,7 +72,7 @@ class SandboxConfig:
     #: (422) but gives no number, so the sandbox invents none; set one to rehearse that 422
     #: ("caption too long (maximum is N characters)") with a limit you know of.
     max_caption_length: int | None = None
-    #: longest custom field value (spec 10)
+    #: longest custom field value
     max_custom_field_length: int = 1024
     #: threads that run async URL imports
     import_workers: int = 2

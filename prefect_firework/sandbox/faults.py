@@ -1,37 +1,11 @@
-"""Injectable faults: what a client must survive, switched on per endpoint and per count.
+"""Injectable faults: what a client must survive, armed per endpoint and per count.
 
-The kinds, consumed in the order they were added:
-
-* ``inject(endpoint, status=503, times=2, retry_after=7)`` answers with an error status
-  instead of handling the request (nothing happens on the server);
-* ``inject_after(endpoint, status=504)`` handles the request - its effects persist: the video
-  exists, the rate-limit slot is spent, the import job runs - and then answers ``status``
-  instead of the handler's response, as a gateway that gave up while the backend finished.
-  The client cannot tell whether anything happened (``sb.videos()`` can); the request log
-  records the injected status, the handler's in ``handled_status``, and ``fault="after"``;
-* ``reset_connection(endpoint)`` drops the connection mid-exchange (the client sees a transport
-  error, not a status): the sandbox reads part of the request, starts a response that promises
-  more bytes than it sends, and closes the socket;
-* ``delay(endpoint, seconds)`` holds the request before it is handled;
-* ``slow_response(endpoint, seconds)`` handles the request, then holds its response: the server
-  did the work, and a client whose timeout is shorter never learns it (an ambiguous outcome).
-  The body is the one rendered when the handler finished: a held 202 still says ``running``;
-* ``answer_when_settled("create_video", timeout=30)`` holds a create's 202 until its import
-  job has settled (``completed`` or ``errored``, or ``timeout`` seconds passed) and renders the
-  body only then: the 202 of an import that already finished (``completed`` with its
-  ``video_id``, or ``errored``), as a client reads it when the answer was slow and the import
-  fast (issue 14). Not time-based, so a test of it is not a race. Any other answer (a sync
-  201, a refusal) is sent as it is.
-
-``times=None`` means "until ``clear()``". Delays combine with a status, after or reset fault on
-the same request (``slow_response`` plus ``inject_after``: the work is done, the gateway waits,
-then answers 504). Requests faulted by ``inject`` or ``reset_connection`` never reach the
-handlers, so they change no state; ``inject_after`` is the one that does.
-
-Over HTTP (``POST /_sandbox/faults``), each kind is a JSON object: ``{"kind": "status" |
-"after", "endpoint": ..., "status": 504, "times": 1, "retry_after": ..., "body": ...}``,
-``{"kind": "reset", ...}``, ``{"kind": "delay" | "late", "seconds": 1.5, ...}``,
-``{"kind": "settle", "endpoint": "create_video", "timeout": 30, "times": 1}``.
+``inject`` answers an error instead of handling the request; ``inject_after`` handles it, then
+answers an error (the work is done, the client cannot tell); ``reset_connection`` drops the
+connection mid-exchange; ``delay`` holds the request, ``slow_response`` its answer;
+``answer_when_settled`` holds a create's 202 until its import settles. ``times=None`` arms a
+fault until ``clear()``; delays combine with the other kinds on the same request. Over HTTP
+each is a JSON object for ``POST /_sandbox/faults`` (see ``Faults.apply``).
 """
 
 from __future__ import annotations
@@ -40,26 +14,16 @@ import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from prefect_firework.sandbox.api._routes import ROUTES as API_ROUTES
+from prefect_firework.sandbox.s3._routes import ROUTES as S3_ROUTES
+
 __all__ = ["ENDPOINTS", "SETTLE_KEY", "FaultPlan", "FaultRule", "Faults"]
 
 #: ASGI scope key that tells the create handler to hold a 202 until its import settles
 SETTLE_KEY = "sandbox.settle_timeout"
 
-#: every endpoint name a fault can target
-ENDPOINTS: frozenset[str] = frozenset(
-    {
-        "token",
-        "upload_signature",
-        "multipart_signatures",
-        "multipart_complete",
-        "create_video",
-        "get_import",
-        "get_video",
-        "update_video",
-        "s3_post",
-        "s3_part",
-    }
-)
+#: every endpoint name a fault can target: the names of the two route tables
+ENDPOINTS: frozenset[str] = API_ROUTES.endpoints | S3_ROUTES.endpoints
 
 
 @dataclass
@@ -144,8 +108,9 @@ class Faults:
         backend finished: the outcome is ambiguous to the client).
 
         Everything the handler did stays done: a created video, a spent rate-limit slot, a
-        started import job, a completed multipart upload. ``retry_after`` and ``body`` work
-        as for ``inject``.
+        started import job, a completed multipart upload. The request log records the
+        injected status, the handler's in ``handled_status``, and ``fault="after"``.
+        ``retry_after`` and ``body`` work as for ``inject``.
         """
         _check_endpoint(endpoint)
         _check_times(times)
@@ -168,7 +133,8 @@ class Faults:
 
     def slow_response(self, endpoint: str, seconds: float, *, times: int | None = 1) -> None:
         """Handle the next ``times`` requests to ``endpoint``, then hold each response for
-        ``seconds`` before sending it (its effects, e.g. a created video, happen at once)."""
+        ``seconds`` before sending it (its effects, e.g. a created video, happen at once). The
+        body is the one rendered when the handler finished: a held 202 still says running."""
         _check_endpoint(endpoint)
         _check_times(times)
         if seconds < 0:
@@ -206,7 +172,8 @@ class Faults:
         "retry_after": 2, "body": ...}``, ``{"kind": "after", "endpoint": "create_video",
         "status": 504}`` (``inject_after``; status defaults to 504), ``{"kind": "reset",
         "endpoint": ..., "times": 1}`` or ``{"kind": "delay", "endpoint": ..., "seconds": 1.5,
-        "times": null}`` (``"late"``: ``slow_response``).
+        "times": null}`` (``"late"``: ``slow_response``), ``{"kind": "settle", "endpoint":
+        "create_video", "timeout": 30, "times": 1}`` (``answer_when_settled``).
         """
         kind = spec.get("kind", "status")
         endpoint = spec.get("endpoint")

@@ -1,19 +1,9 @@
 """A static HTTP file server for tests and the demo: real Range semantics, injectable faults.
 
-HTTP video sources (``import_video`` URLs, ``upload_video`` from an ``https://`` source) need a
-server that behaves like a CDN or object store: ``206 Partial Content`` with ``Content-Range``,
-``416`` for unsatisfiable ranges, ``ETag``/``Last-Modified`` for fingerprints. Python's
-``http.server.SimpleHTTPRequestHandler`` does none of that (it ignores ``Range`` and reads whole
-files), so this module is a small, strict replacement.
-
-Faults a client must survive are switched on per file with :meth:`FileServer.set_behavior`: a
-server that ignores ``Range`` (answers 200 with the whole body), one that omits
-``Content-Length``, a wrong ``Content-Type``, or a fixed error status. Every request is recorded
-in :attr:`FileServer.requests` so a test can assert *how* a client read a file (e.g. that a
-duration probe sent only small bounded range requests).
-
-This module belongs to the sandbox, which is an independent component: it imports nothing from
-the rest of ``prefect_firework``.
+It answers like a CDN or object store (206 with ``Content-Range``, 416, ``ETag`` and
+``Last-Modified``), which ``http.server`` does not. ``FileServer.set_behavior`` switches faults
+on per file (no Range support, no Content-Length, a wrong type, an error status), and
+``FileServer.requests`` records how a client read each file.
 """
 
 from __future__ import annotations
@@ -29,7 +19,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 __all__ = ["FileServer", "RequestRecord"]
 
@@ -142,53 +132,80 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_plain(HTTPStatus.FORBIDDEN, body=body)
             return
         with fh:
-            st = os.fstat(fh.fileno())
-            size = st.st_size
-            status = HTTPStatus.OK
-            first, last = 0, size - 1
-            parsed = None
-            if range_header is not None and not behavior.ignore_range:
-                parsed = _parse_range(range_header, size)
-            if parsed is False:
-                self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
-                self.send_header("Content-Range", f"bytes */{size}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            if isinstance(parsed, tuple):
-                status = HTTPStatus.PARTIAL_CONTENT
-                first, last = parsed
-            length = max(0, last - first + 1)
+            self._send_file(fh, path, behavior, range_header, body=body)
 
-            self.send_response(status)
-            self.send_header("Content-Type", behavior.content_type or _content_type(path))
-            if not behavior.ignore_range:
-                self.send_header("Accept-Ranges", "bytes")
-            self.send_header("ETag", f'"{st.st_ino:x}-{size:x}-{st.st_mtime_ns:x}"')
-            self.send_header("Last-Modified", email.utils.formatdate(st.st_mtime, usegmt=True))
-            if status == HTTPStatus.PARTIAL_CONTENT:
-                self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
-            if behavior.content_length:
-                self.send_header("Content-Length", str(length))
-            else:
-                # Without a length (and without chunking) the body ends when the connection closes.
-                self.close_connection = True
-                self.send_header("Connection", "close")
+    def _send_file(
+        self,
+        fh: BinaryIO,
+        path: Path,
+        behavior: _Behavior,
+        range_header: str | None,
+        *,
+        body: bool,
+    ) -> None:
+        """Answer with the file (or the range of it asked for), as ``behavior`` says."""
+        st = os.fstat(fh.fileno())
+        size = st.st_size
+        status = HTTPStatus.OK
+        first, last = 0, size - 1
+        parsed = None
+        if range_header is not None and not behavior.ignore_range:
+            parsed = _parse_range(range_header, size)
+        if parsed is False:
+            self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
+            self.send_header("Content-Range", f"bytes */{size}")
+            self.send_header("Content-Length", "0")
             self.end_headers()
-            if not body:
-                return
-            fh.seek(first)
-            remaining = length
-            try:
-                while remaining > 0:
-                    chunk = fh.read(min(_CHUNK, remaining))
-                    if not chunk:
-                        break
-                    self.wfile.write(chunk)
-                    remaining -= len(chunk)
-            except (BrokenPipeError, ConnectionResetError):
-                # The client hung up mid-body (e.g. it closed a stream early): not our error.
-                self.close_connection = True
+            return
+        if isinstance(parsed, tuple):
+            status = HTTPStatus.PARTIAL_CONTENT
+            first, last = parsed
+        length = max(0, last - first + 1)
+        self._send_file_headers(status, path, st, behavior, first, last, length)
+        if body:
+            self._copy(fh, first, length)
+
+    def _send_file_headers(
+        self,
+        status: HTTPStatus,
+        path: Path,
+        st: os.stat_result,
+        behavior: _Behavior,
+        first: int,
+        last: int,
+        length: int,
+    ) -> None:
+        size = st.st_size
+        self.send_response(status)
+        self.send_header("Content-Type", behavior.content_type or _content_type(path))
+        if not behavior.ignore_range:
+            self.send_header("Accept-Ranges", "bytes")
+        self.send_header("ETag", f'"{st.st_ino:x}-{size:x}-{st.st_mtime_ns:x}"')
+        self.send_header("Last-Modified", email.utils.formatdate(st.st_mtime, usegmt=True))
+        if status == HTTPStatus.PARTIAL_CONTENT:
+            self.send_header("Content-Range", f"bytes {first}-{last}/{size}")
+        if behavior.content_length:
+            self.send_header("Content-Length", str(length))
+        else:
+            # Without a length (and without chunking) the body ends when the connection closes.
+            self.close_connection = True
+            self.send_header("Connection", "close")
+        self.end_headers()
+
+    def _copy(self, fh: BinaryIO, first: int, length: int) -> None:
+        """Stream ``length`` bytes of the file from ``first``, a chunk at a time."""
+        fh.seek(first)
+        remaining = length
+        try:
+            while remaining > 0:
+                chunk = fh.read(min(_CHUNK, remaining))
+                if not chunk:
+                    break
+                self.wfile.write(chunk)
+                remaining -= len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client hung up mid-body (e.g. it closed a stream early): not our error.
+            self.close_connection = True
 
     def _send_plain(self, status: int, *, body: bool) -> None:
         payload = f"{int(status)} {HTTPStatus(status).phrase}\n".encode()

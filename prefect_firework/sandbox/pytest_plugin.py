@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from prefect_firework.sandbox._sandbox import Sandbox
     from prefect_firework.sandbox.config import SandboxConfig
-    from prefect_firework.sandbox.sandbox import Sandbox
 
 
 @pytest.fixture(scope="session")
@@ -36,7 +36,7 @@ def firework_sandbox_config() -> SandboxConfig:
 @pytest.fixture(scope="session")
 def firework_sandbox_session(firework_sandbox_config: SandboxConfig) -> Iterator[Sandbox]:
     """The one sandbox shared by every ``firework_sandbox`` test of the session."""
-    from prefect_firework.sandbox.sandbox import Sandbox
+    from prefect_firework.sandbox._sandbox import Sandbox
 
     with Sandbox(config=firework_sandbox_config) as sandbox:
         yield sandbox
@@ -52,8 +52,8 @@ def firework_sandbox(firework_sandbox_session: Sandbox) -> Sandbox:
 @pytest.fixture
 def firework_sandbox_factory() -> Iterator[Callable[..., Sandbox]]:
     """Start sandboxes with their own config; all stop when the test ends."""
+    from prefect_firework.sandbox._sandbox import Sandbox
     from prefect_firework.sandbox.config import SandboxConfig
-    from prefect_firework.sandbox.sandbox import Sandbox
 
     started: list[Sandbox] = []
 

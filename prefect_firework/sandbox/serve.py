@@ -49,7 +49,7 @@ def serve_forever(
     config: SandboxConfig | None = None,
 ) -> None:
     """Start a sandbox, print how to reach it, and block until SIGINT or SIGTERM."""
-    from prefect_firework.sandbox.sandbox import Sandbox
+    from prefect_firework.sandbox._sandbox import Sandbox
 
     cfg = (config or SandboxConfig()).replace(
         host=host, port=port, s3_port=s3_port, allow_remote=allow_remote

@@ -53,7 +53,7 @@ from prefect_firework.client.errors import FireworkError
 from prefect_firework.flows import update_videos, upload_videos
 from prefect_firework.models import MultipartUpload
 from prefect_firework.sandbox import Sandbox, SandboxConfig
-from prefect_firework.sandbox import uploads as sandbox_uploads
+from prefect_firework.sandbox.api import _uploads as sandbox_uploads
 
 pytestmark = pytest.mark.prefect_server
 

@@ -12,8 +12,8 @@ import pytest
 from sandbox_support import SMALL, Api, jpeg_bytes
 
 from prefect_firework.sandbox import Sandbox
+from prefect_firework.sandbox.engine._probe import png_bytes
 from prefect_firework.sandbox.media import make_mp4, set_mp4_duration
-from prefect_firework.sandbox.probe import png_bytes
 
 
 @pytest.fixture(scope="session")

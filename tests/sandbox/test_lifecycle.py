@@ -18,7 +18,7 @@ from sandbox_support import HTTP, SMALL, wait_for
 
 from prefect_firework.sandbox import Sandbox, SandboxConfig
 from prefect_firework.sandbox.config import human_size
-from prefect_firework.sandbox.server import bind_socket, is_loopback
+from prefect_firework.sandbox.engine._server import bind_socket, is_loopback
 
 CLI = Path(sys.executable).with_name("prefect-firework")
 

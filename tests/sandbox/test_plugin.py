@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sandbox_support import jpeg_bytes
 
-from prefect_firework.sandbox.probe import image_info, png_bytes
+from prefect_firework.sandbox.engine._probe import image_info, png_bytes
 
 HEAVY = ("fastapi", "starlette", "uvicorn", "moto", "boto3", "av", "mutagen", "httpx")
 
