@@ -79,6 +79,25 @@ def upload_video_task(
     worker process uploads one video with the flow's parallelism, resume and retries, and the
     task's result is the created ``Video``. Not retried as a whole: the flow's steps retry
     what is safe to retry, and a blind second attempt could create the video twice.
+
+    Args:
+        source: The video file: a local path or any URI smart-open reads, as the worker
+            sees it.
+        channel_id: The encoded id of the channel to upload to.
+        caption: The video's caption (required, not blank).
+        metadata: Other metadata fields (description, hashtags, product_ids, ...).
+        credentials: A saved ``FireworkCredentials`` block's name (what ``.delay`` should
+            pass: parameters are stored until a worker runs them), a block, or None for the
+            worker's ``FIREWORK_*`` settings.
+        strategy: ``auto`` (by size), ``single`` (one presigned POST) or ``multipart``.
+        part_size: Bytes per multipart part (default: chosen from the size and concurrency).
+        max_concurrency: Parts uploaded at once.
+        transport_params: smart-open transport parameters for reading ``source`` (stored
+            with the submitted run, like every parameter).
+        verify_md5: Check each part's integrity (Content-MD5 or its ETag).
+
+    Returns:
+        The created ``Video``.
     """
     return upload_video(
         source,
@@ -111,7 +130,26 @@ def import_video_task(
     timeout: float = 3600.0,
     credentials: FireworkCredentials | str | None = None,
 ) -> Video | VideoImport:
-    """Import one video from a public URL, as the ``import_video`` flow does."""
+    """Import one video from a public URL, as the ``import_video`` flow does.
+
+    Args:
+        url: The public http(s) URL Firework downloads the video from.
+        channel_id: The encoded id of the channel to create the video on.
+        caption: The video's caption (required, not blank).
+        metadata: Other metadata fields (description, hashtags, product_ids, ...).
+        mode: ``sync`` (Firework downloads within the request, small files) or ``async``
+            (the default: an import job in the background).
+        wait: With ``async``: poll until the import is ``completed`` and return the video;
+            False returns the import job as soon as it is created.
+        poll_interval: Seconds between polls of the import (``async`` with ``wait``).
+        timeout: Seconds to wait for the import in all (``async`` with ``wait``).
+        credentials: A saved ``FireworkCredentials`` block's name (what ``.delay`` should
+            pass: parameters are stored until a worker runs them), a block, or None for the
+            worker's ``FIREWORK_*`` settings.
+
+    Returns:
+        The created ``Video``, or the ``VideoImport`` job with ``async`` and ``wait=False``.
+    """
     return import_video(
         url,
         channel_id,

@@ -31,10 +31,30 @@ def import_video(
     """Create a video from a public URL.
 
     The URL is checked against the API's rules (http/https, a dotted hostname, a path) before
-    any request. ``mode="sync"`` returns the video (Firework downloads within the request;
-    fine for small files). ``mode="async"`` (the default, recommended for large files) returns
-    the import job, or with ``wait=True`` polls it every ``poll_interval`` s until it is
-    ``completed`` and returns the video; an ``errored`` import raises with the import id.
+    any request.
+
+    Args:
+        url: The public http(s) URL Firework downloads the video from.
+        channel_id: The encoded id of the channel to create the video on.
+        caption: The video's caption (required, not blank).
+        metadata: Other metadata fields (description, hashtags, product_ids, ...).
+        mode: ``sync``: Firework downloads within the request and returns the video (fine
+            for small files); ``async`` (the default, recommended for large files): it
+            imports in the background and the flow gets the import job.
+        wait: With ``async``: poll the import until it is ``completed`` and return the
+            video; False returns the import job as soon as it is created.
+        poll_interval: Seconds between polls of the import (``async`` with ``wait``).
+        timeout: Seconds to wait for the import in all (``async`` with ``wait``).
+        credentials: A ``FireworkCredentials`` block, a saved block's name, or None for the
+            ``FIREWORK_*`` settings.
+
+    Returns:
+        The created ``Video``, or the ``VideoImport`` job with ``async`` and ``wait=False``.
+
+    Raises:
+        ValueError: The URL, ``mode`` or the metadata is refused before any request.
+        ImportFailedError: The import ended ``errored`` (the error names the import id).
+        ImportTimeoutError: The import had not finished within ``timeout`` seconds.
     """
     if mode not in ("sync", "async"):
         raise ValueError(f"mode must be 'sync' or 'async', not {mode!r}")

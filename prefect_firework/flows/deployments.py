@@ -255,6 +255,10 @@ def upload_manifest(
             cluster's machines need.
         fail_on_row_errors: End the run Failed when any row is failed or invalid (e.g. to
             trigger a notification); by default the run completes and the table tells.
+
+    Returns:
+        The run's summary: ``date`` (YYYY-MM-DD), ``manifest`` (the URI read), ``output``
+        (where the results went), ``rows`` and ``statuses`` (rows per status).
     """
     return _run_batch(
         upload_videos,
@@ -316,6 +320,11 @@ def import_manifest(
         url: Only the manifest's rows of this URL, e.g. ``{{ event.payload.url }}`` from the
             automation that re-runs a failed import; their results are not written to
             ``output`` unless it is given (the full day's table stays as it was).
+
+    Returns:
+        The run's summary: ``date`` (YYYY-MM-DD), ``manifest`` (the URI read), ``output``
+        (where the results went; None for a ``url`` run without ``output``), ``rows`` and
+        ``statuses`` (rows per status).
     """
     return _run_batch(
         import_videos,
@@ -354,6 +363,10 @@ def update_manifest(
         max_concurrency: PATCH requests in flight at once.
         transport_params: smart-open transport parameters for the manifest and the output.
         fail_on_row_errors: End the run Failed when any row is failed or invalid.
+
+    Returns:
+        The run's summary: ``date`` (YYYY-MM-DD), ``manifest`` (the URI read), ``output``
+        (where the results went), ``rows`` and ``statuses`` (rows per status).
     """
     return _run_batch(
         update_videos,

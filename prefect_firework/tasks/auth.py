@@ -26,5 +26,17 @@ def get_access_token(credentials: FireworkCredentials | str | None = None) -> Ac
 
     Other tasks do not need this: the client fetches and refreshes tokens itself. It is here
     to check credentials early in a flow, and for users who call other tools with the token.
+
+    Args:
+        credentials: A ``FireworkCredentials`` block, a saved block's name, or None for the
+            ``FIREWORK_*`` settings.
+
+    Returns:
+        The ``AccessToken``; its ``access_token`` is secret (masked in reprs and logs, and
+        the task never persists its result).
+
+    Raises:
+        AuthenticationError: The token endpoint refused the client id, secret or scopes
+            (400 or 401; not retried).
     """
     return resolve_credentials(credentials).get_client().get_access_token()

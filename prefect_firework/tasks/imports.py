@@ -51,7 +51,20 @@ logger = logging.getLogger("prefect_firework.tasks")
 def get_video_import(
     import_id: str, credentials: FireworkCredentials | str | None = None
 ) -> VideoImport:
-    """Read an import job's status once (``running``, ``completed`` or ``errored``)."""
+    """Read an import job's status once (``running``, ``completed`` or ``errored``).
+
+    Args:
+        import_id: The import job's id (``VideoImport.id``, from an async create).
+        credentials: A ``FireworkCredentials`` block, a saved block's name, or None for the
+            ``FIREWORK_*`` settings.
+
+    Returns:
+        The ``VideoImport`` as read; the video is ready only once ``status`` is
+        ``completed`` (``video_id`` may appear earlier).
+
+    Raises:
+        NotFoundError: No import job has this id (404, not retried).
+    """
     client = resolve_credentials(credentials).get_client()
     return with_rate_limit_wait(lambda: client.get_video_import(import_id))
 
@@ -102,8 +115,22 @@ def wait_for_video_import(
 ) -> VideoImport:
     """Poll an import every ``poll_interval`` s until it finishes (the API asks for 5-10 s).
 
-    Returns the completed import (with its ``video_id``); raises ``ImportFailedError`` when it
-    ends ``errored`` and ``ImportTimeoutError`` after ``timeout`` seconds.
+    A poll that fails transiently (429, 5xx, no response) is polled again while the deadline
+    allows: the import keeps running on Firework's side whatever happens to one read.
+
+    Args:
+        import_id: The import job's id (``VideoImport.id``, from an async create).
+        poll_interval: Seconds between polls.
+        timeout: Seconds to wait in all before giving up.
+        credentials: A ``FireworkCredentials`` block, a saved block's name, or None for the
+            ``FIREWORK_*`` settings.
+
+    Returns:
+        The completed ``VideoImport``, with its ``video_id``.
+
+    Raises:
+        ImportFailedError: The import ended ``errored`` (``video_import`` holds the job).
+        ImportTimeoutError: It had not finished within ``timeout`` seconds (it may still).
     """
     client = resolve_credentials(credentials).get_client()
     return poll_video_import(
@@ -124,9 +151,20 @@ def wait_for_video_imports(
 ) -> dict[str, VideoImport | str]:
     """Poll many imports from one loop until each finishes or the deadline passes.
 
-    Returns ``import id -> final VideoImport`` for finished imports (``completed`` or
-    ``errored``) and ``import id -> error text`` for those that could not be read or did
-    not finish in time. One task for all of them: a task run per poll would flood the API.
+    One task for all of them: a task run per poll would flood the API. Nothing is raised for
+    one import: each ends in the mapping, so one failure never hides the others' outcomes.
+
+    Args:
+        import_ids: The import jobs' ids; a repeated id is polled once.
+        poll_interval: Seconds between rounds (each round reads every unfinished import).
+        timeout: Seconds to wait in all; imports not finished by then get an error text.
+        credentials: A ``FireworkCredentials`` block, a saved block's name, or None for the
+            ``FIREWORK_*`` settings.
+
+    Returns:
+        ``import id -> final VideoImport`` for finished imports (``completed`` or
+        ``errored``) and ``import id -> error text`` for those that could not be read (a
+        non-retryable error such as a 404) or did not finish in time.
     """
     client = resolve_credentials(credentials).get_client()
     pending = list(dict.fromkeys(import_ids))
@@ -182,10 +220,25 @@ def wait_for_video_import_events(
 ) -> dict[str, VideoImport | str]:
     """Wait for imports through Firework's webhook events, then poll what is left.
 
-    Events are awaited for ``min(event_timeout, timeout)`` seconds (``event_timeout`` defaults
-    to ``DEFAULT_EVENT_TIMEOUT``, 10 minutes); imports without an event by then are polled
-    every ``poll_interval`` s for the rest of ``timeout``. Returns the same mapping as
-    ``wait_for_video_imports``: import id -> final ``VideoImport`` or error text.
+    The events (``firework.video.created``, ``firework.video.import_failed``, which the
+    webhook receiver emits into Prefect) cost no Firework requests; polling is the fallback
+    for the imports no event settled, since the receiver may be down or webhooks not set up.
+
+    Args:
+        import_ids: The import jobs' ids; a repeated id is waited for once.
+        event_timeout: Seconds to wait for events before polling the rest (None:
+            ``DEFAULT_EVENT_TIMEOUT``, 10 minutes), never more than ``timeout``.
+        poll_interval: Seconds between polling rounds, after the events.
+        timeout: Seconds to wait in all, events and polling together.
+        credentials: A ``FireworkCredentials`` block, a saved block's name, or None for the
+            ``FIREWORK_*`` settings; used for the polling only.
+        lookback: How far back, in seconds, Prefect's stored events are read (default a
+            day), for events that came before the wait began (a rerun's older imports).
+        requery_interval: Seconds between reads of Prefect's stored events while waiting.
+
+    Returns:
+        The mapping of ``wait_for_video_imports``: import id -> final ``VideoImport`` (from
+        its event or a poll) or error text.
     """
     from prefect.utilities.asyncutils import run_coro_as_sync
 

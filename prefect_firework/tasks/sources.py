@@ -26,5 +26,20 @@ def preflight_source(
     """Check type, size and duration against the API's limits; fingerprint the source.
 
     Runs before anything is sent to Firework, so a file the API would refuse costs no upload.
+
+    Args:
+        source: The video file: a local path or any URI smart-open reads (s3://, gs://,
+            azure://, http(s)://...).
+        transport_params: smart-open transport parameters for reading ``source`` (may hold
+            cloud credentials).
+
+    Returns:
+        The ``SourceInfo``: file name, size in bytes, MIME type, duration in seconds,
+        fingerprint, and the version (size, ETag, mtime) the upload must still match.
+
+    Raises:
+        PreflightError: The source breaks a rule (``rule`` names it): not .mp4/.mov, under
+            25 KiB or over 5 GB (``FIREWORK_MIN_FILE_SIZE`` / ``FIREWORK_MAX_FILE_SIZE``),
+            shorter than 3 s or longer than 1 h, or unreadable (as a file or a container).
     """
     return preflight(source, transport_params=dict(transport_params) if transport_params else None)

@@ -75,7 +75,19 @@ def create_upload_signature(
     channel_id: str,
     credentials: FireworkCredentials | str | None = None,
 ) -> UploadSignature:
-    """Get presigned POST credentials for a single-request upload (files up to ~100 MB)."""
+    """Get presigned POST credentials for a single-request upload (files up to ~100 MB).
+
+    Args:
+        filename: The file's name, e.g. ``clip.mp4``.
+        mime_type: ``video/mp4`` or ``video/quicktime`` (checked before the request).
+        channel_id: The encoded id of the channel to upload to.
+        credentials: A ``FireworkCredentials`` block, a saved block's name, or None for the
+            ``FIREWORK_*`` settings.
+
+    Returns:
+        The ``UploadSignature``: the object's S3 ``key``, the POST URL and its form fields;
+        ``policy`` and ``signature`` are secret (the task never persists its result).
+    """
     client = resolve_credentials(credentials).get_client()
     return with_rate_limit_wait(
         lambda: client.create_upload_signature(
@@ -110,6 +122,9 @@ def upload_to_s3(
         credentials: A ``FireworkCredentials`` block, a saved block's name, or None.
         expected: The version preflight saw (``SourceInfo.version``): a file that changed
             since is refused with ``SourceChangedError`` before S3 stores it.
+
+    Returns:
+        The signature's S3 ``key``, for ``create_video(s3_key=...)``.
     """
     client = resolve_credentials(credentials).get_client()
     client.post_to_s3(
@@ -147,6 +162,23 @@ def upload_single(
     policy that may have expired; and a small file costs one task run, not two (Prefect's
     engine spends ~4-8 ms of CPU per task run, which dominated batches of small files:
     bench/RESULTS.md, section 4).
+
+    Args:
+        source: The file: a local path or any URI smart-open reads.
+        filename: The file's name (``SourceInfo.filename``).
+        mime_type: ``video/mp4`` or ``video/quicktime`` (checked before the request).
+        channel_id: The encoded id of the channel to upload to.
+        size: The file's size in bytes (looked up when None).
+        transport_params: smart-open transport parameters for reading ``source``.
+        credentials: A ``FireworkCredentials`` block, a saved block's name, or None for the
+            ``FIREWORK_*`` settings.
+        expected: The version preflight saw (``SourceInfo.version``); None skips the check.
+
+    Returns:
+        The uploaded object's S3 key, for ``create_video(s3_key=...)``.
+
+    Raises:
+        SourceChangedError: The file changed since ``expected``; S3 stored nothing.
     """
     # the two tasks' functions, called in this run (not as nested task runs)
     signature = create_upload_signature.fn(filename, mime_type, channel_id, credentials)
@@ -181,6 +213,21 @@ def create_multipart_upload(
     ``owner``) two rows of the same file never share one upload, and so never one S3 key.
     Pass ``refresh_cache=True`` through ``with_options`` to force a new upload (the flows do
     after a part URL expired, or once the cached upload became a video).
+
+    Args:
+        filename: The file's name (``SourceInfo.filename``).
+        mime_type: ``video/mp4`` or ``video/quicktime`` (checked before the request).
+        channel_id: The encoded id of the channel to upload to.
+        parts_count: How many parts the file is split into (1 to 100, from ``plan_parts``).
+        fingerprint: The source's ``SourceInfo.fingerprint``; keys the cache, not sent.
+        credentials: A ``FireworkCredentials`` block, a saved block's name, or None for the
+            ``FIREWORK_*`` settings.
+        owner: Whose upload this is, e.g. a batch row's key; keys the cache, not sent. None:
+            calls with the same source and arguments share the upload.
+
+    Returns:
+        The ``MultipartUpload``: the S3 ``key``, the ``upload_id`` and one presigned PUT URL
+        per part (secret), sorted by part number.
     """
     client = resolve_credentials(credentials).get_client()
     return with_rate_limit_wait(
@@ -227,6 +274,30 @@ def upload_part(
     is excluded from the key; it is a secret and is implied by the upload id. With
     ``expected``, a source that changed since preflight is refused (``SourceChangedError``)
     and the part is not stored, so an upload never mixes two versions' bytes.
+
+    Args:
+        put_url: The part's presigned PUT URL from ``MultipartUpload.parts`` (secret).
+        source: The file: a local path or any URI smart-open reads.
+        part: The part's 1-based ``number`` and the byte range of ``source`` it covers
+            (``offset``, ``length``, in bytes), from ``plan_parts``.
+        upload_id: The multipart upload's ``upload_id``; keys the cache.
+        fingerprint: The source's ``SourceInfo.fingerprint``; keys the cache, not sent.
+        parts_total: The upload's number of parts, for the run name only (``upload-part-3/12``).
+        verify_md5: Check the part's integrity: ``Content-MD5`` for a local file, otherwise
+            the ETag against the MD5 of the bytes sent.
+        transport_params: smart-open transport parameters for reading ``source``.
+        credentials: A ``FireworkCredentials`` block, a saved block's name, or None for the
+            ``FIREWORK_*`` settings.
+        expected: The version preflight saw (``SourceInfo.version``); None skips the check.
+
+    Returns:
+        The ``CompletedPart``: the part number and S3's ETag as sent (quoted).
+
+    Raises:
+        SourceChangedError: ``source`` is no longer the ``expected`` version.
+        S3UploadError: S3 refused the part (a 403: the URL expired or is invalid, so a new
+            upload is needed) or saw other bytes than were sent, twice (``BadDigest``,
+            ``ETagMismatch``).
     """
     client = resolve_credentials(credentials).get_client()
     etag = client.upload_part(
@@ -259,6 +330,17 @@ def complete_multipart_upload(
 
     Cached by upload id, so a rerun after a crash that follows a successful complete goes
     straight on to creating the video instead of completing a finished upload again.
+
+    Args:
+        key: The upload's S3 key (``MultipartUpload.key``).
+        upload_id: The multipart upload's ``upload_id``; keys the cache.
+        parts: One ``CompletedPart`` (number and ETag) per part, in any order, no number
+            twice.
+        credentials: A ``FireworkCredentials`` block, a saved block's name, or None for the
+            ``FIREWORK_*`` settings.
+
+    Returns:
+        ``key``, for ``create_video(s3_key=...)``.
     """
     client = resolve_credentials(credentials).get_client()
     ordered = sorted(parts, key=lambda p: p.part)

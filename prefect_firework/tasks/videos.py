@@ -108,7 +108,19 @@ def create_video(
     **_RETRY_TIMING,
 )
 def get_video(video_id: str, credentials: FireworkCredentials | str | None = None) -> Video:
-    """Fetch one video (``GET /api/v1/videos/{id}``)."""
+    """Fetch one video (``GET /api/v1/videos/{id}``).
+
+    Args:
+        video_id: The id of the video, as the create returned it (``Video.id``).
+        credentials: A ``FireworkCredentials`` block, a saved block's name, or None for the
+            ``FIREWORK_*`` settings.
+
+    Returns:
+        The ``Video`` as the API returns it now.
+
+    Raises:
+        NotFoundError: No video has this id (404, not retried).
+    """
     client = resolve_credentials(credentials).get_client()
     return with_rate_limit_wait(lambda: client.get_video(video_id))
 
@@ -128,6 +140,19 @@ def update_video(
     """PATCH a video. Only the fields set on ``update`` are sent: an omitted field is left as is.
 
     A PATCH is idempotent (it sets fields to values), so every retryable failure is retried.
+
+    Args:
+        video_id: The id of the video to change (``Video.id``).
+        update: The fields to change; ``poster_url=None`` removes the custom poster,
+            ``product_ids=[]`` untags all products, ``custom_fields={}`` clears them.
+        credentials: A ``FireworkCredentials`` block, a saved block's name, or None for the
+            ``FIREWORK_*`` settings.
+
+    Returns:
+        The ``Video`` as it is after the update.
+
+    Raises:
+        NotFoundError: No video has this id (404, not retried).
     """
     client = resolve_credentials(credentials).get_client()
     return with_rate_limit_wait(lambda: client.update_video(video_id, update))
