@@ -81,7 +81,7 @@ class VideoFromS3Key(RequestModel):
 
 
 class VideoImport(ResponseModel):
-    """An async URL import job (the 202 of a create, and ``GET /api/v1/video_imports/{id}``).
+    """An async URL import job (the 202 of a create, and ``GET /api/v1/videos/imports/{id}``).
 
     ``video_id`` may appear while ``status`` is still ``"running"``; the video is ready only when
     the status is ``"completed"``. ``error`` holds the API's reason when it gives one.
