@@ -24,7 +24,7 @@
     ├── MultipartUploadFailed         parts could not be uploaded; names the upload left open
     ├── ImportFailedError             an async import ended ``errored``
     ├── ImportTimeoutError            an async import did not finish before the deadline
-    └── RowErrorsFound                ``fail_on_row_errors=True`` and a row did not succeed
+    └── RowErrorsFound                no row succeeded (or one failed, ``fail_on_row_errors``)
 
 ``ValidationError`` is a deprecated alias of ``InvalidRequestError`` (it shadowed pydantic's).
 Every exception pickles with its attributes: Prefect ships task exceptions between processes.
@@ -327,7 +327,19 @@ class ImportTimeoutError(PrefectFireworkError, TimeoutError):
 
 
 class RowErrorsFound(PrefectFireworkError, RuntimeError):
-    """Raised at the end of a batch when ``fail_on_row_errors=True`` and a row did not succeed."""
+    """Raised at the end of a batch that did nothing useful (no row succeeded and at least one
+    failed or was refused), or when ``fail_on_row_errors=True`` and any row did not succeed.
+
+    ``results`` is the results table, already written to ``output=`` and the artifacts.
+    """
+
+    def __init__(self, message: str, results: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.results = results
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.message, self.results))
 
 
 def __getattr__(name: str) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 from prefect_firework import _defaults
 from prefect_firework.batch._ledger import Ledger
 from prefect_firework.blocks import FireworkCredentials, resolve_credentials
+from prefect_firework.errors import NotFoundError, PermissionDeniedError
 from prefect_firework.limits import MediaLimits, current_limits
 
 __all__ = ["KEY_FIELD", "Batch", "describe", "make_batch"]
@@ -44,6 +45,20 @@ class Batch:
 def describe(exc: BaseException) -> str:
     """An exception as a result's error text: its type, then its (already redacted) text."""
     return f"{type(exc).__name__}: {exc}"
+
+
+def blame(row: int, exc: BaseException, **cells: str | None) -> str:
+    """``row 3, column 'channel_id' ('X6Xq'): NotFoundError: 404 Channel not found``: the
+    error with the row, and the column and value the API's answer points at (a 404 or 403
+    naming the channel or the video), so a person can find what to fix."""
+    text = describe(exc)
+    if isinstance(exc, NotFoundError | PermissionDeniedError):
+        said = str(exc).lower()
+        for column, value in cells.items():
+            noun = column.removesuffix("_id")
+            if value is not None and (noun in said or isinstance(exc, PermissionDeniedError)):
+                return f"row {row}, column {column!r} ({value!r}): {text}"
+    return f"row {row}: {text}"
 
 
 def make_batch(

@@ -11,7 +11,8 @@ import time
 from collections.abc import Generator
 from typing import Any
 
-from prefect_firework.batch._batch import Batch, describe
+from prefect_firework._redact import redact_source
+from prefect_firework.batch._batch import Batch, blame, describe
 from prefect_firework.batch._create import DONE, CreateGuard, tagged, upload_row_key
 from prefect_firework.batch._driver import Blocking, Call
 from prefect_firework.batch._results import ResultStatus, RowResult
@@ -47,7 +48,9 @@ def _preflight(b: Batch, row: UploadRow) -> Blocking:
 
 def file_pipeline(b: Batch, row: UploadRow) -> Pipeline:
     started = time.perf_counter()
-    result = RowResult(row.row, row.key)
+    result = RowResult(
+        row.row, source=redact_source(row.source), caption=row.metadata.caption, key=row.key
+    )
     try:
         try:
             info = yield _preflight(b, row)
@@ -89,14 +92,20 @@ def file_pipeline(b: Batch, row: UploadRow) -> Pipeline:
         )
         yield from guard.steps()
     except Exception as exc:
-        result.fail(describe(exc))
+        result.fail(blame(row.row, exc, channel_id=row.metadata.channel_id))
     return _timed(result, started)
 
 
 def url_pipeline(b: Batch, row: UploadRow) -> Pipeline:
     started = time.perf_counter()
     key = upload_row_key(row, None)
-    result = RowResult(row.row, key, strategy="url-async" if row.asynchronous else "url-sync")
+    result = RowResult(
+        row.row,
+        source=redact_source(row.url),
+        caption=row.metadata.caption,
+        key=key,
+        strategy="url-async" if row.asynchronous else "url-sync",
+    )
     try:
         entry = yield Blocking(b.ledger.get, (key,))
         if entry is not None and entry.status in DONE:
@@ -114,7 +123,7 @@ def url_pipeline(b: Batch, row: UploadRow) -> Pipeline:
         )
         yield from CreateGuard(b, row, key, result, call).steps()
     except Exception as exc:
-        result.fail(describe(exc))
+        result.fail(blame(row.row, exc, channel_id=row.metadata.channel_id))
     return _timed(result, started)
 
 
@@ -139,7 +148,7 @@ def _keeping_tag(b: Batch, row: UpdateRow) -> Generator[Any, Any, VideoUpdate]:
 
 def update_pipeline(b: Batch, row: UpdateRow) -> Pipeline:
     started = time.perf_counter()
-    result = RowResult(row.row, row.key, video_id=row.video_id)
+    result = RowResult(row.row, caption=row.update.caption, key=row.key, video_id=row.video_id)
     try:
         update = yield from _keeping_tag(b, row)
         yield Call(
@@ -148,7 +157,7 @@ def update_pipeline(b: Batch, row: UpdateRow) -> Pipeline:
         )
         result.set(ResultStatus.UPDATED)
     except Exception as exc:
-        result.fail(describe(exc))
+        result.fail(blame(row.row, exc, video_id=row.video_id))
     return _timed(result, started)
 
 

@@ -14,6 +14,7 @@ import collections
 import contextvars
 import logging
 import queue
+import re
 import sys
 import threading
 import time
@@ -23,7 +24,7 @@ from typing import Any
 import pandas as pd
 from prefect import get_run_logger
 
-from prefect_firework.batch._results import RowResult
+from prefect_firework.batch._results import ResultStatus, RowResult
 
 __all__ = ["ArtifactReporter", "BatchProgress"]
 
@@ -141,7 +142,8 @@ class BatchProgress:
         """Record a finished row (``count=False`` when a row's status is revised later)."""
         if count:
             self.done += 1
-            self.bytes += int(result.bytes or 0)
+            if result.status is not ResultStatus.SKIPPED:
+                self.bytes += int(result.bytes or 0)
         self.counts[str(result.status)] += 1 if count else 0
         now = time.perf_counter()
         if self._bar is not None:
@@ -192,7 +194,7 @@ class BatchProgress:
         from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
         slug = self.name.replace("_", "-")
-        records = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+        records = artifact_records(frame)
         summary = self.summary(frame)
         self._reporter.submit(
             "results",
@@ -210,7 +212,9 @@ class BatchProgress:
 
     def summary(self, frame: pd.DataFrame) -> str:
         elapsed = max(time.perf_counter() - self.started, 1e-9)
-        total_bytes = int(pd.to_numeric(frame.get("bytes"), errors="coerce").fillna(0).sum())
+        # bytes this run sent: a skipped row's bytes went up in an earlier run
+        sent = frame[~frame["status"].isin(["skipped", "invalid"])] if len(frame) else frame
+        total_bytes = int(pd.to_numeric(sent.get("bytes"), errors="coerce").fillna(0).sum())
         lines = [
             f"# {self.name}",
             "",
@@ -225,9 +229,66 @@ class BatchProgress:
             f"**Elapsed:** {elapsed:.1f} s  "
             f"**Throughput:** {total_bytes / 2**20 / elapsed:.1f} MiB/s",
         ]
-        errors = frame["error"].dropna() if "error" in frame else pd.Series([], dtype=object)
-        if len(errors):
-            lines += ["", "## Top errors", "", "| error | rows |", "| --- | ---: |"]
-            for text, n in errors.str.slice(0, 160).value_counts().head(5).items():
-                lines.append(f"| {str(text).replace('|', '/')} | {n} |")
+        groups = error_groups(frame)
+        if groups:
+            lines += ["", "## Top errors", "", "| error | rows | count |", "| --- | --- | ---: |"]
+            for text, rows in groups[:_TOP_ERRORS]:
+                shown = text.replace("|", "/").replace("\n", " ")
+                lines.append(f"| {shown} | {row_ranges(rows)} | {len(rows)} |")
         return "\n".join(lines)
+
+
+_TOP_ERRORS = 10
+_ROW_PREFIX = re.compile(r"^row \d+(?:, |: )")
+#: the artifact's column order: what a person reads first, then the wide columns
+_ARTIFACT_COLUMNS = (
+    "row",
+    "status",
+    "error",
+    "source",
+    "caption",
+    "video_id",
+    "import_id",
+    "strategy",
+    "bytes",
+    "seconds",
+    "key",
+)
+
+
+def artifact_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The results table as the UI shows it: ``status`` and ``error`` first, a short key (the
+    full one stays in the results file)."""
+    columns = [c for c in _ARTIFACT_COLUMNS if c in frame] + [
+        c for c in frame.columns if c not in _ARTIFACT_COLUMNS
+    ]
+    shown = frame[columns].astype(object).where(frame[columns].notna(), None)
+    if "key" in shown:
+        shown["key"] = shown["key"].map(
+            lambda k: k if not isinstance(k, str) or len(k) <= 20 else f"{k[:17]}..."
+        )
+    return shown.to_dict(orient="records")
+
+
+def error_groups(frame: pd.DataFrame) -> list[tuple[str, list[int]]]:
+    """Errors grouped by their text without the row prefix, largest group first: one line per
+    rule and message (``unknown column 'captoin' ...`` for rows 0-1), not one per row."""
+    if "error" not in frame:
+        return []
+    groups: dict[str, list[int]] = {}
+    for row, error in zip(frame["row"], frame["error"], strict=True):
+        if isinstance(error, str) and error:
+            groups.setdefault(_ROW_PREFIX.sub("", error, count=1), []).append(int(row))
+    return sorted(groups.items(), key=lambda item: (-len(item[1]), item[1][0]))
+
+
+def row_ranges(rows: list[int]) -> str:
+    """``rows 0-3, 7`` for the rows [0, 1, 2, 3, 7]."""
+    spans: list[list[int]] = []
+    for row in sorted(rows):
+        if spans and row == spans[-1][1] + 1:
+            spans[-1][1] = row
+        else:
+            spans.append([row, row])
+    text = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in spans)
+    return ("row " if len(rows) == 1 else "rows ") + text

@@ -47,6 +47,11 @@ class RowResult:
     """One row's result; its fields are the results table's columns, in order."""
 
     row: int | None
+    _: dataclasses.KW_ONLY
+    #: what identifies the row to a person: its source path/URI or URL (no credentials, no
+    #: query string) and its caption
+    source: str | None = None
+    caption: str | None = None
     key: str | None = None
     status: ResultStatus | None = None
     video_id: str | None = None
@@ -66,6 +71,9 @@ class RowResult:
         return self
 
     def fail(self, error: str) -> RowResult:
+        """Mark the row failed; the error names the row (``row 7: ...``) if it does not yet."""
+        if self.row is not None and not error.startswith(f"row {self.row}"):
+            error = f"row {self.row}: {error}"
         return self.set(ResultStatus.FAILED, error=error)
 
     def add_note(self, note: str) -> None:
@@ -78,6 +86,8 @@ _FIELDS = frozenset(f.name for f in dataclasses.fields(RowResult))
 RESULT_COLUMNS: list[str] = [f.name for f in dataclasses.fields(RowResult)]
 RESULT_DTYPES: dict[str, str] = {
     "row": "Int64",
+    "source": "string",
+    "caption": "string",
     "key": "string",
     "status": "string",
     "video_id": "string",

@@ -19,6 +19,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
+from prefect_firework._redact import redact_source
 from prefect_firework.batch._cells import (
     CellError,
     is_missing,
@@ -159,6 +160,18 @@ class InvalidRow(BaseModel):
     column: str | None
     rule: str
     error: str
+    #: what a person recognises the row by (its source or URL, its caption), shown as given
+    source: str | None = None
+    caption: str | None = None
+
+
+def _identity(cells: dict[str, Any]) -> dict[str, str | None]:
+    """The row's ``source`` (or ``url``) and ``caption`` cells as text, for its result."""
+    found: dict[str, str | None] = {}
+    for field, names in (("source", ("source", "url")), ("caption", ("caption",))):
+        value = next((cells[n] for n in names if n in cells), None)
+        found[field] = None if value is None else redact_source(str(value))
+    return found
 
 
 
@@ -538,7 +551,8 @@ def _parse_frame(
     first_use: dict[str, int] = {}
     for position, cells, raw in _rows(frame):
         if header:
-            results.append(_invalid(position, _header_only_key(cells), header))
+            invalid = _invalid(position, _header_only_key(cells), header)
+            results.append(invalid.model_copy(update=_identity(cells)))
             continue
         if blank_poster:
             cells = _with_blank_poster(cells, raw)
@@ -570,6 +584,8 @@ def _parse_frame(
                     parsed = _invalid(position, key, [duplicate])
             else:
                 first_use[key] = position
+        if isinstance(parsed, InvalidRow):
+            parsed = parsed.model_copy(update=_identity(cells))
         results.append(parsed)
     return results
 

@@ -9,12 +9,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pandas as pd
-from prefect import get_run_logger
+from prefect import State, get_run_logger
+from prefect.states import Completed
 
 from prefect_firework._redact import redact_url
 from prefect_firework.batch._batch import Batch, describe
 from prefect_firework.batch._create import import_unknown, ledger_unwritten
 from prefect_firework.batch._driver import NO_PACING, Pipeline, drive, labelled
+from prefect_firework.batch._dryrun import plan_summary, plan_uploads
 from prefect_firework.batch._ledger import LedgerEntry
 from prefect_firework.batch._manifest import write_results
 from prefect_firework.batch._pacing import ChannelPacer, PrefectRateLimitPacer
@@ -24,14 +26,26 @@ from prefect_firework.batch._pipelines import (
     update_pipeline,
     url_pipeline,
 )
-from prefect_firework.batch._progress import BatchProgress
+from prefect_firework.batch._progress import (
+    FINAL_ARTIFACT_TIMEOUT,
+    ArtifactReporter,
+    BatchProgress,
+)
 from prefect_firework.batch._results import ResultStatus, RowResult, results_frame
 from prefect_firework.batch._rows import InvalidRow, UpdateRow, UploadRow
 from prefect_firework.errors import LedgerError, RateLimitedError, RowErrorsFound
 from prefect_firework.models import VideoImport
 from prefect_firework.tasks import wait_for_video_import_events, wait_for_video_imports
 
-__all__ = ["VIDEO_COLUMNS", "run_gets", "run_updates", "run_uploads"]
+__all__ = [
+    "VIDEO_COLUMNS",
+    "completed",
+    "counts_message",
+    "run_dry",
+    "run_gets",
+    "run_updates",
+    "run_uploads",
+]
 
 #: the columns of ``get_videos``'s table
 VIDEO_COLUMNS = [
@@ -53,7 +67,14 @@ VIDEO_COLUMNS = [
 
 
 def _invalid(row: InvalidRow) -> RowResult:
-    return RowResult(row.row, row.key, ResultStatus.INVALID, error=row.error)
+    return RowResult(
+        row.row,
+        source=row.source,
+        caption=row.caption,
+        key=row.key,
+        status=ResultStatus.INVALID,
+        error=row.error,
+    )
 
 
 def _crashed(index: int, exc: BaseException) -> RowResult:
@@ -84,6 +105,28 @@ def _drive(
         on_paced=paced if pacer is not None else None,
     ):
         yield result
+
+
+def run_dry(
+    name: str, rows: Sequence[UploadRow | InvalidRow], b: Batch, *, limit: int, window: float
+) -> State[pd.DataFrame]:
+    """The dry run of a parsed upload manifest: the plan table, its summary as the run's
+    message, logged and published (best effort); nothing is sent to Firework."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    plan = plan_uploads(rows, b)
+    summary = plan_summary(plan, limit, window)
+    get_run_logger().info(summary)
+    reporter = ArtifactReporter()
+    slug = name.replace("_", "-")
+    records = plan.astype(object).where(plan.notna(), None).to_dict(orient="records")
+    reporter.submit(
+        "plan", lambda: create_table_artifact(records, key=f"{slug}-plan", description=summary)
+    )
+    text = "# Dry run\n\n" + summary.replace("\n", "\n\n")
+    reporter.submit("summary", lambda: create_markdown_artifact(text, key=f"{slug}-plan-summary"))
+    reporter.flush(FINAL_ARTIFACT_TIMEOUT)
+    return Completed(message=summary.splitlines()[0], data=plan)
 
 
 def run_uploads(
@@ -237,7 +280,33 @@ def finish(
             "Wrote %d result rows to %s", len(frame), redact_url(os.fspath(output))
         )
     progress.close(frame, title=title)
-    bad = frame[frame["status"].isin(["failed", "invalid"])]
-    if fail_on_row_errors and len(bad):
-        raise RowErrorsFound(f"{len(bad)} of {len(frame)} rows did not succeed; see the results")
+    counts = counts_message(frame)
+    bad = frame["status"].isin(["failed", "invalid"])
+    if bad.any() and not frame["status"].isin(_SUCCEEDED).any():
+        # a header typo or a wrong channel on every row: a schedule must not stay green
+        raise RowErrorsFound(f"no row succeeded ({counts}); see the results", frame)
+    if fail_on_row_errors and bad.any():
+        raise RowErrorsFound(
+            f"{int(bad.sum())} of {len(frame)} rows did not succeed ({counts}); see the results",
+            frame,
+        )
     return frame
+
+
+#: statuses of a row that did what it was asked (a skipped row was done by an earlier run)
+_SUCCEEDED = ("created", "imported", "updated", "skipped")
+
+
+def completed(frame: pd.DataFrame) -> State[pd.DataFrame]:
+    """The flow's final state: ``Completed`` with the counts as its message (the UI shows it);
+    calling the flow still returns the DataFrame."""
+    return Completed(message=counts_message(frame), data=frame)
+
+
+def counts_message(frame: pd.DataFrame) -> str:
+    """``8 rows: 1 created, 1 failed, 6 invalid``: the flow run's state message."""
+    counts = frame["status"].value_counts() if len(frame) else pd.Series(dtype="int64")
+    order = {status: i for i, status in enumerate(("created", "imported", "updated", "skipped"))}
+    parts = sorted(counts.items(), key=lambda item: (order.get(str(item[0]), 9), str(item[0])))
+    listed = ", ".join(f"{n} {status}" for status, n in parts)
+    return f"{len(frame)} rows" + (f": {listed}" if listed else "")

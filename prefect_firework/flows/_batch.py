@@ -20,7 +20,7 @@ from prefect_firework.batch._ledger import Ledger
 from prefect_firework.batch._manifest import read_manifest
 from prefect_firework.batch._pacing import make_pacer
 from prefect_firework.batch._rows import parse_upload_rows, url_rows_only
-from prefect_firework.batch._run import run_uploads
+from prefect_firework.batch._run import completed, run_dry, run_uploads
 from prefect_firework.blocks import FireworkCredentials
 from prefect_firework.flows._flow import firework_flow
 from prefect_firework.settings import FireworkSettings
@@ -50,6 +50,7 @@ def upload_videos(
     tag_videos: bool = True,
     fail_on_row_errors: bool = False,
     lock_timeout: float = _defaults.LOCK_TIMEOUT,
+    dry_run: bool = False,
 ) -> pd.DataFrame:
     """Upload (``source`` rows) and import (``url`` rows) every video of a manifest.
 
@@ -76,10 +77,21 @@ def upload_videos(
         tag_videos: Tag each video with its row key (``custom_fields.prefect_firework_key``).
         fail_on_row_errors: End the run ``Failed`` if any row did not succeed.
         lock_timeout: Seconds a row waits for a key another run holds, then fails.
+        dry_run: Validate and preflight every row (files: size and duration; URLs: reachable)
+            and return the plan instead (``row``, ``source``, ``caption``, ``channel_id``,
+            ``status``, ``strategy``, ``parts``, ``bytes``, ``duration``, ``error``), with the
+            bytes to upload and each channel's least time under the create budget; nothing
+            is sent to Firework and nothing is uploaded.
 
     Returns:
-        One result row per manifest row: ``row``, ``key``, ``status``, ``video_id``,
-        ``import_id``, ``strategy``, ``bytes``, ``seconds``, ``error``.
+        One result row per manifest row: ``row``, ``source``, ``caption``, ``key``,
+        ``status``, ``video_id``, ``import_id``, ``strategy``, ``bytes``, ``seconds``,
+        ``error``. The run's state message has the counts (``8 rows: 1 created, ...``).
+
+    Raises:
+        RowErrorsFound: No row succeeded and at least one failed or was refused (a header
+            typo, a wrong channel on every row), or ``fail_on_row_errors`` and any did not
+            succeed. Its ``results`` is the table, already written and published.
     """
     settings = FireworkSettings()
     b = make_batch(
@@ -94,16 +106,21 @@ def upload_videos(
         lock_timeout=lock_timeout,
     )
     frame = read_manifest(manifest, transport_params=transport_params)
-    return run_uploads(
-        "upload_videos",
-        parse_upload_rows(frame),
-        b,
-        pacer=make_pacer(shared=shared_rate_limit, settings=settings),
-        max_uploads_in_flight=max_uploads_in_flight,
-        poll_interval=settings.poll_interval,
-        import_timeout=settings.import_timeout,
-        output=output,
-        fail_on_row_errors=fail_on_row_errors,
+    if dry_run:
+        limit, window = settings.rate_limit_creates, settings.rate_limit_window
+        return run_dry("upload_videos", parse_upload_rows(frame), b, limit=limit, window=window)
+    return completed(
+        run_uploads(
+            "upload_videos",
+            parse_upload_rows(frame),
+            b,
+            pacer=make_pacer(shared=shared_rate_limit, settings=settings),
+            max_uploads_in_flight=max_uploads_in_flight,
+            poll_interval=settings.poll_interval,
+            import_timeout=settings.import_timeout,
+            output=output,
+            fail_on_row_errors=fail_on_row_errors,
+        )
     )
 
 
@@ -170,14 +187,16 @@ def import_videos(
         event_timeout=event_timeout,
     )
     frame = read_manifest(manifest, transport_params=transport_params)
-    return run_uploads(
-        "import_videos",
-        url_rows_only(parse_upload_rows(frame), asynchronous),
-        b,
-        pacer=make_pacer(shared=shared_rate_limit, settings=settings),
-        max_uploads_in_flight=max_concurrency,
-        poll_interval=poll_interval or settings.poll_interval,
-        import_timeout=import_timeout or settings.import_timeout,
-        output=output,
-        fail_on_row_errors=fail_on_row_errors,
+    return completed(
+        run_uploads(
+            "import_videos",
+            url_rows_only(parse_upload_rows(frame), asynchronous),
+            b,
+            pacer=make_pacer(shared=shared_rate_limit, settings=settings),
+            max_uploads_in_flight=max_concurrency,
+            poll_interval=poll_interval or settings.poll_interval,
+            import_timeout=import_timeout or settings.import_timeout,
+            output=output,
+            fail_on_row_errors=fail_on_row_errors,
+        )
     )

@@ -16,7 +16,7 @@ from prefect_firework import _defaults
 from prefect_firework.batch._batch import make_batch
 from prefect_firework.batch._manifest import read_manifest
 from prefect_firework.batch._rows import parse_update_rows, parse_video_ids
-from prefect_firework.batch._run import VIDEO_COLUMNS, run_gets, run_updates
+from prefect_firework.batch._run import VIDEO_COLUMNS, completed, run_gets, run_updates
 from prefect_firework.blocks import FireworkCredentials
 from prefect_firework.flows._flow import firework_flow
 
@@ -65,8 +65,10 @@ def update_videos(
         tag_videos=keep_key_tag,
     )
     frame = read_manifest(manifest, transport_params=transport_params)
-    return run_updates(
-        parse_update_rows(frame), b, output=output, fail_on_row_errors=fail_on_row_errors
+    return completed(
+        run_updates(
+            parse_update_rows(frame), b, output=output, fail_on_row_errors=fail_on_row_errors
+        )
     )
 
 

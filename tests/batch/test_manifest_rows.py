@@ -577,7 +577,7 @@ def test_results_frame_has_exact_columns_stable_dtypes_and_sorted_rows() -> None
             "seconds": 1.5,
             "strategy": "single",
         },
-        RowResult(1, None, ResultStatus.INVALID, error="row 1, ..."),
+        RowResult(1, status=ResultStatus.INVALID, error="row 1, ...", caption="Launch"),
     ]
     frame = results_frame(records)
     assert list(frame.columns) == RESULT_COLUMNS
@@ -585,8 +585,11 @@ def test_results_frame_has_exact_columns_stable_dtypes_and_sorted_rows() -> None
     assert frame["status"].tolist() == ["created", "invalid", "failed"]
     assert frame.loc[0, "bytes"] == 10 and math.isclose(frame.loc[0, "seconds"], 1.5)
     assert frame["video_id"].isna().tolist() == [False, True, True]
+    assert frame["caption"].tolist()[1] == "Launch"
     expected = {
         "row": "Int64",
+        "source": "string",
+        "caption": "string",
         "key": "string",
         "status": "string",
         "video_id": "string",

@@ -12,6 +12,7 @@ import distributed
 import pandas as pd
 import pytest
 from deployments_support import MIB, manifest_rows, write_csv
+from flow_results import results_of
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect_dask import DaskTaskRunner
 
@@ -139,7 +140,9 @@ def test_upload_videos_on_dask_workers_matches_the_thread_runner(
         return pd.DataFrame(rows)
 
     options = {"credentials": credentials, "multipart_threshold": 8 * MIB}
-    threads = upload_videos(manifest("thread"), ledger=Ledger(tmp_path / "l1"), **options)
+    threads = results_of(
+        upload_videos, manifest("thread"), ledger=Ledger(tmp_path / "l1"), **options
+    )
     assert len(sb.videos()) == 10
     before = sum(_executed(cluster).values())
 

@@ -101,21 +101,26 @@ def test_mixed_manifest_statuses(sb, credentials, ledger, tmp_path, served):
 
 
 def test_only_invalid_rows_make_no_request(sb, credentials, ledger, tmp_path):
-    frame = upload_videos(
-        pd.DataFrame(invalid_rows(sb, tmp_path)), credentials=credentials, ledger=ledger
-    )
+    with pytest.raises(RowErrorsFound, match="no row succeeded") as raised:
+        upload_videos(
+            pd.DataFrame(invalid_rows(sb, tmp_path)), credentials=credentials, ledger=ledger
+        )
+    frame = raised.value.results
     assert set(frame["status"]) == {"invalid"}
     assert list(sb.requests) == []
 
 
 def test_unknown_column_makes_every_row_invalid(sb, credentials, ledger, tmp_path):
     src = files(tmp_path, 1)[0]
-    frame = upload_videos(
-        pd.DataFrame([{"source": src, "channel_id": sb.channel_id, "captoin": "typo"}]),
-        credentials=credentials,
-        ledger=ledger,
-    )
+    with pytest.raises(RowErrorsFound) as raised:
+        upload_videos(
+            pd.DataFrame([{"source": src, "channel_id": sb.channel_id, "captoin": "typo"}]),
+            credentials=credentials,
+            ledger=ledger,
+        )
+    frame = raised.value.results
     assert frame.loc[0, "status"] == "invalid" and "captoin" in frame.loc[0, "error"]
+    assert frame.loc[0, "source"] == src, "the row says which file it was"
     assert list(sb.requests) == []
 
 
@@ -224,13 +229,29 @@ def test_two_concurrent_runs_create_each_video_once(sb, credentials, ledger, tmp
 
 
 def test_fail_on_row_errors_fails_the_flow(sb, credentials, ledger, tmp_path):
+    good = files(tmp_path, 1)[0]
     manifest = pd.DataFrame(
-        [{"source": str(tmp_path / "x.gif"), "channel_id": sb.channel_id, "caption": "bad"}]
+        [
+            {"source": good, "channel_id": sb.channel_id, "caption": "good"},
+            {"source": str(tmp_path / "x.gif"), "channel_id": sb.channel_id, "caption": "bad"},
+        ]
     )
-    with pytest.raises(RowErrorsFound):
+    with pytest.raises(RowErrorsFound, match=r"1 of 2 rows did not succeed"):
         upload_videos(manifest, credentials=credentials, ledger=ledger, fail_on_row_errors=True)
     state = upload_videos(manifest, credentials=credentials, ledger=ledger, return_state=True)
-    assert state.is_completed(), "by default the results table is the contract"
+    assert state.is_completed(), "by default a run where a row succeeded stays Completed"
+    assert state.message == "2 rows: 1 skipped, 1 invalid"
+
+
+def test_a_run_where_no_row_succeeded_ends_failed(sb, credentials, ledger, tmp_path):
+    """A header typo refuses every row: the run must not end green while doing nothing."""
+    manifest = pd.DataFrame(
+        [{"source": s, "channel_id": sb.channel_id, "captoin": "x"} for s in files(tmp_path, 2)]
+    )
+    state = upload_videos(manifest, credentials=credentials, ledger=ledger, return_state=True)
+    assert state.is_failed()
+    assert "no row succeeded (2 rows: 2 invalid)" in (state.message or "")
+    assert list(sb.requests) == []
 
 
 def test_import_videos_polls_all_and_refuses_files(sb, credentials, ledger, tmp_path, served):
@@ -278,3 +299,80 @@ def test_artifacts_created_without_secrets(sb, credentials, ledger, tmp_path):
     for secret in (sb.client_secret, "X-Amz-Signature", "Policy", "Bearer"):
         assert secret not in text
     assert field(sb.videos()[0], "id") in text
+
+
+def test_an_unknown_channel_names_the_row_the_column_and_the_value(
+    sb, credentials, ledger, tmp_path
+):
+    good, bad = files(tmp_path, 2)
+    frame = upload_videos(
+        pd.DataFrame(
+            [
+                {"source": good, "channel_id": sb.channel_id, "caption": "good"},
+                {"source": bad, "channel_id": "NoSuchChan", "caption": "lost"},
+            ]
+        ),
+        credentials=credentials,
+        ledger=ledger,
+    )
+    assert list(frame["status"]) == ["created", "failed"]
+    error = frame.loc[1, "error"]
+    assert error.startswith("row 1, column 'channel_id' ('NoSuchChan'): NotFoundError"), error
+    assert frame.loc[1, "source"] == bad and frame.loc[1, "caption"] == "lost"
+    assert frame.loc[1, "strategy"] == "single", "the plan says how it was being uploaded"
+
+
+def test_a_dry_run_preflights_and_plans_every_row_and_sends_nothing(
+    sb, credentials, ledger, tmp_path, served, monkeypatch
+):
+    monkeypatch.setenv("FIREWORK_RATE_LIMIT_CREATES", "2")
+    monkeypatch.setenv("FIREWORK_RATE_LIMIT_WINDOW", "300")
+    (tmp_path / "tiny.mp4").write_bytes(b"\0" * 1000)
+    done, small = files(tmp_path, 2)
+    big = files(tmp_path, 1, size=11 * MIB, prefix="big")[0]
+    ch = sb.channel_id
+    upload_videos(
+        pd.DataFrame([{"source": done, "channel_id": ch, "caption": "done"}]),
+        credentials=credentials,
+        ledger=ledger,
+    )
+    sent = len(sb.requests)
+    rows = [
+        {"source": done, "channel_id": ch, "caption": "done"},
+        {"source": small, "channel_id": ch, "caption": "small"},
+        {"source": big, "channel_id": ch, "caption": "big"},
+        {"url": f"{served}/u0.mp4", "channel_id": ch, "caption": "url"},
+        {"url": f"{served}/gone.mp4", "channel_id": ch, "caption": "gone"},
+        {"source": str(tmp_path / "tiny.mp4"), "channel_id": ch, "caption": "tiny"},
+        {"source": str(tmp_path / "clip.gif"), "channel_id": ch, "caption": "gif"},
+    ]
+    state = upload_videos(
+        pd.DataFrame(rows),
+        credentials=credentials,
+        ledger=ledger,
+        multipart_threshold=10 * MIB,
+        dry_run=True,
+        return_state=True,
+    )
+    plan = state.result()
+    assert len(sb.requests) == sent, "a dry run sends nothing to Firework or its S3"
+    assert list(plan["status"]) == [
+        "done",
+        "ready",
+        "ready",
+        "ready",
+        "refused",
+        "refused",
+        "invalid",
+    ]
+    assert list(plan["strategy"][:4]) == ["single", "single", "multipart", "url-sync"]
+    assert (
+        plan.loc[2, "parts"] > 1 and plan.loc[2, "bytes"] == (tmp_path / "big0.mp4").stat().st_size
+    )
+    assert plan.loc[1, "duration"] > 0 and plan.loc[3, "bytes"] > 0
+    assert "row 4" in plan.loc[4, "error"] and "row 5" in plan.loc[5, "error"]
+    # 3 creates at 2 per 5 minutes: the third waits one window
+    from prefect_firework.batch._dryrun import budget_lines
+
+    assert budget_lines(plan, 2, 300.0) == [f"3 creates on {ch}: at least 5 min at 2 per 5 min"]
+    assert state.message.startswith("dry run: 7 rows (1 done, 1 invalid, 3 ready, 2 refused)")

@@ -36,20 +36,23 @@ def main() -> None:
 
     from prefect_firework.batch._ledger import Ledger
     from prefect_firework.blocks import FireworkCredentials
-    from prefect_firework.flows import upload_videos
+    from prefect_firework.flows import RowErrorsFound, upload_videos
 
     signatures: list[str] = []
     if args.get("signatures"):
         _record_signatures(args["transport_params"]["client_kwargs"]["S3.Client"], signatures)
     with temporary_settings(updates={"flows.heartbeat_frequency": None}):
-        frame = upload_videos(
-            args["manifest"],
-            credentials=FireworkCredentials(**args["credentials"]),
-            ledger=Ledger(args["ledger"]),
-            transport_params=args.get("transport_params"),
-            multipart_threshold=args.get("multipart_threshold"),
-            output=args.get("output"),
-        )
+        try:
+            frame = upload_videos(
+                args["manifest"],
+                credentials=FireworkCredentials(**args["credentials"]),
+                ledger=Ledger(args["ledger"]),
+                transport_params=args.get("transport_params"),
+                multipart_threshold=args.get("multipart_threshold"),
+                output=args.get("output"),
+            )
+        except RowErrorsFound as exc:  # no row succeeded: the run failed, its table is here
+            frame = exc.results
     if args.get("signatures"):
         with open(args["signatures"], "w") as handle:
             json.dump(signatures, handle)

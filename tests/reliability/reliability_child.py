@@ -9,6 +9,7 @@ An empty line or EOF ends the zygote.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -18,13 +19,17 @@ import pandas as pd  # noqa: F401  (imported before the fork, like everything be
 from prefect.settings import temporary_settings
 
 from prefect_firework.batch._ledger import Ledger
-from prefect_firework.flows import upload_videos
+from prefect_firework.flows import RowErrorsFound, upload_videos
 
 
 def run(args: dict) -> int:
     os.environ.update(args.get("env", {}))
-    # no heartbeat thread: joining it adds up to a second to every flow run
-    with temporary_settings(updates={"flows.heartbeat_frequency": None}):
+    # no heartbeat thread: joining it adds up to a second to every flow run; a run where no
+    # row succeeded raises RowErrorsFound, and its results file is written all the same
+    with (
+        temporary_settings(updates={"flows.heartbeat_frequency": None}),
+        contextlib.suppress(RowErrorsFound),
+    ):
         upload_videos(
             args["manifest"],
             ledger=Ledger(args["ledger"]),

@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from flow_results import results_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reliability_support import assert_accounting, count, mp4
@@ -136,8 +137,11 @@ def _no_crash(error: str) -> None:
 
 def test_named_corpus_is_refused_without_a_request(sb, media, served, ledger):
     cases = corpus(sb, media, served)
-    frame = upload_videos(
-        pd.DataFrame([row for _, row, _ in cases]), ledger=ledger, credentials=_creds(sb)
+    frame = results_of(
+        upload_videos,
+        pd.DataFrame([row for _, row, _ in cases]),
+        ledger=ledger,
+        credentials=_creds(sb),
     )
     assert list(frame["row"]) == list(range(len(cases)))
     for (name, _, column), result in zip(cases, frame.to_dict("records"), strict=True):
@@ -175,7 +179,7 @@ def test_file_level_bad_input(sb, media, tmp_path, ledger):
         upload_videos(str(tmp_path / "manifest.xlsx"), credentials=creds, ledger=ledger)
     # a typo in a column name: every row refused, none silently uploaded without it
     typo = pd.DataFrame([{"source": media["ok"], "channel_id": sb.channel_id, "captoin": "x"}])
-    frame = upload_videos(typo, credentials=creds, ledger=ledger)
+    frame = results_of(upload_videos, typo, credentials=creds, ledger=ledger)
     assert list(frame["status"]) == ["invalid"] and "captoin" in frame.loc[0, "error"]
     assert sb.requests == []
     # duplicate keys: the first row is uploaded, the second refused
@@ -337,8 +341,11 @@ def test_generated_manifests_never_crash_nor_spend_requests(sb, media, generated
         rows = [{k: (served_again if v == served else v) for k, v in r.items()} for r in rows]
         ledger_dir = tempfile.mkdtemp(prefix="bad-input-ledger-")
         try:
-            frame = upload_videos(
-                pd.DataFrame(rows), credentials=creds, ledger=Ledger(Path(ledger_dir))
+            frame = results_of(
+                upload_videos,
+                pd.DataFrame(rows),
+                credentials=creds,
+                ledger=Ledger(Path(ledger_dir)),
             )
         finally:
             shutil.rmtree(ledger_dir, ignore_errors=True)

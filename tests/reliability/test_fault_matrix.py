@@ -29,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from flow_results import results_of
 from reliability_support import (
     AMBIGUOUS,
     KEY_FIELD,
@@ -377,9 +378,13 @@ def _prepare(ctx: Ctx, seed: int) -> pd.DataFrame:
 
 def _run(ctx: Ctx, manifest: pd.DataFrame, ledger: Any) -> pd.DataFrame:
     if ctx.path == "update":
-        return update_videos(manifest, credentials=ctx.credentials)
-    return upload_videos(
-        manifest, credentials=ctx.credentials, ledger=ledger, multipart_threshold=THRESHOLD
+        return results_of(update_videos, manifest, credentials=ctx.credentials)
+    return results_of(
+        upload_videos,
+        manifest,
+        credentials=ctx.credentials,
+        ledger=ledger,
+        multipart_threshold=THRESHOLD,
     )
 
 

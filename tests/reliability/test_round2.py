@@ -14,6 +14,7 @@ from pathlib import Path
 import boto3
 import pandas as pd
 import pytest
+from flow_results import results_of
 from reliability_support import AMBIGUOUS, MIB, calls, count, field, mp4, one
 
 from prefect_firework.batch._ledger import Ledger, LedgerEntry, key_digest
@@ -64,7 +65,7 @@ def test_rows_waiting_for_the_pacer_are_not_marked_creating(
         result: dict[str, pd.DataFrame] = {}
         run = threading.Thread(
             target=lambda: result.update(
-                frame=upload_videos(manifest, credentials=creds, ledger=ledger)
+                frame=results_of(upload_videos, manifest, credentials=creds, ledger=ledger)
             )
         )
         run.start()
@@ -117,7 +118,8 @@ def test_a_file_rewritten_in_place_mid_upload_fails_and_is_never_completed(
         [{"source": str(source), "channel_id": sb.channel_id, "caption": "mixed?"}]
     )
     _after_first_part(monkeypatch, rewrite)
-    frame = upload_videos(
+    frame = results_of(
+        upload_videos,
         manifest,
         credentials=credentials,
         ledger=ledger,
@@ -145,7 +147,8 @@ def test_a_file_that_grew_after_preflight_is_not_posted_short(
         return signature
 
     monkeypatch.setattr(FireworkClient, "create_upload_signature", signed_then_grown)
-    frame = upload_videos(
+    frame = results_of(
+        upload_videos,
         pd.DataFrame([{"source": str(source), "channel_id": sb.channel_id, "caption": "g"}]),
         credentials=credentials,
         ledger=ledger,
@@ -182,7 +185,8 @@ def test_an_s3_source_overwritten_mid_upload_fails(sb, credentials, ledger, tmp_
         [{"source": f"s3://{bucket}/clip.mp4", "channel_id": sb.channel_id, "caption": "s3"}]
     )
     _after_first_part(monkeypatch, lambda: s3.upload_file(second, bucket, "clip.mp4"))
-    frame = upload_videos(
+    frame = results_of(
+        upload_videos,
         manifest,
         credentials=credentials,
         ledger=ledger,
@@ -207,7 +211,8 @@ def test_an_http_source_replaced_mid_upload_fails(sb, credentials, ledger, tmp_p
         other.replace(path)
 
     _after_first_part(monkeypatch, replace)
-    frame = upload_videos(
+    frame = results_of(
+        upload_videos,
         pd.DataFrame([{"source": url, "channel_id": sb.channel_id, "caption": "http"}]),
         credentials=credentials,
         ledger=ledger,
@@ -234,7 +239,8 @@ def test_a_full_disk_after_the_create_keeps_the_video_id(sb, credentials, tmp_pa
     monkeypatch.setattr(Ledger, "_write_local", staticmethod(full_disk))
     monkeypatch.setattr("prefect_firework.batch._create.time.sleep", lambda s: None)
     source = mp4(tmp_path / "d.mp4")
-    frame = upload_videos(
+    frame = results_of(
+        upload_videos,
         pd.DataFrame([{"source": source, "channel_id": sb.channel_id, "caption": "disk"}]),
         credentials=credentials,
         ledger=ledger,
@@ -278,7 +284,7 @@ def test_a_foreign_lock_is_broken_once_its_lease_ran_out(sb, credentials, ledger
 
     key = upload_row_key(parse_upload_rows(manifest)[0], preflight(source).fingerprint)
     _foreign_lock(ledger, key, expires=datetime.now(timezone.utc) - timedelta(minutes=1))
-    row = one(upload_videos(manifest, credentials=credentials, ledger=ledger))
+    row = one(results_of(upload_videos, manifest, credentials=credentials, ledger=ledger))
     assert row["status"] == "created", row
 
 
@@ -299,7 +305,9 @@ def test_a_live_foreign_lock_fails_its_row_after_the_deadline_and_says_who(
     key = upload_row_key(parse_upload_rows(manifest)[0], preflight(held).fingerprint)
     _foreign_lock(ledger, key, expires=datetime.now(timezone.utc) + timedelta(hours=1))
     started = time.monotonic()
-    frame = upload_videos(manifest, credentials=credentials, ledger=ledger, lock_timeout=1.5)
+    frame = results_of(
+        upload_videos, manifest, credentials=credentials, ledger=ledger, lock_timeout=1.5
+    )
     assert time.monotonic() - started < 60
     held_row, free_row = one(frame, 0), one(frame, 1)
     assert free_row["status"] == "created"
@@ -337,7 +345,7 @@ def test_a_malformed_source_uri_names_its_column_and_rule(sb, credentials, ledge
             {"url": "https://media.example.com:99999/x.mp4", "channel_id": "c", "caption": "c"},
         ]
     )
-    frame = upload_videos(manifest, credentials=credentials, ledger=ledger)
+    frame = results_of(upload_videos, manifest, credentials=credentials, ledger=ledger)
     assert list(frame["status"]) == ["invalid"] * 3
     assert frame.loc[0, "error"].startswith("row 0, column 'source': is not a valid")
     assert frame.loc[1, "error"].startswith("row 1, column 'source'")
@@ -373,7 +381,7 @@ def test_a_202_of_a_finished_import_records_the_video_id_not_the_import_id(
     manifest = pd.DataFrame(
         [{"url": url, "channel_id": sb.channel_id, "caption": "settled", "async": True}]
     )
-    row = one(upload_videos(manifest, credentials=credentials, ledger=ledger))
+    row = one(results_of(upload_videos, manifest, credentials=credentials, ledger=ledger))
     [video] = sb.videos()
     [job] = sb.imports()
     assert row["status"] == "imported", row
@@ -395,7 +403,7 @@ def test_a_202_of_an_errored_import_is_a_failed_row(sb, credentials, ledger, tmp
     manifest = pd.DataFrame(
         [{"url": url, "channel_id": sb.channel_id, "caption": "gone", "async": True}]
     )
-    row = one(upload_videos(manifest, credentials=credentials, ledger=ledger))
+    row = one(results_of(upload_videos, manifest, credentials=credentials, ledger=ledger))
     [job] = sb.imports()
     assert row["status"] == "failed" and "errored" in row["error"], row
     assert row["import_id"] == job["id"] and pd.isna(row["video_id"])

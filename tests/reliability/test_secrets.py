@@ -35,6 +35,7 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
+from flow_results import results_of
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
     ArtifactFilter,
@@ -224,7 +225,8 @@ def test_full_batch_at_debug_leaks_no_secret(
         when(sb, "multipart_signatures", sb.expire_tokens),
         when(sb, "create_video", ambiguous, after=5),
     ):
-        state = upload_videos(
+        state = results_of(
+            upload_videos,
             str(manifest_path),
             credentials=credentials,
             ledger=ledger,
@@ -238,7 +240,8 @@ def test_full_batch_at_debug_leaks_no_secret(
     made = frame["video_id"].dropna().tolist()
     sb.faults.inject("update_video", status=503, times=1)
     parquet = tmp_path / "updates.parquet"
-    update_state = update_videos(
+    update_state = results_of(
+        update_videos,
         pd.DataFrame({"video_id": [*made, "no-such-video"], "caption": "renamed"}),
         credentials=credentials,
         output=str(parquet),
@@ -316,7 +319,9 @@ def test_dataframe_manifest_parameters_keep_presigned_urls_out_of_the_api(sb, le
             }
         ]
     )  # an invalid row: no I/O
-    state = upload_videos(manifest, credentials=credentials, ledger=ledger, return_state=True)
+    state = results_of(
+        upload_videos, manifest, credentials=credentials, ledger=ledger, return_state=True
+    )
     stored = _prefect_records([state.state_details.flow_run_id])["flow runs (parameters, states)"]
     assert sb.client_secret not in stored, "the credentials block is stored masked"
     assert USER_SIGNATURE not in stored
@@ -358,8 +363,8 @@ def test_token_goes_only_to_the_api_host(sb, ledger, tmp_path, monkeypatch):
         ]
     ).assign(channel_id=sb.channel_id, caption="token test")
     sb.expire_tokens()  # a 401 and a refresh on the way, too
-    frame = upload_videos(
-        manifest, credentials=credentials, ledger=ledger, multipart_threshold=4 * MIB
+    frame = results_of(
+        upload_videos, manifest, credentials=credentials, ledger=ledger, multipart_threshold=4 * MIB
     )
     assert set(frame["status"]) <= {"created", "imported"}, frame[["status", "error"]]
     api = httpx.URL(sb.base_url)

@@ -33,6 +33,7 @@ from components import (  # noqa: F401 (fixtures)
     moto_s3,
     moto_s3_server,
 )
+from flow_results import results_of
 from reliability_support import MIB, set_retry_delay
 
 from prefect_firework.blocks import FireworkCredentials
@@ -137,7 +138,8 @@ def test_source_fault(kind, fault, path, sb, ledger, tmp_path, monkeypatch, requ
         [{"source": source.uri, "channel_id": sb.channel_id, "caption": f"{kind} {fault}"}]
     )
 
-    frame = upload_videos(
+    frame = results_of(
+        upload_videos,
         manifest,
         credentials=credentials,
         ledger=ledger,

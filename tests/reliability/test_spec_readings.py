@@ -11,6 +11,7 @@ import os
 
 import pandas as pd
 import pytest
+from flow_results import results_of
 from reliability_support import (
     AMBIGUOUS,
     KEY_FIELD,
@@ -79,7 +80,7 @@ def test_gateway_errors_on_a_create_are_ambiguous_never_retried(
         mp4(served / "g.mp4", size=50_000)
         row = {**base, "url": sb.serve_files(served).rstrip("/") + "/g.mp4"}
     sb.faults.inject("create_video", status=status, times=1)
-    frame = upload_videos(pd.DataFrame([row]), credentials=credentials, ledger=ledger)
+    frame = results_of(upload_videos, pd.DataFrame([row]), credentials=credentials, ledger=ledger)
     result = one(frame)
     assert result["status"] == "failed" and AMBIGUOUS in result["error"], result
     assert count(sb, "create_video") == 1, "an ambiguous create is never repeated"
@@ -88,7 +89,9 @@ def test_gateway_errors_on_a_create_are_ambiguous_never_retried(
     advice = "async" in result["error"] and "slow hosts" in result["error"]
     assert advice == (kind == "url-sync"), result["error"]
     # the next run does not create it again either
-    again = one(upload_videos(pd.DataFrame([row]), credentials=credentials, ledger=ledger))
+    again = one(
+        results_of(upload_videos, pd.DataFrame([row]), credentials=credentials, ledger=ledger)
+    )
     assert again["status"] == "failed" and AMBIGUOUS in again["error"]
     assert count(sb, "create_video") == 1
 
@@ -98,7 +101,9 @@ def test_503_on_a_create_is_retried(sb, credentials, ledger, tmp_path, monkeypat
     set_retry_delay(monkeypatch, 0.0)
     row = {"channel_id": sb.channel_id, "caption": "503", "source": mp4(tmp_path / "a.mp4")}
     sb.faults.inject("create_video", status=503, times=1)
-    result = one(upload_videos(pd.DataFrame([row]), credentials=credentials, ledger=ledger))
+    result = one(
+        results_of(upload_videos, pd.DataFrame([row]), credentials=credentials, ledger=ledger)
+    )
     assert result["status"] == "created"
     assert [field(r, "status") for r in calls(sb, "create_video")] == [503, 201]
 
@@ -158,7 +163,9 @@ def test_a_failed_upload_video_still_resumes(sb, credentials, tmp_path, monkeypa
 
 def test_update_with_custom_fields_keeps_the_key_tag(sb, credentials, ledger, tmp_path):
     row = {"channel_id": sb.channel_id, "caption": "tagged", "source": mp4(tmp_path / "t.mp4")}
-    created = one(upload_videos(pd.DataFrame([row]), credentials=credentials, ledger=ledger))
+    created = one(
+        results_of(upload_videos, pd.DataFrame([row]), credentials=credentials, ledger=ledger)
+    )
     video_id, key = created["video_id"], created["key"]
     assert sb.video(video_id)["custom_fields"] == {KEY_FIELD: key}
 
@@ -205,7 +212,7 @@ def test_blank_caption_and_non_http_attribution_are_refused_before_any_request(
             },
         ]
     )
-    frame = upload_videos(manifest, credentials=credentials, ledger=ledger)
+    frame = results_of(upload_videos, manifest, credentials=credentials, ledger=ledger)
     assert list(frame["status"]) == ["invalid", "invalid"]
     assert frame.loc[0, "error"].startswith("row 0, column 'caption'")
     assert "row 1, column 'external_media'" in frame.loc[1, "error"]
@@ -276,7 +283,8 @@ def test_complete_refused_for_another_reason_fails_at_once(
     sb.faults.inject(
         "multipart_complete", status=400, times=1, body={"error": "File too small (min 25KB)"}
     )
-    frame = upload_videos(
+    frame = results_of(
+        upload_videos,
         pd.DataFrame([_multipart_row(sb, tmp_path, "small")]),
         credentials=credentials,
         ledger=ledger,
@@ -295,7 +303,8 @@ def test_multipart_upload_failed_re_uploads_once_with_larger_parts(
     sb.faults.inject(
         "multipart_complete", status=400, times=1, body={"error": "Multipart upload failed"}
     )
-    frame = upload_videos(
+    frame = results_of(
+        upload_videos,
         pd.DataFrame([_multipart_row(sb, tmp_path, "replan")]),
         credentials=credentials,
         ledger=ledger,
@@ -355,7 +364,9 @@ def test_a_429_without_retry_after_pauses_the_whole_channel_doubling(tmp_path, m
                 for n in ("a", "b")
             ]
         )
-        frame = upload_videos(manifest, credentials=creds, ledger=Ledger(tmp_path / "l"))
+        frame = results_of(
+            upload_videos, manifest, credentials=creds, ledger=Ledger(tmp_path / "l")
+        )
         assert list(frame["status"]) == ["imported", "imported"], frame
         refused = [r for r in calls(sb, "create_video") if field(r, "status") == 429]
         # 429s come in waves (both rows are sent together after each pause)

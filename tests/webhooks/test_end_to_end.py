@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from flow_results import results_of
 from prefect.client.orchestration import get_client
 from prefect.events.filters import EventFilter, EventResourceFilter
 from webhook_support import SECRET
@@ -121,7 +122,8 @@ def test_sandbox_to_receiver_to_prefect_event(sb, credentials, tmp_path):
 
 
 def test_import_videos_waits_on_events_not_polls(sb, credentials, tmp_path):
-    frame = import_videos(
+    frame = results_of(
+        import_videos,
         _manifest(sb, tmp_path, bad=True),
         credentials=credentials,
         ledger=Ledger(tmp_path / "ledger"),
@@ -140,7 +142,8 @@ def test_import_videos_waits_on_events_not_polls(sb, credentials, tmp_path):
 def test_without_events_the_wait_falls_back_to_polling(sb, credentials, tmp_path, switch):
     switch[0].on = False  # the receiver is down: the sandbox's deliveries all fail
     started = time.monotonic()
-    frame = import_videos(
+    frame = results_of(
+        import_videos,
         _manifest(sb, tmp_path, bad=False),
         credentials=credentials,
         ledger=Ledger(tmp_path / "ledger"),
@@ -155,7 +158,8 @@ def test_without_events_the_wait_falls_back_to_polling(sb, credentials, tmp_path
 
 
 def test_polling_stays_the_default(sb, credentials, tmp_path):
-    frame = import_videos(
+    frame = results_of(
+        import_videos,
         _manifest(sb, tmp_path, bad=False),
         credentials=credentials,
         ledger=Ledger(tmp_path / "ledger"),
