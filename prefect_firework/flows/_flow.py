@@ -46,7 +46,7 @@ class FireworkFlow(Flow):
     def with_options(self, **kwargs: Any) -> FireworkFlow:
         new = super().with_options(**kwargs)
         new.__class__ = type(self)  # Prefect rebuilds a plain Flow; keep ours
-        return new
+        return new  # type: ignore[return-value]  # a FireworkFlow since the line above
 
 
 def firework_flow(**options: Any) -> Callable[[Callable[..., Any]], FireworkFlow]:
