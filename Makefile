@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint soak bench clean lock azurite
+.PHONY: demo test lint typecheck soak bench clean lock azurite
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,11 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check --no-cache .
 
-test: lint
+# the modules [tool.mypy] in pyproject.toml names
+typecheck: $(STAMP)
+	$(BIN)/python -m mypy
+
+test: lint typecheck
 	$(BIN)/python -m pytest
 
 # Azurite (Azure Blob's emulator, npm) for the Azure source tests, under .cache/ (not committed;

@@ -145,7 +145,7 @@ def redact_source(source: object) -> str:
     contain ``/``: everything up to the first ``@`` is dropped when it looks like ``id:secret``
     with no ``/`` in the id (a plain ``user@host`` is dropped too).
     """
-    text = str(source) if not hasattr(source, "__fspath__") else source.__fspath__()  # type: ignore[attr-defined]
+    text = str(source) if not hasattr(source, "__fspath__") else source.__fspath__()
     if "://" not in text:
         return text
     scheme, rest = text.split("://", 1)

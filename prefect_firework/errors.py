@@ -115,8 +115,8 @@ class FireworkError(PrefectFireworkError):
         # Rebuild from the (already redacted) message, then restore every attribute as it was.
         return (type(self), (self.message,), self.__dict__.copy())
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+    def __setstate__(self, state: dict[str, Any] | None) -> None:
+        self.__dict__.update(state or {})
 
 
 class AuthenticationError(FireworkError):

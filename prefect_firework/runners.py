@@ -7,7 +7,7 @@ thread pool").
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from prefect.task_runners import TaskRunner
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["cluster_task_runner"]
 
 
-def cluster_task_runner(address: str) -> TaskRunner:
+def cluster_task_runner(address: str) -> TaskRunner[Any]:
     """A task runner connected to an existing cluster: a ``ray://head:10001`` address gives a
     ``RayTaskRunner``, any other (``tcp://scheduler:8786``, ``tls://...``) a ``DaskTaskRunner``.
 

@@ -59,7 +59,7 @@ def _source_name(parameters: dict[str, Any]) -> str:
     name="upload_video_task",
     cache_policy=ThisRunOnly(),
     persist_result=True,
-    task_run_name=lambda parameters: f"upload-video-{_source_name(parameters)}",
+    task_run_name=lambda parameters: f"upload-video-{_source_name(parameters)}",  # type: ignore[arg-type]
 )
 def upload_video_task(
     source: str,
@@ -117,7 +117,7 @@ def upload_video_task(
     name="import_video_task",
     cache_policy=ThisRunOnly(),
     persist_result=True,
-    task_run_name=lambda parameters: f"import-video-{_source_name(parameters)}",
+    task_run_name=lambda parameters: f"import-video-{_source_name(parameters)}",  # type: ignore[arg-type]
 )
 def import_video_task(
     url: str,

@@ -121,7 +121,7 @@ def _resolve(value: Any) -> Any:
     if inspect.isawaitable(value):
         from prefect.utilities.asyncutils import run_coro_as_sync
 
-        return run_coro_as_sync(value)
+        return run_coro_as_sync(value)  # type: ignore[call-overload]  # a block's coroutine
     return value
 
 

@@ -165,7 +165,7 @@ def _read_jsonl(text: str, location: str) -> pd.DataFrame:
     data: dict[str, pd.Series] = {}
     for column in columns:
         null_text = JSON_NULL_AS_TEXT.get(column)
-        values = []
+        values: list[Any] = []
         for record in records:
             if column not in record:
                 values.append(None)

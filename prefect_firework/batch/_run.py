@@ -238,7 +238,7 @@ def _finish_imports(
     if not waiting:
         return []
     wait = wait_for_video_import_events if b.import_wait == "events" else wait_for_video_imports
-    extra = {"event_timeout": b.event_timeout} if b.import_wait == "events" else {}
+    extra: dict[str, Any] = {"event_timeout": b.event_timeout} if b.import_wait == "events" else {}
     final = wait(
         [r.import_id for r in waiting],
         poll_interval=poll_interval,

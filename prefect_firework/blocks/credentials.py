@@ -44,7 +44,7 @@ class FireworkCredentials(Block):
     """
 
     _block_type_name = "Firework Credentials"
-    _documentation_url = "https://pypi.org/project/prefect-firework/"
+    _documentation_url = "https://pypi.org/project/prefect-firework/"  # type: ignore[assignment]
 
     client_id: str = Field(default=..., description="The OAuth app's client id.")
     client_secret: SecretStr = Field(default=..., description="The OAuth app's client secret.")

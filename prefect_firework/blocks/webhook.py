@@ -38,7 +38,7 @@ class FireworkWebhookSecret(Block):
     """
 
     _block_type_name = "Firework Webhook Secret"
-    _documentation_url = "https://pypi.org/project/prefect-firework/"
+    _documentation_url = "https://pypi.org/project/prefect-firework/"  # type: ignore[assignment]
 
     secret: SecretStr = Field(default=..., description="The webhook endpoint secret.")
     previous_secret: SecretStr | None = Field(

@@ -132,7 +132,7 @@ class TokenManager:
             response = self._http.post(
                 self.token_url,
                 data=form,
-                auth=None,
+                auth=None,  # type: ignore[arg-type]  # None: not the client's auth (httpx takes it)
                 headers={"Accept": "application/json"},
             )
         except httpx.TransportError as exc:

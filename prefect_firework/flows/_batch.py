@@ -9,7 +9,7 @@ the rows the ledger records as done, so no video is created twice. The engine is
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, TypeAlias
 
 import pandas as pd
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -28,9 +28,9 @@ from prefect_firework.settings import FireworkSettings
 __all__ = ["Manifest", "import_videos", "upload_videos"]
 
 #: a manifest: a DataFrame, or the path or URI of a CSV / Parquet / JSON Lines file
-Manifest = pd.DataFrame | str | os.PathLike[str]
+Manifest: TypeAlias = pd.DataFrame | str | os.PathLike[str]
 
-_RUNNER = ThreadPoolTaskRunner(max_workers=_defaults.FLOW_WORKERS)
+_RUNNER: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=_defaults.FLOW_WORKERS)
 
 
 @firework_flow(name="upload_videos", task_runner=_RUNNER)

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from prefect import Flow
 
 from prefect_firework._redact import REDACTED, redact_url
 
 __all__ = ["FireworkFlow", "firework_flow", "summarize_parameter"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def summarize_parameter(name: str, value: Any) -> Any:
@@ -36,23 +39,23 @@ def summarize_parameter(name: str, value: Any) -> Any:
     return value
 
 
-class FireworkFlow(Flow):
+class FireworkFlow(Flow[P, R]):
     """A Prefect ``Flow`` that stores summarized parameters (see the module docstring)."""
 
     def serialize_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
         summarized = {name: summarize_parameter(name, v) for name, v in parameters.items()}
         return super().serialize_parameters(summarized)
 
-    def with_options(self, **kwargs: Any) -> FireworkFlow:
+    def with_options(self, **kwargs: Any) -> FireworkFlow[P, R]:
         new = super().with_options(**kwargs)
         new.__class__ = type(self)  # Prefect rebuilds a plain Flow; keep ours
-        return new
+        return new  # type: ignore[return-value]  # a FireworkFlow since the line above
 
 
-def firework_flow(**options: Any) -> Callable[[Callable[..., Any]], FireworkFlow]:
+def firework_flow(**options: Any) -> Callable[[Callable[P, R]], FireworkFlow[P, R]]:
     """``@flow(...)`` for our flows: the same options, a ``FireworkFlow``."""
 
-    def decorate(fn: Callable[..., Any]) -> FireworkFlow:
+    def decorate(fn: Callable[P, R]) -> FireworkFlow[P, R]:
         return FireworkFlow(fn=fn, **options)
 
     return decorate

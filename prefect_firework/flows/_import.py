@@ -65,10 +65,10 @@ def import_video(
     if mode == "sync":
         return create_video(video_metadata, url=url, credentials=credentials)
     job = create_video(video_metadata, url=url, asynchronous=True, credentials=credentials)
-    logger.info("Import %s started (%s)", job.id, job.status)
+    logger.info("Import %s started (%s)", job.id, job.status)  # type: ignore[union-attr]
     if not wait:
         return job
     finished = wait_for_video_import(
         job.id, poll_interval=poll_interval, timeout=timeout, credentials=credentials
     )
-    return get_video(finished.video_id, credentials=credentials)
+    return get_video(finished.video_id, credentials=credentials)  # type: ignore[arg-type]

@@ -115,7 +115,7 @@ def upload_video(
         spent=spent.upload_spent,
     )
     pipeline = _create_from_upload(steps, info, video_metadata, credentials, spent, logger)
-    video = run_pipeline(pipeline, max_tasks=max(1, max_concurrency))
+    video = run_pipeline(pipeline, max_tasks=max(1, max_concurrency))  # type: ignore[arg-type]
     logger.info("Created video %s from %s", video.id, info.filename)
     return video
 

@@ -22,7 +22,7 @@ from prefect_firework.flows._flow import firework_flow
 
 __all__ = ["VIDEO_COLUMNS", "get_videos", "update_videos"]
 
-_RUNNER = ThreadPoolTaskRunner(max_workers=_defaults.FLOW_WORKERS)
+_RUNNER: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=_defaults.FLOW_WORKERS)
 
 
 @firework_flow(name="update_videos", task_runner=_RUNNER)

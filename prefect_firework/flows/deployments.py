@@ -191,6 +191,7 @@ def _run_batch(
     that URL (``import_manifest``'s re-run of one failed import); their results go to
     ``output`` only if it is given, so the full day's table stays as it was.
     """
+    out: str | None
     day, uri, out = dated.locations()
     run = _with_runner(batch_flow, cluster_address)
     source: str | pd.DataFrame = uri

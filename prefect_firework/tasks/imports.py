@@ -141,7 +141,7 @@ def wait_for_video_import(
 @task(
     name="wait_for_video_imports",
     cache_policy=NO_CACHE,
-    task_run_name=lambda parameters: f"wait-for-{len(parameters['import_ids'])}-imports",
+    task_run_name=lambda parameters: f"wait-for-{len(parameters['import_ids'])}-imports",  # type: ignore[arg-type]
 )
 def wait_for_video_imports(
     import_ids: list[str],
@@ -207,7 +207,7 @@ def _log() -> Any:
 @task(
     name="wait_for_video_import_events",
     cache_policy=NO_CACHE,
-    task_run_name=lambda parameters: f"wait-for-{len(parameters['import_ids'])}-import-events",
+    task_run_name=lambda parameters: f"wait-for-{len(parameters['import_ids'])}-import-events",  # type: ignore[arg-type]
 )
 def wait_for_video_import_events(
     import_ids: list[str],

@@ -18,7 +18,7 @@ __all__ = ["preflight_source"]
 @task(
     name="preflight_source",
     cache_policy=NO_CACHE,
-    task_run_name=lambda parameters: f"preflight-{display_name(parameters['source'], 'source')}",
+    task_run_name=lambda parameters: f"preflight-{display_name(parameters['source'], 'source')}",  # type: ignore[arg-type]
 )
 def preflight_source(
     source: str | os.PathLike[str], transport_params: Mapping[str, Any] | None = None

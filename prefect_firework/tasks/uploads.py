@@ -66,7 +66,7 @@ def _name(parameters: Mapping[str, Any]) -> str:
     name="create_upload_signature",
     cache_policy=NO_CACHE,
     persist_result=False,  # holds a presigned policy and signature
-    task_run_name=lambda parameters: f"upload-signature-{_name(parameters)}",
+    task_run_name=lambda parameters: f"upload-signature-{_name(parameters)}",  # type: ignore[arg-type]
     **_RETRYING,
 )
 def create_upload_signature(
@@ -99,7 +99,7 @@ def create_upload_signature(
 @task(
     name="upload_to_s3",
     cache_policy=NO_CACHE,
-    task_run_name=lambda parameters: f"upload-to-s3-{_name(parameters)}",
+    task_run_name=lambda parameters: f"upload-to-s3-{_name(parameters)}",  # type: ignore[arg-type]
     **_RETRYING,
 )
 def upload_to_s3(
@@ -142,7 +142,7 @@ def upload_to_s3(
     name="upload_single",
     cache_policy=NO_CACHE,
     persist_result=False,
-    task_run_name=lambda parameters: f"upload-single-{_name(parameters)}",
+    task_run_name=lambda parameters: f"upload-single-{_name(parameters)}",  # type: ignore[arg-type]
     **_RETRYING,
 )
 def upload_single(
@@ -192,7 +192,7 @@ def upload_single(
     cache_policy=ResumeKey(),
     cache_expiration=RESUME_WINDOW,
     persist_result=True,
-    task_run_name=lambda parameters: (
+    task_run_name=lambda parameters: (  # type: ignore[arg-type]
         f"multipart-initiate-{_name(parameters)}-{parameters.get('parts_count')}-parts"
     ),
     **_RETRYING,
@@ -251,7 +251,7 @@ def create_multipart_upload(
     ),
     cache_expiration=RESUME_WINDOW,
     persist_result=True,
-    task_run_name=lambda parameters: (
+    task_run_name=lambda parameters: (  # type: ignore[arg-type]
         f"upload-part-{parameters['part'].number}/{parameters.get('parts_total') or '?'}"
     ),
     **_RETRYING,
@@ -317,7 +317,7 @@ def upload_part(
     cache_policy=ResumeKey(exclude=["credentials", "parts"]),
     cache_expiration=RESUME_WINDOW,
     persist_result=True,
-    task_run_name=lambda parameters: f"multipart-complete-{parameters['upload_id'][:12]}",
+    task_run_name=lambda parameters: f"multipart-complete-{parameters['upload_id'][:12]}",  # type: ignore[arg-type]
     **_RETRYING,
 )
 def complete_multipart_upload(

@@ -42,7 +42,7 @@ def _create_name(parameters: Mapping[str, Any]) -> str:
 @task(
     name="create_video",
     cache_policy=NO_CACHE,
-    task_run_name=_create_name,
+    task_run_name=_create_name,  # type: ignore[arg-type]
     retry_condition_fn=retry_create_condition,
     **_RETRY_TIMING,
 )
@@ -93,6 +93,7 @@ def create_video(
             lambda: client.create_video_from_url(url, metadata, asynchronous=asynchronous),
             budget=budget,
         )
+    assert source  # exactly one of the three was given: this one
     params = dict(transport_params) if transport_params else None
     return with_rate_limit_wait(
         lambda: client.create_video_from_file(source, metadata, transport_params=params),

@@ -65,11 +65,11 @@ def _secret_bytes(secret: Secret) -> bytes:
 
 def _resolve_secrets(secret: Secret | Iterable[Secret] | SecretSource) -> tuple[bytes, ...]:
     if hasattr(secret, "get_secrets"):
-        values: Iterable[Secret] = secret.get_secrets()  # type: ignore[union-attr]
+        values: Iterable[Secret] = secret.get_secrets()
     elif isinstance(secret, str | bytes | SecretStr):
         values = [secret]
     else:
-        values = secret  # type: ignore[assignment]
+        values = secret
     resolved = tuple(_secret_bytes(value) for value in values)
     if not resolved or not all(resolved):
         raise ValueError("the webhook receiver needs at least one non-empty secret")

@@ -112,8 +112,8 @@ def parse_delivery(body: bytes) -> Delivery:
         raise MalformedDelivery("body names no event type")
     nested = isinstance(doc.get("data"), dict)
     data: dict[str, Any] = doc["data"] if nested else doc
-    video = data.get("video") if isinstance(data.get("video"), dict) else {}
-    job = data.get("import") if isinstance(data.get("import"), dict) else {}
+    video = data["video"] if isinstance(data.get("video"), dict) else {}
+    job = data["import"] if isinstance(data.get("import"), dict) else {}
     # in an envelope, data.id names the subject; in a flat body, id names the delivery
     own_id = data.get("id") if nested else None
     failed = event_type == IMPORT_FAILED
