@@ -14,6 +14,7 @@ import inspect
 import json
 import logging
 import os
+import posixpath
 import re
 import threading
 import time
@@ -56,6 +57,7 @@ DEFAULT_NAMESPACE = "prefect-firework-ledger"
 LedgerStatus = Literal["creating", "created", "importing", "imported", "not_created"]
 _NAMESPACE = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*")
 _MAX_ERROR = 2000
+_ENTRY_FILE = re.compile(r"[0-9a-f]{64}\.json")
 
 
 # ---------------------------------------------------------------------- entries
@@ -145,6 +147,25 @@ def _local_root(storage: Any) -> Path | None:
     if isinstance(storage, LocalFileSystem):
         return Path(storage.basepath or ".").expanduser().resolve()
     return None
+
+
+def _refuse_to_settle(key: str, entry: LedgerEntry | None, where: str) -> None:
+    """Raise :class:`LedgerError` unless ``entry`` is a row a crash left ``creating``."""
+    if entry is None:
+        raise LedgerError(
+            f"the ledger has no entry for key {key!r} ({where}): check the key (the results "
+            "table's `key`) and the ledger's storage; force=True (CLI: --force) records it anyway"
+        )
+    if entry.status == "creating":
+        return
+    held = f" (video {entry.video_id})" if entry.video_id else ""
+    if entry.import_id:
+        held += f" (import {entry.import_id})"
+    raise LedgerError(
+        f"ledger key {key!r} is {entry.status}{held}, not creating: only a row a crash left "
+        "creating needs settling, and overwriting it could make the next run create a second "
+        "video; force=True (CLI: --force) overwrites it"
+    )
 
 
 class Ledger:
@@ -356,7 +377,12 @@ class Ledger:
             return True  # unreadable: assume the worst, upload afresh
 
     def resolve(
-        self, key: str, video_id: str | None, *, timeout: float | None = 600
+        self,
+        key: str,
+        video_id: str | None,
+        *,
+        timeout: float | None = 600,
+        force: bool = False,
     ) -> LedgerEntry:
         """Settle a row a crash left ``creating``, after looking for its video in Firework.
 
@@ -364,9 +390,19 @@ class Ledger:
         tell whether that create reached Firework: batch flows tag each video's
         ``custom_fields`` with its row key for exactly this look-up. ``video_id`` given: the
         row is recorded ``created`` and the next run skips it. ``None``: recorded
-        ``not_created``, and the next run creates it. The key is held while it is written, so
-        a batch that is creating that row right now is waited for, not overwritten.
+        ``not_created``, and the next run creates it. The key is held while it is read and
+        written, so a batch that is creating that row right now is waited for, not overwritten.
+
+        Only a ``creating`` entry is settled: an unknown key or an entry in any other status
+        (``created``: overwriting it would let the next run create a second video) raises
+        :class:`LedgerError`, unless ``force=True``.
         """
+        return self._settle(key, video_id, timeout=timeout, force=force)[1]
+
+    def _settle(
+        self, key: str, video_id: str | None, *, timeout: float | None, force: bool
+    ) -> tuple[LedgerEntry | None, LedgerEntry]:
+        """:meth:`resolve`, returning (the entry it replaced or None, the entry it wrote)."""
         if video_id:
             entry = LedgerEntry(key=key, status="created", video_id=video_id)
         else:
@@ -374,8 +410,71 @@ class Ledger:
                 key=key, status="not_created", error="resolved: the earlier create made no video"
             )
         with self.hold(key, timeout=timeout):
+            previous = self.get(key)
+            if not force:
+                _refuse_to_settle(key, previous, self.location(self._entry_name(key)))
             self.put(entry)
-        return entry
+        return previous, entry
+
+    def entries(self) -> Iterator[LedgerEntry]:
+        """Every entry of the ledger, in the order of their file names (not a snapshot).
+
+        Local storage lists ``<storage>/<namespace>/entries``; a ``RemoteFileSystem`` block is
+        listed through its fsspec file system, an ``S3Bucket`` block (prefect-aws) through its
+        ``list_objects``. Other blocks offer no listing: :class:`LedgerError` says so. An
+        entry that is unreadable or corrupt raises :class:`LedgerError`, as :meth:`get` does.
+        """
+        for file_name in self._entry_file_names():
+            name = f"{self.namespace}/entries/{file_name}"
+            try:
+                if self._root is not None:
+                    content = (self._root / name).read_bytes()
+                else:
+                    content = _resolve(self._storage.read_path(name))
+            except Exception as exc:
+                if _is_not_found(exc):
+                    continue  # replaced or removed since the listing
+                raise LedgerError(f"cannot read ledger entry {self.location(name)}: {exc}") from exc
+            try:
+                entry = LedgerEntry.model_validate_json(content)
+            except ValueError as exc:
+                raise LedgerError(f"corrupt ledger entry {name}: {exc}") from exc
+            if f"{key_digest(entry.key)}.json" != file_name:
+                raise LedgerError(f"ledger entry {name} holds key {entry.key!r}, not its own")
+            yield entry
+
+    def _entry_file_names(self) -> list[str]:
+        """The ``<digest>.json`` names under ``<namespace>/entries``, sorted."""
+        folder = f"{self.namespace}/entries"
+        if self._root is not None:
+            directory = self._root / folder
+            names = [p.name for p in directory.glob("*.json")] if directory.is_dir() else []
+        else:
+            names = [posixpath.basename(path) for path in self._list_remote(folder)]
+        return sorted(name for name in names if _ENTRY_FILE.fullmatch(name))
+
+    def _list_remote(self, folder: str) -> list[str]:
+        from prefect.filesystems import RemoteFileSystem
+
+        storage = self._storage
+        try:
+            if isinstance(storage, RemoteFileSystem):
+                base = storage.basepath.rstrip("/")
+                fs = storage.filesystem
+                found = fs.glob(f"{base}/{folder}/*.json")
+                return [str(path) for path in found]
+            if callable(getattr(storage, "list_objects", None)):  # prefect-aws S3Bucket
+                listed = _resolve(storage.list_objects(folder=f"{folder}/"))
+                return [str(item["Key"]) for item in listed]
+        except Exception as exc:
+            raise LedgerError(
+                f"cannot list the ledger at {self.location(folder)}: {type(exc).__name__}: {exc}"
+            ) from exc
+        raise LedgerError(
+            f"listing the ledger needs local storage (a directory), a RemoteFileSystem or an "
+            f"S3Bucket block; a {type(storage).__name__} block offers no listing (single "
+            "entries can still be read by key)"
+        )
 
     @staticmethod
     def _write_local(path: Path, content: bytes) -> None:

@@ -486,6 +486,11 @@ def test_resolve_waits_for_a_run_that_holds_the_key(ledger: Ledger) -> None:
     assert ledger.get("k").status == "creating"  # type: ignore[union-attr]
     leave.set()
     thread.join(10)
-    entry = ledger.resolve("k", "settled-by-hand", timeout=5)
+    # the batch recorded its video meanwhile: settling the row again is refused ...
+    with pytest.raises(LedgerError, match=r"is created .*from-the-batch.*not creating"):
+        ledger.resolve("k", "settled-by-hand", timeout=5)
+    assert ledger.get("k").video_id == "from-the-batch"  # type: ignore[union-attr]
+    # ... unless forced
+    entry = ledger.resolve("k", "settled-by-hand", timeout=5, force=True)
     assert entry.video_id == "settled-by-hand"
     assert ledger.get("k").video_id == "settled-by-hand"  # type: ignore[union-attr]
