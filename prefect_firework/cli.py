@@ -1,19 +1,502 @@
-"""The ``prefect-firework`` command line: ``demo`` and ``sandbox``.
+"""The ``prefect-firework`` command line: ad-hoc uploads, imports and manifests through the
+flows, the batch ledger, and the local sandbox, demo and webhook receiver.
 
-Heavy modules (Prefect, the sandbox) are imported inside each command so that
+Heavy modules (Prefect, pandas, the sandbox) are imported inside each command so that
 ``prefect-firework --help`` answers instantly.
 """
 
 from __future__ import annotations
 
+import errno
+import ipaddress
+import os
+import socket
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
 import typer
+
+from prefect_firework._version import __version__
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from prefect_firework.batch._ledger import Ledger
 
 app = typer.Typer(
     name="prefect-firework",
-    help="Upload videos to Firework from Prefect, and run a local Firework sandbox.",
+    help=(
+        "Firework Video API from the command line, through the Prefect flows: upload files, "
+        "import URLs, run a manifest, inspect and settle the batch ledger; and run a local "
+        "Firework sandbox, the demo and the webhook receiver."
+    ),
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode="markdown",
 )
+
+#: result statuses that make a command exit 1
+BAD_STATUSES = ("failed", "invalid")
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"prefect-firework {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_show_version,
+        is_eager=True,
+        metavar="",
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """Firework Video API from the command line, through the Prefect flows."""
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    """Print ``error: message`` on stderr; return the exit to raise."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _describe(exc: BaseException) -> str:
+    from prefect_firework._redact import redact
+
+    text = redact(str(exc)).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _custom_fields(pairs: Sequence[str]) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{pair!r} is not key=value", param_hint="--custom-field")
+        fields[key] = value
+    return fields
+
+
+def _metadata(
+    channel: str,
+    caption: str,
+    *,
+    description: str | None,
+    hashtags: Sequence[str],
+    product_ids: Sequence[str],
+    business_store_id: str | None,
+    access: str | None,
+    custom_fields: Sequence[str],
+) -> dict[str, Any]:
+    """The metadata options as the flows' ``metadata`` dict, checked before any flow runs."""
+    from pydantic import ValidationError
+
+    from prefect_firework.models import VideoMetadata
+
+    metadata: dict[str, Any] = {}
+    if description is not None:
+        metadata["description"] = description
+    if hashtags:
+        metadata["hashtags"] = list(hashtags)
+    if product_ids:
+        metadata["product_ids"] = list(product_ids)
+    if business_store_id is not None:
+        metadata["business_store_id"] = business_store_id
+    if access is not None:
+        metadata["access"] = access
+    if custom_fields:
+        metadata["custom_fields"] = _custom_fields(custom_fields)
+    try:
+        VideoMetadata(channel_id=channel, caption=caption, **metadata)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'metadata'}: {e['msg']}" for e in exc.errors()
+        )
+        raise typer.BadParameter(problems) from None
+    return metadata
+
+
+def _ledger(storage: str | None) -> Ledger:
+    from prefect_firework.batch._ledger import Ledger
+
+    return Ledger(storage)
+
+
+@dataclass
+class _Row:
+    """One line of the results table of ``upload`` and ``import``."""
+
+    item: str
+    video_id: str | None
+    status: str
+    error: str | None = None
+
+
+def _cells(*values: object) -> list[Any]:
+    """Table cells as plain text: a URL's ``[REDACTED]`` or an error's brackets are not markup."""
+    from rich.text import Text
+
+    return [Text(str(value)) for value in values]
+
+
+def _print_rows(heading: str, rows: Sequence[_Row]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{heading} results")
+    table.add_column(heading, overflow="fold")
+    table.add_column("video id", overflow="fold")
+    table.add_column("status")
+    errors = any(row.error for row in rows)
+    if errors:
+        table.add_column("error", overflow="fold")
+    for row in rows:
+        cells = [row.item, row.video_id or "-", row.status, *([row.error or ""] if errors else [])]
+        table.add_row(*_cells(*cells))
+    Console().print(table)
+
+
+def _rows_of(items: Sequence[str], frame: pd.DataFrame, shown: Any) -> list[_Row]:
+    """The batch results (one per manifest row, by ``row``) beside the items they came from."""
+    rows = []
+    for record in frame.astype(object).where(frame.notna(), None).to_dict(orient="records"):
+        position = record["row"]
+        rows.append(
+            _Row(
+                shown(items[position]),
+                record["video_id"],
+                str(record["status"]),
+                record["error"],
+            )
+        )
+    return rows
+
+
+def _summary(frame: pd.DataFrame) -> str:
+    counts = frame["status"].value_counts().to_dict() if len(frame) else {}
+    parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    return f"{len(frame)} rows: {parts or 'none'}"
+
+
+def _exit_for(statuses: Iterable[str]) -> None:
+    if any(status in BAD_STATUSES for status in statuses):
+        raise typer.Exit(1)
+
+
+def _quiet_start() -> None:
+    # a first ephemeral Prefect API on a fresh PREFECT_HOME migrates a database: on a busy
+    # machine that can take longer than Prefect's 20 s default
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+
+# the metadata options shared by ``upload`` and ``import`` (fresh OptionInfo each time)
+
+
+def _opt_channel() -> Any:
+    return typer.Option(..., "--channel", help="Encoded id of the channel to create in.")
+
+
+def _opt_caption() -> Any:
+    return typer.Option(..., "--caption", help="The video's caption (required).")
+
+
+def _opt_description() -> Any:
+    return typer.Option(None, "--description", help="The video's description.")
+
+
+def _opt_hashtag() -> Any:
+    return typer.Option([], "--hashtag", help="A hashtag (repeatable).")
+
+
+def _opt_product() -> Any:
+    return typer.Option([], "--product-id", help="A product id to tag (repeatable).")
+
+
+def _opt_store() -> Any:
+    return typer.Option(
+        None, "--business-store-id", help="Store of the products (default: the first one)."
+    )
+
+
+def _opt_access() -> Any:
+    return typer.Option(None, "--access", help="public or private (default: public).")
+
+
+def _opt_custom() -> Any:
+    return typer.Option([], "--custom-field", help="A custom field key=value (repeatable).")
+
+
+def _opt_credentials() -> Any:
+    return typer.Option(
+        None,
+        "--credentials",
+        help="Name of a saved FireworkCredentials block (default: the FIREWORK_* settings).",
+    )
+
+
+def _opt_ledger() -> Any:
+    return typer.Option(
+        None,
+        "--ledger",
+        help="Batch ledger storage: a directory or a block slug (default: Prefect's result "
+        "storage).",
+    )
+
+
+# ---------------------------------------------------------------------- upload / import
+
+
+@app.command()
+def upload(
+    sources: list[str] = typer.Argument(..., help="Local paths or any URI smart-open reads."),
+    channel: str = _opt_channel(),
+    caption: str = _opt_caption(),
+    description: str | None = _opt_description(),
+    hashtags: list[str] = _opt_hashtag(),
+    product_ids: list[str] = _opt_product(),
+    business_store_id: str | None = _opt_store(),
+    access: str | None = _opt_access(),
+    custom_fields: list[str] = _opt_custom(),
+    credentials: str | None = _opt_credentials(),
+    ledger: str | None = _opt_ledger(),
+) -> None:
+    """Upload video files to Firework and print a results table; exit 1 if any failed.
+
+    One SOURCE runs the upload_video flow: each run creates a video. Several run the
+    upload_videos flow on a manifest built from the arguments (one row per source, the same
+    metadata on each): rows the ledger records as done are skipped, so rerunning the same
+    command creates no video twice.
+    """
+    from prefect_firework._redact import redact_source
+
+    metadata = _metadata(
+        channel,
+        caption,
+        description=description,
+        hashtags=hashtags,
+        product_ids=product_ids,
+        business_store_id=business_store_id,
+        access=access,
+        custom_fields=custom_fields,
+    )
+    _quiet_start()
+    if len(sources) == 1:
+        from prefect_firework.flows import upload_video
+
+        try:
+            video = upload_video(
+                sources[0],
+                channel,
+                caption,
+                metadata=metadata,
+                credentials=credentials,
+                ledger=_ledger(ledger) if ledger else None,
+            )
+            rows = [_Row(redact_source(sources[0]), video.id, "created")]
+        except Exception as exc:
+            rows = [_Row(redact_source(sources[0]), None, "failed", _describe(exc))]
+    else:
+        import pandas as pd
+
+        from prefect_firework.flows import upload_videos
+
+        frame = pd.DataFrame.from_records(
+            [{"source": s, "channel_id": channel, "caption": caption, **metadata} for s in sources]
+        )
+        try:
+            results = upload_videos(frame, credentials=credentials, ledger=_ledger(ledger))
+        except Exception as exc:
+            raise _fail(f"upload_videos failed: {_describe(exc)}") from None
+        rows = _rows_of(sources, results, redact_source)
+    _print_rows("source", rows)
+    _exit_for(row.status for row in rows)
+
+
+@app.command("import")
+def import_(
+    urls: list[str] = typer.Argument(..., help="Public http(s) URLs Firework downloads from."),
+    channel: str = _opt_channel(),
+    caption: str = _opt_caption(),
+    asynchronous: bool = typer.Option(
+        False,
+        "--async",
+        metavar="",
+        help="Import in the background and poll until the video exists (large files); "
+        "default: within the request.",
+    ),
+    description: str | None = _opt_description(),
+    hashtags: list[str] = _opt_hashtag(),
+    product_ids: list[str] = _opt_product(),
+    business_store_id: str | None = _opt_store(),
+    access: str | None = _opt_access(),
+    custom_fields: list[str] = _opt_custom(),
+    credentials: str | None = _opt_credentials(),
+    ledger: str | None = _opt_ledger(),
+) -> None:
+    """Create videos from URLs and print a results table; exit 1 if any failed.
+
+    One URL runs the import_video flow: each run creates a video. Several run the
+    import_videos flow on a manifest built from the arguments: rows the ledger records as done
+    are skipped, so rerunning the same command creates no video twice.
+    """
+    from prefect_firework._redact import redact_url
+    from prefect_firework.settings import FireworkSettings
+
+    metadata = _metadata(
+        channel,
+        caption,
+        description=description,
+        hashtags=hashtags,
+        product_ids=product_ids,
+        business_store_id=business_store_id,
+        access=access,
+        custom_fields=custom_fields,
+    )
+    _quiet_start()
+    if len(urls) == 1:
+        from prefect_firework.flows import import_video
+
+        settings = FireworkSettings()
+        try:
+            video = import_video(
+                urls[0],
+                channel,
+                caption,
+                metadata=metadata,
+                mode="async" if asynchronous else "sync",
+                wait=True,
+                poll_interval=settings.poll_interval,
+                timeout=settings.import_timeout,
+                credentials=credentials,
+            )
+            status = "imported" if asynchronous else "created"
+            rows = [_Row(redact_url(urls[0]), video.id, status)]
+        except Exception as exc:
+            rows = [_Row(redact_url(urls[0]), None, "failed", _describe(exc))]
+    else:
+        import pandas as pd
+
+        from prefect_firework.flows import import_videos
+
+        frame = pd.DataFrame.from_records(
+            [{"url": u, "channel_id": channel, "caption": caption, **metadata} for u in urls]
+        )
+        try:
+            results = import_videos(
+                frame,
+                credentials=credentials,
+                asynchronous=asynchronous,
+                ledger=_ledger(ledger),
+            )
+        except Exception as exc:
+            raise _fail(f"import_videos failed: {_describe(exc)}") from None
+        rows = _rows_of(urls, results, redact_url)
+    _print_rows("url", rows)
+    _exit_for(row.status for row in rows)
+
+
+@app.command()
+def batch(
+    manifest: str = typer.Argument(
+        ..., help="CSV / Parquet / JSON Lines manifest (optionally compressed), any storage."
+    ),
+    output: str | None = typer.Option(
+        None, "--output", help="Also write the results table here (CSV, Parquet, JSON Lines)."
+    ),
+    credentials: str | None = _opt_credentials(),
+    max_concurrency: int | None = typer.Option(
+        None, "--max-concurrency", min=1, help="Task runs (parts, creates) in flight at once."
+    ),
+    ledger: str | None = _opt_ledger(),
+) -> None:
+    """Run the upload_videos flow on a manifest; print the results and the counts.
+
+    Exit 1 if a row failed or was invalid. Rows the ledger records as done are skipped, so a
+    rerun after a failure creates only what is missing.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from prefect_firework.batch._manifest import manifest_format
+    from prefect_firework.errors import ManifestError
+
+    try:
+        manifest_format(manifest)  # an unknown extension fails before Prefect starts
+    except ManifestError as exc:
+        raise typer.BadParameter(str(exc), param_hint="MANIFEST") from None
+    local = (
+        manifest.removeprefix("file://")
+        if "://" not in manifest or manifest.startswith("file://")
+        else None
+    )
+    if local is not None and not os.path.isfile(os.path.expanduser(local)):
+        raise typer.BadParameter(f"no such file: {manifest}", param_hint="MANIFEST")
+    _quiet_start()
+    from prefect_firework.flows import upload_videos
+
+    options: dict[str, Any] = {"credentials": credentials, "output": output}
+    if max_concurrency is not None:
+        options["max_concurrency"] = max_concurrency
+    try:
+        frame = upload_videos(manifest, ledger=_ledger(ledger), **options)
+    except Exception as exc:
+        raise _fail(f"upload_videos failed: {_describe(exc)}") from None
+
+    table = Table(title="upload_videos results")
+    for column in ("row", "key", "status", "video id", "error"):
+        table.add_column(column, overflow="fold")
+    for record in frame.astype(object).where(frame.notna(), None).to_dict(orient="records"):
+        table.add_row(
+            *_cells(
+                record["row"],
+                record["key"] or "-",
+                record["status"],
+                record["video_id"] or "-",
+                record["error"] or "",
+            )
+        )
+    console = Console()
+    console.print(table)
+    console.print(_summary(frame), markup=False)
+    _exit_for(frame["status"].astype(str))
+
+
+# ---------------------------------------------------------------------- sandbox / demo / hooks
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _busy_port(host: str, ports: Sequence[tuple[int, str]]) -> tuple[int, str] | None:
+    """The first (port, option) already bound on ``host`` (port 0 is never busy)."""
+    for port, option in ports:
+        if not port:
+            continue
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return port, option
+                return None  # another problem: the sandbox reports it itself
+    return None
 
 
 @app.command()
@@ -22,13 +505,43 @@ def sandbox(
     s3_port: int = typer.Option(8766, "--s3-port", help="S3 port (0 picks a free one)."),
     host: str = typer.Option("127.0.0.1", help="Interface to bind."),
     allow_remote: bool = typer.Option(
-        False, "--allow-remote", help="Required to bind anything but loopback."
+        False, "--allow-remote", metavar="", help="Required to bind anything but loopback."
+    ),
+    rate_limit_count: int | None = typer.Option(
+        None, "--rate-limit-count", min=1, help="Creates per channel per window (spec: 20)."
+    ),
+    rate_limit_window: float | None = typer.Option(
+        None, "--rate-limit-window", min=0.001, help="Create window, seconds (spec: 300)."
+    ),
+    transcoding_delay: float | None = typer.Option(
+        None,
+        "--transcoding-delay",
+        min=0,
+        help="Seconds from a create until transcoding finishes (default 0.5).",
     ),
 ) -> None:
     """Run the local Firework API and S3 until Ctrl-C."""
+    from prefect_firework.sandbox import SandboxConfig
     from prefect_firework.sandbox.serve import serve_forever
 
-    serve_forever(port=port, s3_port=s3_port, host=host, allow_remote=allow_remote)
+    if allow_remote or _is_loopback(host):
+        busy = _busy_port(host, [(port, "--port"), (s3_port, "--s3-port")])
+        if busy is not None:
+            number, option = busy
+            raise _fail(
+                f"port {number} on {host} is already in use (another sandbox?); pass "
+                f"{option} 0 to pick a free one, or {option} N for another port"
+            )
+    knobs = {
+        "rate_limit_count": rate_limit_count,
+        "rate_limit_window": rate_limit_window,
+        "transcoding_delay": transcoding_delay,
+    }
+    try:
+        config = SandboxConfig(**{k: v for k, v in knobs.items() if v is not None})
+    except ValueError as exc:
+        raise _fail(str(exc), code=2) from None
+    serve_forever(port=port, s3_port=s3_port, host=host, allow_remote=allow_remote, config=config)
 
 
 @app.command()
@@ -53,8 +566,89 @@ def webhooks(
     serve_webhooks(port=port, host=host, secret_block=secret_block)
 
 
-ledger_app = typer.Typer(help="Inspect and settle the batch flows' idempotency ledger.")
+# ---------------------------------------------------------------------- ledger
+
+ledger_app = typer.Typer(
+    help="Inspect and settle the batch flows' idempotency ledger.", no_args_is_help=True
+)
 app.add_typer(ledger_app, name="ledger")
+
+_LEDGER_STATUSES = ("creating", "created", "importing", "imported", "not_created")
+
+
+def _opt_storage() -> Any:
+    return typer.Option(
+        None, "--storage", help="Ledger storage: a directory or a block slug (default: Prefect's)."
+    )
+
+
+@ledger_app.command("list")
+def ledger_list(
+    storage: str | None = _opt_storage(),
+    status: str | None = typer.Option(
+        None, "--status", help=f"Only entries in this status: {', '.join(_LEDGER_STATUSES)}."
+    ),
+) -> None:
+    """List the ledger's entries (key, status, video id, updated), oldest first.
+
+    Needs local storage (a directory, or Prefect's default), a RemoteFileSystem or an S3Bucket
+    block: other blocks offer no listing.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from prefect_firework.errors import LedgerError
+
+    if status is not None and status not in _LEDGER_STATUSES:
+        raise typer.BadParameter(
+            f"{status!r} is not one of {', '.join(_LEDGER_STATUSES)}", param_hint="--status"
+        )
+    try:
+        ledger = _ledger(storage)
+        entries = [e for e in ledger.entries() if status is None or e.status == status]
+    except LedgerError as exc:
+        raise _fail(str(exc)) from None
+    entries.sort(key=lambda e: (e.updated_at, e.key))
+    console = Console()
+    if not entries:
+        which = f" {status}" if status else ""
+        console.print(f"no{which} entries in the ledger at {ledger.location()}", markup=False)
+        return
+    from rich.markup import escape
+
+    table = Table(title=escape(f"ledger {ledger.location()}"))
+    for column in ("key", "status", "video id", "updated"):
+        table.add_column(column, overflow="fold")
+    for entry in entries:
+        table.add_row(
+            *_cells(
+                entry.key,
+                entry.status,
+                entry.video_id or "-",
+                entry.updated_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            )
+        )
+    console.print(table)
+    console.print(f"{len(entries)} entries")
+
+
+@ledger_app.command("show")
+def ledger_show(
+    key: str = typer.Argument(..., help="The row key (the results table's `key`)."),
+    storage: str | None = _opt_storage(),
+) -> None:
+    """Print everything the ledger records for one key; exit 1 if it has no entry."""
+    from prefect_firework.errors import LedgerError
+
+    try:
+        ledger = _ledger(storage)
+        entry = ledger.get(key)
+    except LedgerError as exc:
+        raise _fail(str(exc)) from None
+    if entry is None:
+        raise _fail(f"the ledger at {ledger.location()} has no entry for key {key!r}")
+    for name, value in entry.model_dump(mode="json").items():
+        typer.echo(f"{name}: {'-' if value is None else value}")
 
 
 @ledger_app.command("resolve")
@@ -63,15 +657,29 @@ def ledger_resolve(
     video_id: str | None = typer.Option(
         None, "--video-id", help="The video the earlier create made; omit if it made none."
     ),
-    storage: str | None = typer.Option(
-        None, "--storage", help="Ledger storage: a directory or a block slug (default: Prefect's)."
+    force: bool = typer.Option(
+        False,
+        "--force",
+        metavar="",
+        help="Also overwrite an entry that is not `creating`, or record an unknown key.",
     ),
+    storage: str | None = _opt_storage(),
 ) -> None:
-    """Settle a row a crash left `creating`, after looking for its video in Firework."""
-    from prefect_firework.batch._ledger import Ledger
+    """Settle a row a crash left `creating`, after looking for its video in Firework.
 
-    entry = Ledger(storage).resolve(key, video_id)
-    typer.echo(f"{entry.key}: {entry.status}" + (f" ({entry.video_id})" if entry.video_id else ""))
+    With --video-id the row is recorded created (the next run skips it); without, not_created
+    (the next run creates it). Any other entry, or an unknown key, is refused unless --force:
+    overwriting a created entry would let the next run create a second video.
+    """
+    from prefect_firework.errors import LedgerError
+
+    try:
+        previous, entry = _ledger(storage)._settle(key, video_id, timeout=600, force=force)
+    except LedgerError as exc:
+        raise _fail(str(exc)) from None
+    before = previous.status if previous is not None else "(no entry)"
+    shown = f" (video {entry.video_id})" if entry.video_id else ""
+    typer.echo(f"{entry.key}: {before} -> {entry.status}{shown}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -273,7 +273,7 @@ def _settle_uncertain(
             command += ["--video-id", video_id] if video_id else []
             result = subprocess.run(command, capture_output=True, text=True, timeout=120)
             assert result.returncode == 0, result.stderr
-            assert ("created" if video_id else "failed") in result.stdout
+            assert f"-> {'created' if video_id else 'not_created'}" in result.stdout
             use_cli = False
         else:
             Ledger(ledger).resolve(key, video_id)
