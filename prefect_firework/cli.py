@@ -192,7 +192,7 @@ def _exit_for(statuses: Iterable[str]) -> None:
         raise typer.Exit(1)
 
 
-def _quiet_start() -> None:
+def _allow_a_slow_prefect_start() -> None:
     # a first ephemeral Prefect API on a fresh PREFECT_HOME migrates a database: on a busy
     # machine that can take longer than Prefect's 20 s default
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
@@ -288,7 +288,7 @@ def upload(
         access=access,
         custom_fields=custom_fields,
     )
-    _quiet_start()
+    _allow_a_slow_prefect_start()
     if len(sources) == 1:
         from prefect_firework.flows import upload_video
 
@@ -361,7 +361,7 @@ def import_(
         access=access,
         custom_fields=custom_fields,
     )
-    _quiet_start()
+    _allow_a_slow_prefect_start()
     if len(urls) == 1:
         from prefect_firework.flows import import_video
 
@@ -440,7 +440,7 @@ def batch(
     )
     if local is not None and not os.path.isfile(os.path.expanduser(local)):
         raise typer.BadParameter(f"no such file: {manifest}", param_hint="MANIFEST")
-    _quiet_start()
+    _allow_a_slow_prefect_start()
     from prefect_firework.flows import upload_videos
 
     options: dict[str, Any] = {"credentials": credentials, "output": output}
