@@ -181,10 +181,21 @@ def _rows_of(items: Sequence[str], frame: pd.DataFrame, shown: Any) -> list[_Row
     return rows
 
 
-def _summary(frame: pd.DataFrame) -> str:
-    counts = frame["status"].value_counts().to_dict() if len(frame) else {}
-    parts = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    return f"{len(frame)} rows: {parts or 'none'}"
+def _run_batch(flow: Any, manifest: Any, **options: Any) -> pd.DataFrame:
+    """A batch flow's results table; a run in which no row succeeded ends Failed with
+    ``RowErrorsFound``, whose table is shown all the same. Any other failure exits 1."""
+    import pandas as pd
+
+    from prefect_firework.errors import RowErrorsFound
+
+    try:
+        return flow(manifest, **options)
+    except RowErrorsFound as exc:
+        if isinstance(exc.results, pd.DataFrame):
+            return exc.results
+        raise _fail(f"{flow.name} failed: {_describe(exc)}") from None
+    except Exception as exc:
+        raise _fail(f"{flow.name} failed: {_describe(exc)}") from None
 
 
 def _exit_for(statuses: Iterable[str]) -> None:
@@ -312,10 +323,7 @@ def upload(
         frame = pd.DataFrame.from_records(
             [{"source": s, "channel_id": channel, "caption": caption, **metadata} for s in sources]
         )
-        try:
-            results = upload_videos(frame, credentials=credentials, ledger=_ledger(ledger))
-        except Exception as exc:
-            raise _fail(f"upload_videos failed: {_describe(exc)}") from None
+        results = _run_batch(upload_videos, frame, credentials=credentials, ledger=_ledger(ledger))
         rows = _rows_of(sources, results, redact_source)
     _print_rows("source", rows)
     _exit_for(row.status for row in rows)
@@ -390,15 +398,13 @@ def import_(
         frame = pd.DataFrame.from_records(
             [{"url": u, "channel_id": channel, "caption": caption, **metadata} for u in urls]
         )
-        try:
-            results = import_videos(
-                frame,
-                credentials=credentials,
-                asynchronous=asynchronous,
-                ledger=_ledger(ledger),
-            )
-        except Exception as exc:
-            raise _fail(f"import_videos failed: {_describe(exc)}") from None
+        results = _run_batch(
+            import_videos,
+            frame,
+            credentials=credentials,
+            asynchronous=asynchronous,
+            ledger=_ledger(ledger),
+        )
         rows = _rows_of(urls, results, redact_url)
     _print_rows("url", rows)
     _exit_for(row.status for row in rows)
@@ -446,27 +452,26 @@ def batch(
     options: dict[str, Any] = {"credentials": credentials, "output": output}
     if max_concurrency is not None:
         options["max_concurrency"] = max_concurrency
-    try:
-        frame = upload_videos(manifest, ledger=_ledger(ledger), **options)
-    except Exception as exc:
-        raise _fail(f"upload_videos failed: {_describe(exc)}") from None
+    from prefect_firework.batch._run import counts_message
 
+    frame = _run_batch(upload_videos, manifest, ledger=_ledger(ledger), **options)
     table = Table(title="upload_videos results")
-    for column in ("row", "key", "status", "video id", "error"):
+    for column in ("row", "source", "status", "video id", "key", "error"):
         table.add_column(column, overflow="fold")
     for record in frame.astype(object).where(frame.notna(), None).to_dict(orient="records"):
         table.add_row(
             *_cells(
                 record["row"],
-                record["key"] or "-",
+                record.get("source") or "-",
                 record["status"],
                 record["video_id"] or "-",
+                record["key"] or "-",
                 record["error"] or "",
             )
         )
     console = Console()
     console.print(table)
-    console.print(_summary(frame), markup=False)
+    console.print(counts_message(frame), markup=False)
     _exit_for(frame["status"].astype(str))
 
 

@@ -34,7 +34,8 @@ from prefect_firework.sandbox.media import make_mp4
 ENV = {"COLUMNS": "400"}
 CLI = [sys.executable, "-m", "prefect_firework.cli"]
 
-flows = pytest.mark.usefixtures("prefect_harness")
+#: tests that run flows: on the session's Prefect API (the subprocesses get its URL)
+flows = pytest.mark.prefect_server
 
 
 def invoke(*args: object):
@@ -159,6 +160,24 @@ def test_upload_failure_exits_1_with_the_error(sb, firework_env, tmp_path) -> No
     assert sb.videos() == []
 
 
+@flows
+def test_upload_of_files_that_all_fail_shows_the_table_and_exits_1(
+    sb, firework_env, tmp_path
+) -> None:
+    """upload_videos ends Failed when no row succeeded; the table is printed all the same."""
+    tiny = []
+    for name in ("tiny-1.mp4", "tiny-2.mp4"):
+        tiny.append(tmp_path / name)
+        tiny[-1].write_bytes(b"\0" * 1000)
+    result = cli("upload", *tiny, "--channel", sb.channel_id, "--caption", "Small")
+    assert result.returncode == 1, result.stderr
+    for path in tiny:
+        line = next(line for line in result.stdout.splitlines() if path.name in line)
+        assert "invalid" in line and "below the 25,600-byte minimum" in line  # its preflight
+    assert "upload_videos failed" not in result.stderr
+    assert sb.videos() == []
+
+
 def test_bad_metadata_is_refused_before_any_flow(tmp_path) -> None:
     file = tmp_path / "x.mp4"
     file.write_bytes(b"x")
@@ -228,6 +247,8 @@ def test_batch_csv_with_a_bad_row_exits_1_and_prints_its_error(
     result = cli(*args, "--max-concurrency", "2")
     assert result.returncode == 1, result.stderr
     assert "row 1, column 'caption'" in result.stdout
+    bad = next(line for line in result.stdout.splitlines() if "column 'caption'" in line)
+    assert "b.mp4" in bad and "invalid" in bad, "the row's source beside its error"
     assert "2 rows: 1 created, 1 invalid" in result.stdout
     (video,) = sb.videos()
     assert video["caption"] == "Good" and video["id"] in result.stdout
