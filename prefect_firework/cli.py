@@ -537,7 +537,7 @@ def sandbox(
                 f"port {number} on {host} is already in use (another sandbox?); pass "
                 f"{option} 0 to pick a free one, or {option} N for another port"
             )
-    knobs = {
+    knobs: dict[str, Any] = {
         "rate_limit_count": rate_limit_count,
         "rate_limit_window": rate_limit_window,
         "transcoding_delay": transcoding_delay,
