@@ -18,7 +18,6 @@ import pytest
 from batch_support import claim_in_child, exit_while_holding_in_child, hold_forever_in_child
 from prefect.filesystems import LocalFileSystem, RemoteFileSystem
 from prefect.locking.filesystem import FileSystemLockManager
-from prefect.locking.memory import MemoryLockManager
 from prefect.locking.protocol import LockManager
 
 from prefect_firework.batch._ledger import (
@@ -264,8 +263,58 @@ def test_hold_times_out_is_not_reentrant_and_releases_on_error(ledger: Ledger) -
         pass
 
 
+class _CallerLocks:
+    """A caller's in-memory ``LockManager``. Not Prefect 3.9's ``MemoryLockManager``: its
+    release deletes the key's entry, and a waiter that then wins the old lock re-inserts it
+    over a newcomer's fresh one, so under load one key can have two holders."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._holders: dict[str, str] = {}
+
+    def acquire_lock(
+        self,
+        key: str,
+        holder: str,
+        acquire_timeout: float | None = None,
+        hold_timeout: float | None = None,
+    ) -> bool:
+        deadline = None if acquire_timeout is None else time.monotonic() + acquire_timeout
+        with self._cond:
+            while self._holders.get(key, holder) != holder:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+            self._holders[key] = holder
+            return True
+
+    async def aacquire_lock(self, key: str, holder: str, **kwargs: float | None) -> bool:
+        return self.acquire_lock(key, holder, **kwargs)
+
+    def release_lock(self, key: str, holder: str) -> None:
+        with self._cond:
+            if self._holders.get(key) != holder:
+                raise ValueError(f"{holder} does not hold {key}")
+            del self._holders[key]
+            self._cond.notify_all()
+
+    def is_locked(self, key: str) -> bool:
+        return key in self._holders
+
+    def is_lock_holder(self, key: str, holder: str) -> bool:
+        return self._holders.get(key) == holder
+
+    def wait_for_lock(self, key: str, timeout: float | None = None) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: key not in self._holders, timeout)
+
+    async def await_for_lock(self, key: str, timeout: float | None = None) -> bool:
+        return self.wait_for_lock(key, timeout)
+
+
 def test_hold_with_a_caller_lock_manager(tmp_path: Path) -> None:
-    ledger = Ledger(tmp_path, lock_manager=MemoryLockManager())
+    ledger = Ledger(tmp_path, lock_manager=_CallerLocks())  # type: ignore[arg-type]
     assert ledger.lock_directory is None
     order: list[str] = []
 
