@@ -276,6 +276,20 @@ def test_form_values_become_the_flow_parameters(flow: Flow[..., Any]):
     )
 
 
+def test_a_block_picked_in_the_form_reaches_the_flow_as_that_block():
+    # the block selector submits a reference to the block document, which the flow run loads
+    saved = FireworkCredentials(client_id="picked", client_secret="secret")
+    document_id = saved.save(f"form-{uuid.uuid4().hex[:10]}")
+    reference = {"$ref": {"block_document_id": str(document_id)}}
+    for flow in FLOWS:
+        credentials = flow.validate_parameters({"manifest": "m", "credentials": reference})[
+            "credentials"
+        ]
+        assert isinstance(credentials, FireworkCredentials)
+        assert credentials.client_id == "picked"
+        assert credentials.client_secret.get_secret_value() == "secret"
+
+
 # ------------------------------------------------------------------ the same, from the API
 
 
