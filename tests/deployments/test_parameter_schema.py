@@ -41,6 +41,8 @@ from prefect.utilities.schema_tools.validation import validate
 from prefect_firework.blocks import FireworkCredentials
 from prefect_firework.flows.deployments import import_manifest, update_manifest, upload_manifest
 
+pytestmark = pytest.mark.prefect_server
+
 FLOWS = [upload_manifest, import_manifest, update_manifest]
 DEPLOYMENTS = {d["name"]: d for d in yaml.safe_load(PREFECT_YAML.read_text())["deployments"]}
 
