@@ -50,21 +50,17 @@ class _Deployment(NamedTuple):
     tags: tuple[str, ...]
     #: the ``manifest`` template, under the bucket
     manifest: str
-    #: the parameters after ``manifest``, ``credentials`` and ``output``, in prefect.yaml's order
+    #: the parameters after ``manifest`` and ``credentials``, in prefect.yaml's order (those left
+    #: out take the flow's default: ``None`` is no value for them in the deployment's schema)
     options: dict[str, Any]
     schedules: tuple[Schedule, ...] = ()
     concurrency_limit: int | None = None
 
     def parameters(self, credentials: str, bucket: str) -> dict[str, Any]:
         """prefect.yaml's parameters: every deployment reads its manifest under ``bucket``
-        with the ``credentials`` block and writes the results next to it (``output: null``);
-        its own options follow."""
-        return {
-            "manifest": f"{bucket}/{self.manifest}",
-            "credentials": credentials,
-            "output": None,
-            **self.options,
-        }
+        with the ``credentials`` block and writes the results next to it (no ``output``); its
+        own options follow."""
+        return {"manifest": f"{bucket}/{self.manifest}", "credentials": credentials, **self.options}
 
 
 def _deployments() -> tuple[_Deployment, ...]:
@@ -86,9 +82,6 @@ def _deployments() -> tuple[_Deployment, ...]:
                 "max_concurrency": 8,
                 "max_uploads_in_flight": 8,
                 "shared_rate_limit": False,
-                "ledger": None,
-                "transport_params": None,
-                "cluster_address": None,
                 "fail_on_row_errors": False,
             },
         ),
@@ -106,8 +99,6 @@ def _deployments() -> tuple[_Deployment, ...]:
                 "asynchronous": True,
                 "max_concurrency": 8,
                 "shared_rate_limit": False,
-                "ledger": None,
-                "transport_params": None,
                 "fail_on_row_errors": False,
             },
         ),
@@ -117,7 +108,7 @@ def _deployments() -> tuple[_Deployment, ...]:
             description="On demand: PATCH the videos listed in an update manifest.",
             tags=("firework", "update"),
             manifest="updates/{date}.csv",
-            options={"max_concurrency": 8, "transport_params": None, "fail_on_row_errors": False},
+            options={"max_concurrency": 8, "fail_on_row_errors": False},
         ),
     )
 

@@ -10,6 +10,7 @@ from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
 from prefect_firework import _defaults
+from prefect_firework.blocks._card import LOGO_URL, documentation_url
 from prefect_firework.errors import CredentialsNotFoundError
 from prefect_firework.settings import DEFAULT_BASE_URL, FireworkSettings
 
@@ -20,10 +21,10 @@ __all__ = ["CredentialsNotFoundError", "FireworkCredentials", "resolve_credentia
 
 
 class FireworkCredentials(Block):
-    """OAuth2 client credentials for the Firework Video API.
+    """The OAuth app credentials every task and flow uses to call the Firework Video API.
 
-    ``get_client()`` returns a ``FireworkClient`` shared by every task in the process that uses
-    equal credentials, so parallel part uploads reuse one connection pool and one access token.
+    Pass the block, or its name, as ``credentials=``. ``get_client()`` returns a client shared
+    by every task of the process with equal credentials: one connection pool, one access token.
 
     Attributes:
         client_id: The OAuth app's client id.
@@ -44,7 +45,8 @@ class FireworkCredentials(Block):
     """
 
     _block_type_name = "Firework Credentials"
-    _documentation_url = "https://pypi.org/project/prefect-firework/"  # type: ignore[assignment]
+    _logo_url = LOGO_URL  # type: ignore[assignment]
+    _documentation_url = documentation_url("blocks-and-settings")  # type: ignore[assignment]
 
     client_id: str = Field(default=..., description="The OAuth app's client id.")
     client_secret: SecretStr = Field(default=..., description="The OAuth app's client secret.")

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
 
+from prefect_firework.blocks._card import LOGO_URL, documentation_url
+
 if TYPE_CHECKING:
     from prefect_firework.webhooks.app import WebhookReceiver
 
@@ -14,13 +16,12 @@ __all__ = ["FireworkWebhookSecret"]
 
 
 class FireworkWebhookSecret(Block):
-    """The endpoint secret Firework signs webhook deliveries with, plus how strictly to check.
+    """The endpoint secret that verifies the webhook deliveries Firework signs.
 
-    Firework's IS team hands out the secret when they configure a callback URL. Keeping it in a
-    block (stored encrypted by Prefect) lets the receiver, a deployment and the CLI
-    (``prefect-firework webhooks --secret-block NAME``) share it without environment files.
-    During a rotation, put the new secret in ``secret`` and the old one in ``previous_secret``:
-    both verify until the old one is removed.
+    Firework's IS team hands it out with the callback URL they configure. The receiver,
+    deployments and the CLI (``prefect-firework webhooks --secret-block NAME``) share it from
+    the block, stored encrypted. To rotate, put the new one in ``secret`` and the old one in
+    ``previous_secret``: both verify until the old one is removed.
 
     Attributes:
         secret: The endpoint secret.
@@ -38,7 +39,8 @@ class FireworkWebhookSecret(Block):
     """
 
     _block_type_name = "Firework Webhook Secret"
-    _documentation_url = "https://pypi.org/project/prefect-firework/"  # type: ignore[assignment]
+    _logo_url = LOGO_URL  # type: ignore[assignment]
+    _documentation_url = documentation_url("webhooks")  # type: ignore[assignment]
 
     secret: SecretStr = Field(default=..., description="The webhook endpoint secret.")
     previous_secret: SecretStr | None = Field(

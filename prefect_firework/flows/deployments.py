@@ -26,11 +26,13 @@ import os
 import posixpath
 import string
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 from prefect import flow, get_run_logger
+from pydantic import BeforeValidator, Field, WithJsonSchema
+from pydantic.json_schema import SkipJsonSchema
 
 from prefect_firework.batch._ledger import Ledger
 from prefect_firework.batch._manifest import manifest_format, read_manifest
@@ -56,19 +58,29 @@ __all__ = [
 TEMPLATE_FIELDS = frozenset({"date"})
 
 
-def run_date(date: str | None = None, *, days_ago: int = 0, timezone: str = "UTC") -> dt.date:
-    """The day a run is about: ``date`` (ISO ``YYYY-MM-DD``) if given, else the day of the
-    run's *scheduled* start in ``timezone`` minus ``days_ago``.
+def _iso_day(date: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(date)
+    except ValueError:
+        raise ValueError(f"date must be an ISO date (YYYY-MM-DD), got {date!r}") from None
+
+
+def run_date(
+    date: dt.date | str | None = None, *, days_ago: int = 0, timezone: str = "UTC"
+) -> dt.date:
+    """The day a run is about: ``date`` (a ``datetime.date`` or ISO ``YYYY-MM-DD``) if given,
+    else the day of the run's *scheduled* start in ``timezone`` minus ``days_ago``.
 
     The scheduled start, not the wall clock: a run that waited in a queue past midnight, or a
     late retry, still processes the day it was scheduled for. Outside a flow run Prefect
     reports "now" as the scheduled start.
     """
+    if isinstance(date, dt.datetime):
+        return date.date()
+    if isinstance(date, dt.date):
+        return date
     if date:
-        try:
-            return dt.date.fromisoformat(str(date))
-        except ValueError:
-            raise ValueError(f"date must be an ISO date (YYYY-MM-DD), got {date!r}") from None
+        return _iso_day(str(date))
     try:
         zone = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -117,6 +129,57 @@ def results_next_to(manifest: str) -> str:
     return f"{folder}{sep}{base}.results{extension}{compression or ''}"
 
 
+# ------------------------------------------------------------------- the Run form's fields
+#
+# Prefect builds a deployment's parameter schema from the flow's signature, and the UI builds
+# the Run form from the schema: ``format: date`` is a date picker, a ``$ref`` to a block's
+# definition a block selector, each ``anyOf`` a row of tabs, a ``null`` member among them a
+# "None" tab (``Property is type "None"``). The form starts every field at its schema default,
+# ``null`` included, and validates what it submits, where ``null`` passes only if the schema
+# lists it. So ``str | None = None`` puts a "None" tab on every optional field, and hiding the
+# ``None`` alone (``SkipJsonSchema``) leaves ``default: null``, which the form then refuses.
+# These annotations keep the Python types and the ``None`` defaults and give the form an empty
+# default instead, ``""`` or ``{}``, which validation turns back into ``None``. ``date`` keeps
+# its ``null`` (no empty value is a date), as a tab that says what it means.
+
+
+def _blank_is_none(value: Any) -> Any:
+    """The form's empty field, ``""`` or ``{}``: the parameter's Python default, ``None``."""
+    return None if isinstance(value, (str, dict)) and not value else value
+
+
+def _as_day(value: Any) -> Any:
+    """``date`` as the form or a caller gives it: an ISO string (``""``: none), or a date."""
+    if isinstance(value, str):
+        return _iso_day(value) if value else None
+    return value
+
+
+#: optional text: a text box, empty by default
+FormText = Annotated[
+    str | SkipJsonSchema[None],
+    BeforeValidator(_blank_is_none),
+    Field(json_schema_extra={"default": ""}),
+]
+#: an optional JSON object (smart-open's transport parameters): a JSON editor holding ``{}``
+FormJSON = Annotated[
+    dict[str, Any] | SkipJsonSchema[None],
+    BeforeValidator(_blank_is_none),
+    Field(json_schema_extra={"default": {}}),
+]
+#: a FireworkCredentials block (the block selector) or a saved block's name (a text box)
+FormCredentials = Annotated[
+    FireworkCredentials | str | SkipJsonSchema[None],
+    BeforeValidator(_blank_is_none),
+    Field(json_schema_extra={"default": ""}),
+]
+#: a date picker, or ``None``: the day of the run's scheduled start
+FormDate = Annotated[
+    dt.date | Annotated[None, WithJsonSchema({"type": "null", "title": "scheduled day"})],
+    BeforeValidator(_as_day),
+]
+
+
 def _with_runner(batch_flow: Flow[..., Any], cluster_address: str | None) -> Flow[..., Any]:
     if not cluster_address:
         return batch_flow
@@ -130,7 +193,7 @@ class _Dated:
 
     manifest: str
     output: str | None
-    date: str | None
+    date: dt.date | str | None
     days_ago: int = 0
     timezone: str = "UTC"
 
@@ -142,10 +205,10 @@ class _Dated:
         return day, uri, out
 
 
-def _credentials(credentials: str | None) -> FireworkCredentials:
+def _credentials(credentials: FireworkCredentials | str | None) -> FireworkCredentials:
     """Load the block once for the whole run (every task would otherwise load it from the
     API again), and fail before the manifest is read if it does not exist."""
-    return resolve_credentials(credentials)
+    return resolve_credentials(_blank_is_none(credentials))
 
 
 def _summary(frame: pd.DataFrame, day: dt.date, uri: str, out: str | None) -> dict[str, Any]:
@@ -171,7 +234,7 @@ def _run_batch(
     batch_flow: Flow[..., pd.DataFrame],
     dated: _Dated,
     *,
-    credentials: str | None,
+    credentials: FireworkCredentials | str | None,
     transport_params: dict[str, Any] | None,
     cluster_address: str | None = None,
     ledger: str | _Absent | None = _Absent.KEYWORD,
@@ -209,17 +272,17 @@ def _run_batch(
 @flow(name="upload-manifest")
 def upload_manifest(
     manifest: str,
-    credentials: str | None = None,
-    output: str | None = None,
-    date: str | None = None,
+    credentials: FormCredentials = None,
+    output: FormText = None,
+    date: FormDate = None,
     days_ago: int = 0,
     timezone: str = "UTC",
     max_concurrency: int = 8,
     max_uploads_in_flight: int = 8,
     shared_rate_limit: bool = False,
-    ledger: str | None = None,
-    transport_params: dict[str, Any] | None = None,
-    cluster_address: str | None = None,
+    ledger: FormText = None,
+    transport_params: FormJSON = None,
+    cluster_address: FormText = None,
     fail_on_row_errors: bool = False,
 ) -> dict[str, Any]:
     """Upload every video of a dated manifest with ``upload_videos``; results beside it.
@@ -228,11 +291,11 @@ def upload_manifest(
         manifest: URI or path of the manifest (.csv, .parquet, .jsonl) on any storage
             smart-open reads; ``{date}`` is replaced by the run's date, e.g.
             ``s3://media/manifests/{date}.parquet`` (``{date:%Y/%m/%d}`` for another layout).
-        credentials: Name of a saved FireworkCredentials block. Empty: the worker's
+        credentials: A saved FireworkCredentials block, or its name. Empty: the worker's
             FIREWORK_CREDENTIALS_BLOCK or FIREWORK_CLIENT_ID / FIREWORK_CLIENT_SECRET.
         output: Where to write the results table (same formats; ``{date}`` allowed).
             Default: next to the manifest, ``<manifest stem>.results.<ext>``.
-        date: The day to process, YYYY-MM-DD. Default: the day of the run's scheduled
+        date: The day to process (YYYY-MM-DD). Default: the day of the run's scheduled
             start in ``timezone``, minus ``days_ago``.
         days_ago: Process the manifest of this many days before the scheduled day (1 for a
             job at 02:00 that handles yesterday's file).
@@ -278,18 +341,18 @@ def upload_manifest(
 @flow(name="import-manifest")
 def import_manifest(
     manifest: str,
-    credentials: str | None = None,
-    output: str | None = None,
-    date: str | None = None,
+    credentials: FormCredentials = None,
+    output: FormText = None,
+    date: FormDate = None,
     days_ago: int = 0,
     timezone: str = "UTC",
     asynchronous: bool = True,
     max_concurrency: int = 8,
     shared_rate_limit: bool = False,
-    ledger: str | None = None,
-    transport_params: dict[str, Any] | None = None,
+    ledger: FormText = None,
+    transport_params: FormJSON = None,
     fail_on_row_errors: bool = False,
-    url: str | None = None,
+    url: FormText = None,
 ) -> dict[str, Any]:
     """Import every ``url`` row of a manifest with ``import_videos``; results beside it.
 
@@ -300,11 +363,11 @@ def import_manifest(
     Args:
         manifest: URI or path of the manifest of ``url`` rows; ``{date}`` is replaced by
             the run's date, e.g. ``s3://media/imports/{date}.csv``.
-        credentials: Name of a saved FireworkCredentials block. Empty: the worker's
+        credentials: A saved FireworkCredentials block, or its name. Empty: the worker's
             FIREWORK_CREDENTIALS_BLOCK or FIREWORK_CLIENT_ID / FIREWORK_CLIENT_SECRET.
         output: Where to write the results table (``{date}`` allowed). Default: next to the
             manifest, ``<manifest stem>.results.<ext>``.
-        date: The day to process, YYYY-MM-DD. Default: the day of the run's scheduled
+        date: The day to process (YYYY-MM-DD). Default: the day of the run's scheduled
             start in ``timezone``, minus ``days_ago``.
         days_ago: Process the manifest of this many days before the scheduled day.
         timezone: IANA time zone in which the scheduled start becomes a date.
@@ -344,11 +407,11 @@ def import_manifest(
 @flow(name="update-manifest")
 def update_manifest(
     manifest: str,
-    credentials: str | None = None,
-    output: str | None = None,
-    date: str | None = None,
+    credentials: FormCredentials = None,
+    output: FormText = None,
+    date: FormDate = None,
     max_concurrency: int = 8,
-    transport_params: dict[str, Any] | None = None,
+    transport_params: FormJSON = None,
     fail_on_row_errors: bool = False,
 ) -> dict[str, Any]:
     """PATCH the videos of an update manifest (``video_id`` + fields) with ``update_videos``.
@@ -356,11 +419,12 @@ def update_manifest(
     Args:
         manifest: URI or path of the update manifest; ``{date}`` is replaced by ``date``
             (default: today, UTC), e.g. ``s3://media/updates/{date}.csv``.
-        credentials: Name of a saved FireworkCredentials block. Empty: the worker's
+        credentials: A saved FireworkCredentials block, or its name. Empty: the worker's
             FIREWORK_CREDENTIALS_BLOCK or FIREWORK_CLIENT_ID / FIREWORK_CLIENT_SECRET.
         output: Where to write the results table (``{date}`` allowed). Default: next to the
             manifest, ``<manifest stem>.results.<ext>``.
-        date: The day filled into ``{date}``, YYYY-MM-DD.
+        date: The day filled into ``{date}`` (YYYY-MM-DD). Default: the day of the run's
+            scheduled start, UTC.
         max_concurrency: PATCH requests in flight at once.
         transport_params: smart-open transport parameters for the manifest and the output.
         fail_on_row_errors: End the run Failed when any row is failed or invalid.
