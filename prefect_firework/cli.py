@@ -356,8 +356,6 @@ def import_(
     import_videos flow on a manifest built from the arguments: rows the ledger records as done
     are skipped, so rerunning the same command creates no video twice.
     """
-    from prefect_firework._redact import redact_url
-    from prefect_firework.settings import FireworkSettings
 
     metadata = _metadata(
         channel,
@@ -371,43 +369,70 @@ def import_(
     )
     _allow_a_slow_prefect_start()
     if len(urls) == 1:
-        from prefect_firework.flows import import_video
-
-        settings = FireworkSettings()
-        try:
-            video = import_video(
-                urls[0],
-                channel,
-                caption,
-                metadata=metadata,
-                mode="async" if asynchronous else "sync",
-                wait=True,
-                poll_interval=settings.poll_interval,
-                timeout=settings.import_timeout,
-                credentials=credentials,
-            )
-            status = "imported" if asynchronous else "created"
-            rows = [_Row(redact_url(urls[0]), video.id, status)]
-        except Exception as exc:
-            rows = [_Row(redact_url(urls[0]), None, "failed", _describe(exc))]
+        rows = [_import_one(urls[0], channel, caption, metadata, asynchronous, credentials)]
     else:
-        import pandas as pd
-
-        from prefect_firework.flows import import_videos
-
-        frame = pd.DataFrame.from_records(
-            [{"url": u, "channel_id": channel, "caption": caption, **metadata} for u in urls]
-        )
-        results = _run_batch(
-            import_videos,
-            frame,
-            credentials=credentials,
-            asynchronous=asynchronous,
-            ledger=_ledger(ledger),
-        )
-        rows = _rows_of(urls, results, redact_url)
+        rows = _import_many(urls, channel, caption, metadata, asynchronous, credentials, ledger)
     _print_rows("url", rows)
     _exit_for(row.status for row in rows)
+
+
+def _import_one(
+    url: str,
+    channel: str,
+    caption: str,
+    metadata: dict[str, Any],
+    asynchronous: bool,
+    credentials: str | None,
+) -> _Row:
+    """One URL through the import_video flow (each run creates a video)."""
+    from prefect_firework._redact import redact_url
+    from prefect_firework.flows import import_video
+    from prefect_firework.settings import FireworkSettings
+
+    settings = FireworkSettings()
+    try:
+        video = import_video(
+            url,
+            channel,
+            caption,
+            metadata=metadata,
+            mode="async" if asynchronous else "sync",
+            wait=True,
+            poll_interval=settings.poll_interval,
+            timeout=settings.import_timeout,
+            credentials=credentials,
+        )
+    except Exception as exc:
+        return _Row(redact_url(url), None, "failed", _describe(exc))
+    return _Row(redact_url(url), video.id, "imported" if asynchronous else "created")
+
+
+def _import_many(
+    urls: list[str],
+    channel: str,
+    caption: str,
+    metadata: dict[str, Any],
+    asynchronous: bool,
+    credentials: str | None,
+    ledger: str | None,
+) -> list[_Row]:
+    """Several URLs through import_videos on a manifest of the arguments (idempotent)."""
+    import pandas as pd
+
+    from prefect_firework._redact import redact_url
+    from prefect_firework.flows import import_videos
+
+    frame = pd.DataFrame.from_records(
+        [{"url": u, "channel_id": channel, "caption": caption, **metadata} for u in urls]
+    )
+    results = _run_batch(
+        import_videos,
+        frame,
+        credentials=credentials,
+        asynchronous=asynchronous,
+        ledger=_ledger(ledger),
+    )
+    return _rows_of(urls, results, redact_url)
 
 
 @app.command()

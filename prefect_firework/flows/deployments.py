@@ -318,7 +318,7 @@ def upload_manifest(
             threads in the flow's process. See ``prefect_firework.runners`` for what the
             cluster's machines need.
         fail_on_row_errors: End the run Failed when any row is failed or invalid (e.g. to
-            trigger a notification); by default the run completes and the table tells.
+            trigger a notification); by default it fails only when no row succeeded.
 
     Returns:
         The run's summary: ``date`` (YYYY-MM-DD), ``manifest`` (the URI read), ``output``
