@@ -448,15 +448,19 @@ def batch(
         None, "--max-concurrency", min=1, help="Task runs (parts, creates) in flight at once."
     ),
     ledger: str | None = _opt_ledger(),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        metavar="",
+        help="Validate and preflight every row and print the plan; send nothing to Firework.",
+    ),
 ) -> None:
     """Run the upload_videos flow on a manifest; print the results and the counts.
 
-    Exit 1 if a row failed or was invalid. Rows the ledger records as done are skipped, so a
-    rerun after a failure creates only what is missing.
+    Exit 1 if a row failed or was invalid (with --dry-run: refused or invalid). Rows the
+    ledger records as done are skipped, so a rerun after a failure creates only what is
+    missing.
     """
-    from rich.console import Console
-    from rich.table import Table
-
     from prefect_firework.batch._manifest import manifest_format
     from prefect_firework.errors import ManifestError
 
@@ -477,27 +481,66 @@ def batch(
     options: dict[str, Any] = {"credentials": credentials, "output": output}
     if max_concurrency is not None:
         options["max_concurrency"] = max_concurrency
+    if dry_run:
+        from prefect_firework.batch._dryrun import plan_summary
+        from prefect_firework.settings import FireworkSettings
+
+        plan = upload_videos(manifest, ledger=_ledger(ledger), dry_run=True, **options)
+        settings = FireworkSettings()
+        summary = plan_summary(plan, settings.rate_limit_creates, settings.rate_limit_window)
+        _print_table("upload_videos plan (dry run)", plan, _PLAN_COLUMNS, summary)
+        _exit_for("failed" if s == "refused" else s for s in plan["status"].astype(str))
+        return
     from prefect_firework.batch._run import counts_message
 
     frame = _run_batch(upload_videos, manifest, ledger=_ledger(ledger), **options)
-    table = Table(title="upload_videos results")
-    for column in ("row", "source", "status", "video id", "key", "error"):
-        table.add_column(column, overflow="fold")
+    _print_table("upload_videos results", frame, _RESULT_COLUMNS, counts_message(frame))
+    _exit_for(frame["status"].astype(str))
+
+
+#: (column, heading) of the tables ``batch`` prints
+_RESULT_COLUMNS = (
+    ("row", "row"),
+    ("source", "source"),
+    ("status", "status"),
+    ("video_id", "video id"),
+    ("key", "key"),
+    ("error", "error"),
+)
+_PLAN_COLUMNS = (
+    ("row", "row"),
+    ("source", "source"),
+    ("status", "status"),
+    ("strategy", "strategy"),
+    ("parts", "parts"),
+    ("bytes", "bytes"),
+    ("channel_id", "channel"),
+    ("error", "error"),
+)
+
+
+def _print_table(
+    title: str, frame: pd.DataFrame, columns: Sequence[tuple[str, str]], footer: str
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for _, heading in columns:
+        table.add_column(heading, overflow="fold")
     for record in frame.astype(object).where(frame.notna(), None).to_dict(orient="records"):
+        shown = [record.get(name) for name, _ in columns]
         table.add_row(
             *_cells(
-                record["row"],
-                record.get("source") or "-",
-                record["status"],
-                record["video_id"] or "-",
-                record["key"] or "-",
-                record["error"] or "",
+                *(
+                    ("" if name == "error" else "-") if value is None else value
+                    for (name, _), value in zip(columns, shown, strict=True)
+                )
             )
         )
     console = Console()
     console.print(table)
-    console.print(counts_message(frame), markup=False)
-    _exit_for(frame["status"].astype(str))
+    console.print(footer, markup=False)
 
 
 # ---------------------------------------------------------------------- sandbox / demo / hooks

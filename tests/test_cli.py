@@ -264,6 +264,22 @@ def test_batch_csv_with_a_bad_row_exits_1_and_prints_its_error(
     assert sorted(v["caption"] for v in sb.videos()) == ["Fixed", "Good"]
 
 
+def test_batch_dry_run_prints_the_plan_and_sends_nothing(sb, firework_env, media, tmp_path) -> None:
+    rows = [
+        {"source": str(media["a"]), "channel_id": sb.channel_id, "caption": "Good"},
+        {"source": str(tmp_path / "missing.mp4"), "channel_id": sb.channel_id, "caption": "Gone"},
+    ]
+    manifest = tmp_path / "manifest.csv"
+    pd.DataFrame(rows).to_csv(manifest, index=False)
+    sent = len(sb.requests)
+    result = cli("batch", manifest, "--dry-run", "--ledger", tmp_path / "ledger")
+    assert result.returncode == 1, result.stderr  # a refused row
+    assert "dry run: 2 rows (1 ready, 1 refused)" in result.stdout
+    assert f"1 creates on {sb.channel_id}: at once" in result.stdout
+    assert "single" in result.stdout and "missing.mp4" in result.stdout
+    assert len(sb.requests) == sent and sb.videos() == []
+
+
 def test_batch_refuses_a_manifest_it_cannot_read_before_any_flow(tmp_path) -> None:
     unknown = invoke("batch", tmp_path / "manifest.txt", "--ledger", tmp_path / "ledger")
     assert unknown.exit_code == 2
