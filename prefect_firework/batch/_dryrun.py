@@ -55,16 +55,20 @@ def _plan_file(b: Batch, row: UploadRow, plan: dict[str, Any]) -> None:
         if strategy == "multipart"
         else 1,
     )
-    entry = b.ledger.get(upload_row_key(row, info.fingerprint))
-    plan["status"] = "done" if entry is not None and entry.status in DONE else "ready"
+    plan["status"] = _ledger_status(b, upload_row_key(row, info.fingerprint))
 
 
 def _plan_url(b: Batch, row: UploadRow, plan: dict[str, Any]) -> None:
     tp = dict(b.transport_params) if b.transport_params else None
     stat = stat_source(str(row.url), transport_params=tp)  # reachable, and how large
     plan.update(strategy="url-async" if row.asynchronous else "url-sync", bytes=stat.size)
-    entry = b.ledger.get(upload_row_key(row, None))
-    plan["status"] = "done" if entry is not None and entry.status in DONE else "ready"
+    plan["status"] = _ledger_status(b, upload_row_key(row, None))
+
+
+def _ledger_status(b: Batch, key: str) -> str:
+    """``done`` when the ledger has the row's video (a real run skips it), else ``ready``."""
+    entry = b.ledger.get(key)
+    return "done" if entry is not None and entry.status in DONE else "ready"
 
 
 def _plan_row(b: Batch, row: UploadRow | InvalidRow) -> dict[str, Any]:

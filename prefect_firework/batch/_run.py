@@ -306,7 +306,7 @@ def completed(frame: pd.DataFrame) -> State[pd.DataFrame]:
 def counts_message(frame: pd.DataFrame) -> str:
     """``8 rows: 1 created, 1 failed, 6 invalid``: the flow run's state message."""
     counts = frame["status"].value_counts() if len(frame) else pd.Series(dtype="int64")
-    order = {status: i for i, status in enumerate(("created", "imported", "updated", "skipped"))}
+    order = {status: i for i, status in enumerate(_SUCCEEDED)}
     parts = sorted(counts.items(), key=lambda item: (order.get(str(item[0]), 9), str(item[0])))
     listed = ", ".join(f"{n} {status}" for status, n in parts)
     return f"{len(frame)} rows" + (f": {listed}" if listed else "")
