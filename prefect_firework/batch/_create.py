@@ -168,10 +168,22 @@ def put_retrying(b: Batch, entry: LedgerEntry) -> None:
             time.sleep(0.5 * 2**attempt)
 
 
+def skipped(result: RowResult, entry: LedgerEntry) -> RowResult:
+    """A row an earlier run finished, as that run recorded it: video and import ids, how it was
+    made (when the entry says) and when."""
+    return result.set(
+        ResultStatus.SKIPPED,
+        video_id=entry.video_id,
+        import_id=entry.import_id,
+        strategy=entry.strategy or result.strategy,
+        recorded_at=entry.updated_at,
+    )
+
+
 def outcome_of(
-    row: UploadRow, key: str, created: Any, s3_key: str | None
+    row: UploadRow, key: str, created: Any, s3_key: str | None, strategy: str | None = None
 ) -> tuple[ResultStatus, dict[str, Any], LedgerEntry]:
-    """The result and the ledger entry of a create's answer.
+    """The result and the ledger entry of a create's answer (``strategy``: how it was made).
 
     A 202 is an import job whatever its status: its id is an *import* id; a video id comes
     only from a completed import's ``video_id``; an errored import is a failed row.
@@ -179,7 +191,7 @@ def outcome_of(
     if isinstance(created, VideoImport):
         ids = {"import_id": created.id, "video_id": created.video_id}
         if created.status == "completed" and created.video_id:
-            entry = LedgerEntry(key=key, status="imported", **ids)
+            entry = LedgerEntry(key=key, status="imported", strategy=strategy, **ids)
             return ResultStatus.IMPORTED, ids, entry
         if created.status == "errored":
             error = f"import {created.id} errored" + (
@@ -188,10 +200,12 @@ def outcome_of(
             entry = LedgerEntry(key=key, status="not_created", import_id=created.id, error=error)
             return ResultStatus.FAILED, {**ids, "error": error}, entry
         # running (or completed without its video id yet): polled with the others
-        entry = LedgerEntry(key=key, status="importing", import_id=created.id)
+        entry = LedgerEntry(key=key, status="importing", import_id=created.id, strategy=strategy)
         return ResultStatus.IMPORTING, ids, entry
     done = ResultStatus.CREATED if row.kind == "file" else ResultStatus.IMPORTED
-    entry = LedgerEntry(key=key, status=done.value, video_id=created.id, s3_key=s3_key)
+    entry = LedgerEntry(
+        key=key, status=done.value, video_id=created.id, s3_key=s3_key, strategy=strategy
+    )
     return done, {"video_id": created.id}, entry
 
 
@@ -220,7 +234,11 @@ class CreateGuard:
     ) -> None:
         self.b, self.row, self.key, self.result, self.call = b, row, key, result, call
         self.creating = LedgerEntry(
-            key=key, status="creating", s3_key=s3_key, upload_id=upload_id
+            key=key,
+            status="creating",
+            s3_key=s3_key,
+            upload_id=upload_id,
+            strategy=result.strategy,
         )
         self.s3_key = s3_key
 
@@ -263,9 +281,7 @@ class CreateGuard:
         if entry is None or entry.status == "not_created":
             return True
         if entry.status in DONE:  # a concurrent run finished it
-            self.result.set(
-                ResultStatus.SKIPPED, video_id=entry.video_id, import_id=entry.import_id
-            )
+            skipped(self.result, entry)
             return False
         if entry.status == "importing" and entry.import_id:
             self.result.set(ResultStatus.IMPORTING, import_id=entry.import_id)
@@ -299,9 +315,14 @@ class CreateGuard:
                 raise RuntimeError(_sent_uncertain(self.b, self.row, self.key, exc)) from exc
 
     def _record(self, created: Any) -> Generator[Any, Any, None]:
-        status, fields, entry = outcome_of(self.row, self.key, created, self.s3_key)
+        status, fields, entry = outcome_of(
+            self.row, self.key, created, self.s3_key, self.result.strategy
+        )
         self.result.set(status, **fields)
         try:
             yield Blocking(put_retrying, (self.b, entry))
         except LedgerError as exc:
             self.result.add_note(ledger_unwritten(self.key, entry, exc))
+        else:
+            if entry.status in DONE:
+                self.result.recorded_at = entry.updated_at

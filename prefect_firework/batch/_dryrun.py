@@ -8,7 +8,6 @@ total bytes and, per channel, the least time the create budget allows.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +18,7 @@ import pandas as pd
 from prefect_firework._redact import redact_source
 from prefect_firework.batch._batch import Batch, describe
 from prefect_firework.batch._create import DONE, upload_row_key
+from prefect_firework.batch._pacing import budget_line
 from prefect_firework.batch._parts import plan_parts
 from prefect_firework.batch._rows import InvalidRow, UploadRow
 from prefect_firework.batch._steps import planned_strategy
@@ -103,22 +103,12 @@ def plan_uploads(rows: Sequence[UploadRow | InvalidRow], b: Batch) -> pd.DataFra
     ).sort_values("row", kind="stable", ignore_index=True)
 
 
-def _duration(seconds: float) -> str:
-    minutes = math.ceil(seconds / 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
-
-
 def budget_lines(frame: pd.DataFrame, limit: int, window: float) -> list[str]:
     """Per channel, the creates a real run would send and the least time the budget allows:
     ``limit`` creates at once, then ``limit`` more each ``window`` seconds."""
     ready = frame[frame["status"] == "ready"]
-    lines = []
-    for channel, n in sorted(Counter(ready["channel_id"].dropna()).items()):
-        least = (math.ceil(n / limit) - 1) * window
-        when = "at once" if least <= 0 else f"at least {_duration(least)}"
-        lines.append(f"{n} creates on {channel}: {when} at {limit} per {_duration(window)}")
-    return lines
+    counts = Counter(ready["channel_id"].dropna())
+    return [budget_line(channel, n, limit, window) for channel, n in sorted(counts.items())]
 
 
 def plan_summary(frame: pd.DataFrame, limit: int, window: float) -> str:

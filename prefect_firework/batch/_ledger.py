@@ -84,6 +84,9 @@ class LedgerEntry(BaseModel):
     import_id: str | None = None
     s3_key: str | None = None
     upload_id: str | None = None
+    #: how the row's video was made (``single``, ``multipart``, ``url-sync``, ``url-async``),
+    #: so a rerun that skips the row still reports it
+    strategy: str | None = None
     error: str | None = None
     updated_at: datetime = Field(default_factory=_utcnow)
 
@@ -403,16 +406,18 @@ class Ledger:
         self, key: str, video_id: str | None, *, timeout: float | None, force: bool
     ) -> tuple[LedgerEntry | None, LedgerEntry]:
         """:meth:`resolve`, returning (the entry it replaced or None, the entry it wrote)."""
-        if video_id:
-            entry = LedgerEntry(key=key, status="created", video_id=video_id)
-        else:
-            entry = LedgerEntry(
-                key=key, status="not_created", error="resolved: the earlier create made no video"
-            )
         with self.hold(key, timeout=timeout):
             previous = self.get(key)
             if not force:
                 _refuse_to_settle(key, previous, self.location(self._entry_name(key)))
+            strategy = previous.strategy if previous is not None else None
+            if video_id:
+                entry = LedgerEntry(
+                    key=key, status="created", video_id=video_id, strategy=strategy
+                )
+            else:
+                error = "resolved: the earlier create made no video"
+                entry = LedgerEntry(key=key, status="not_created", error=error)
             self.put(entry)
         return previous, entry
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_LIMIT_NAME",
     "ChannelPacer",
+    "CreatesLeft",
     "PrefectRateLimitPacer",
+    "budget_line",
     "gcl_parameters",
 ]
 
@@ -41,6 +43,70 @@ DEFAULT_BACKOFF = _defaults.RATE_LIMIT_BACKOFF
 def next_backoff(previous: float, initial: float, window: float) -> float:
     """The pause after a 429 that named no ``Retry-After``: ``initial``, then doubling."""
     return min(window, initial if previous <= 0 else previous * 2)
+
+
+def describe_duration(seconds: float) -> str:
+    """``45 s``, ``5 min``, ``1 h 40 min`` (minutes rounded up: a lower bound stays one)."""
+    if seconds < 60:
+        return f"{math.ceil(seconds)} s"
+    hours, minutes = divmod(math.ceil(seconds / 60), 60)
+    return f"{hours} h {minutes} min" if hours else f"{minutes} min"
+
+
+def least_time(creates: int, limit: int, window: float) -> float:
+    """The least time ``creates`` creates need under the budget: ``limit`` at once, then
+    ``limit`` more each ``window``."""
+    return max(0, math.ceil(creates / limit) - 1) * window if creates > 0 else 0.0
+
+
+def budget_line(
+    channel: str, creates: int, limit: int, window: float, *, left: bool = False
+) -> str:
+    """``412 creates on X6Xqd6W: at least 1 h 40 min at 20 per 5 min`` (``creates left``
+    while a run goes on)."""
+    least = least_time(creates, limit, window)
+    when = "at once" if least <= 0 else f"at least {describe_duration(least)}"
+    what = "creates left" if left else "creates"
+    return f"{creates} {what} on {channel}: {when} at {limit} per {describe_duration(window)}"
+
+
+class CreatesLeft:
+    """The creates a running batch still has to send, per channel, and the least time the
+    budget allows them: what its progress shows as an ETA.
+
+    Each row counts until it ends (created, skipped, failed: its create is no longer to come).
+    A lower bound: it assumes the channel's whole budget free now.
+    """
+
+    def __init__(self, channel_of: Mapping[int, str], limit: int, window: float) -> None:
+        self._channel_of = dict(channel_of)
+        self.left: Counter[str] = Counter(self._channel_of.values())
+        self.made: Counter[str] = Counter()  # creates this run made, per channel
+        self.limit, self.window = limit, float(window)
+
+    def row_ended(self, row: int | None, *, made: bool = False) -> None:
+        """The row's create is no longer to come (``made``: it made a video or an import);
+        a row counts once, however often told."""
+        channel = self._channel_of.pop(row, None) if row is not None else None
+        if channel is not None:
+            self.left[channel] -= 1
+            self.made[channel] += made
+
+    def lines(self) -> list[str]:
+        """One line per channel with creates left, in channel order."""
+        return [
+            budget_line(channel, n, self.limit, self.window, left=True)
+            for channel, n in sorted(self.left.items())
+            if n > 0
+        ]
+
+    def made_lines(self) -> list[str]:
+        """Per channel, the creates this run made and the least time the budget allowed them."""
+        return [
+            budget_line(channel, n, self.limit, self.window)
+            for channel, n in sorted(self.made.items())
+            if n > 0
+        ]
 
 
 @dataclass
@@ -184,9 +250,7 @@ class ChannelPacer:
     # ------------------------------------------------------------------ introspection
 
     def wait_time(self, channel_id: str) -> float | None:
-        """Seconds until a slot would be free for a new waiter (0: now; None: after an exit).
-
-"""
+        """Seconds until a slot would be free for a new waiter (0: now; None: after an exit)."""
         with self._lock:
             state = self._channels.get(channel_id)
             if state is None:

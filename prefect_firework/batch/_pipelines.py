@@ -13,7 +13,7 @@ from typing import Any
 
 from prefect_firework._redact import redact_source
 from prefect_firework.batch._batch import Batch, blame, describe
-from prefect_firework.batch._create import DONE, CreateGuard, tagged, upload_row_key
+from prefect_firework.batch._create import DONE, CreateGuard, skipped, tagged, upload_row_key
 from prefect_firework.batch._driver import Blocking, Call
 from prefect_firework.batch._results import ResultStatus, RowResult
 from prefect_firework.batch._rows import UpdateRow, UploadRow
@@ -59,10 +59,10 @@ def file_pipeline(b: Batch, row: UploadRow) -> Pipeline:
             return result
         key = result.key = upload_row_key(row, info.fingerprint)
         result.bytes = info.size
+        result.strategy = planned_strategy(info.size, multipart_threshold=b.multipart_threshold)
         entry = yield Blocking(b.ledger.get, (key,))
         if entry is not None and entry.status in DONE:
-            return _timed(result.set(ResultStatus.SKIPPED, video_id=entry.video_id), started)
-        result.strategy = planned_strategy(info.size, multipart_threshold=b.multipart_threshold)
+            return _timed(skipped(result, entry), started)
         uploaded = yield from upload_steps(
             str(row.source),
             info,
@@ -109,8 +109,7 @@ def url_pipeline(b: Batch, row: UploadRow) -> Pipeline:
     try:
         entry = yield Blocking(b.ledger.get, (key,))
         if entry is not None and entry.status in DONE:
-            result.set(ResultStatus.SKIPPED, video_id=entry.video_id, import_id=entry.import_id)
-            return _timed(result, started)
+            return _timed(skipped(result, entry), started)
         call = Call(
             create_video,
             {

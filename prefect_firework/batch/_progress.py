@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 from prefect import get_run_logger
 
+from prefect_firework.batch._pacing import CreatesLeft
 from prefect_firework.batch._results import ResultStatus, RowResult
 
 __all__ = ["ArtifactReporter", "BatchProgress"]
@@ -98,11 +99,13 @@ class ArtifactReporter:
 
 
 class BatchProgress:
-    """Counts finished rows and reports them to the Prefect UI and the console."""
+    """Counts finished rows and reports them to the Prefect UI and the console; with
+    ``creates``, also each channel's creates left and the least time the budget allows them."""
 
-    def __init__(self, name: str, *, total: int) -> None:
+    def __init__(self, name: str, *, total: int, creates: CreatesLeft | None = None) -> None:
         self.name = name
         self.total = total
+        self.creates = creates
         self.done = 0
         self.bytes = 0
         self.counts: collections.Counter[str] = collections.Counter()
@@ -122,11 +125,18 @@ class BatchProgress:
             create_progress_artifact(0.0, key=key, description=f"{self.name}: rows finished")
         )
 
-    def _update_progress(self, percent: float) -> None:
+    def _update_progress(self, percent: float, description: str) -> None:
         from prefect.artifacts import update_progress_artifact
 
         if self._artifact:
-            update_progress_artifact(self._artifact[0], percent)
+            update_progress_artifact(self._artifact[0], percent, description=description)
+
+    def eta(self) -> list[str]:
+        """Each channel's creates left and the least time the budget allows them."""
+        return self.creates.lines() if self.creates is not None else []
+
+    def _description(self) -> str:
+        return "; ".join([f"{self.name}: rows finished", *self.eta()])
 
     def _console_bar(self) -> Any:
         if not (sys.stderr.isatty() or "ipykernel" in sys.modules):
@@ -145,24 +155,34 @@ class BatchProgress:
             if result.status is not ResultStatus.SKIPPED:
                 self.bytes += int(result.bytes or 0)
         self.counts[str(result.status)] += 1 if count else 0
+        self.create_ended(result)
         now = time.perf_counter()
         if self._bar is not None:
             self._bar.update(self._bar.task_ids[0], completed=self.done)
         if now - self._last_update >= _UPDATE_EVERY or self.done == self.total:
             self._last_update = now
-            percent = self.percent
+            percent, description = self.percent, self._description()
             self._reporter.submit(
-                "progress-update", lambda: self._update_progress(percent), latest=True
+                "progress-update",
+                lambda: self._update_progress(percent, description),
+                latest=True,
             )
             if self._bar is None:
                 self._logger.info(
-                    "%s: %d/%d rows, %.1f MiB, %.1f MiB/s",
+                    "%s: %d/%d rows, %.1f MiB, %.1f MiB/s%s",
                     self.name,
                     self.done,
                     self.total,
                     self.bytes / 2**20,
                     self.bytes / 2**20 / max(now - self.started, 1e-9),
+                    "".join(f"; {line}" for line in self.eta()),
                 )
+
+    def create_ended(self, result: RowResult) -> None:
+        """The row's create is no longer to come (an accepted import ends it before its poll)."""
+        if self.creates is not None:
+            made = result.status in _MADE
+            self.creates.row_ended(result.row, made=made)
 
     @property
     def percent(self) -> float:
@@ -178,7 +198,10 @@ class BatchProgress:
         """Finish the progress display; publish the results table and a summary."""
         if self._bar is not None:
             self._bar.stop()
-        self._reporter.submit("progress-update", lambda: self._update_progress(100.0), latest=True)
+        description = self._description()
+        self._reporter.submit(
+            "progress-update", lambda: self._update_progress(100.0, description), latest=True
+        )
         if frame is not None and title is not None:
             self._publish(frame, title)
             self._logger.info(self.summary_line(frame))
@@ -229,6 +252,9 @@ class BatchProgress:
             f"**Elapsed:** {elapsed:.1f} s  "
             f"**Throughput:** {total_bytes / 2**20 / elapsed:.1f} MiB/s",
         ]
+        if self.creates is not None and self.creates.made_lines():
+            lines += ["", "## Create budget", ""]
+            lines += [f"- {line}" for line in self.creates.made_lines()]
         groups = error_groups(frame)
         if groups:
             lines += ["", "## Top errors", "", "| error | rows | count |", "| --- | --- | ---: |"]
@@ -239,6 +265,8 @@ class BatchProgress:
 
 
 _TOP_ERRORS = 10
+#: statuses of a row whose create this run made (an import accepted counts)
+_MADE = (ResultStatus.CREATED, ResultStatus.IMPORTED, ResultStatus.IMPORTING)
 _ROW_PREFIX = re.compile(r"^row \d+(?:, |: )")
 #: the artifact's column order: what a person reads first, then the wide columns
 _ARTIFACT_COLUMNS = (
@@ -252,6 +280,7 @@ _ARTIFACT_COLUMNS = (
     "strategy",
     "bytes",
     "seconds",
+    "recorded_at",
     "key",
 )
 
@@ -263,6 +292,10 @@ def artifact_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
         c for c in frame.columns if c not in _ARTIFACT_COLUMNS
     ]
     shown = frame[columns].astype(object).where(frame[columns].notna(), None)
+    if "recorded_at" in shown:  # JSON for the API: ISO 8601 text
+        shown["recorded_at"] = shown["recorded_at"].map(
+            lambda t: t.isoformat(timespec="seconds") if t is not None else None
+        )
     if "key" in shown:
         shown["key"] = shown["key"].map(
             lambda k: k if not isinstance(k, str) or len(k) <= 20 else f"{k[:17]}..."

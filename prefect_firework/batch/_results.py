@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -59,6 +60,9 @@ class RowResult:
     strategy: str | None = None
     bytes: int | None = None
     seconds: float | None = None
+    #: when the ledger recorded the row's video: in this run, or (a skipped row) the earlier
+    #: run that made it
+    recorded_at: datetime | None = None
     error: str | None = None
 
     def set(self, status: ResultStatus, **fields: Any) -> RowResult:
@@ -95,6 +99,7 @@ RESULT_DTYPES: dict[str, str] = {
     "strategy": "string",
     "bytes": "Int64",
     "seconds": "Float64",
+    "recorded_at": "datetime64[ns, UTC]",
     "error": "string",
 }
 #: the statuses a finished results table holds

@@ -19,7 +19,7 @@ from prefect_firework.batch._driver import NO_PACING, Pipeline, drive, labelled
 from prefect_firework.batch._dryrun import plan_summary, plan_uploads
 from prefect_firework.batch._ledger import LedgerEntry
 from prefect_firework.batch._manifest import write_results
-from prefect_firework.batch._pacing import ChannelPacer, PrefectRateLimitPacer
+from prefect_firework.batch._pacing import ChannelPacer, CreatesLeft, PrefectRateLimitPacer
 from prefect_firework.batch._pipelines import (
     file_pipeline,
     get_pipeline,
@@ -140,9 +140,18 @@ def run_uploads(
     import_timeout: float,
     output: str | os.PathLike[str] | None,
     fail_on_row_errors: bool,
+    create_budget: tuple[int, float] | None = None,
 ) -> pd.DataFrame:
-    """Run a parsed upload manifest's rows with progress reporting; return the results."""
-    progress = BatchProgress(name, total=len(rows))
+    """Run a parsed upload manifest's rows with progress reporting; return the results.
+
+    ``create_budget`` (creates, window seconds) lets the progress show each channel's creates
+    left and the least time the budget allows them.
+    """
+    creates = None
+    if create_budget is not None:
+        channel_of = {r.row: r.metadata.channel_id for r in rows if isinstance(r, UploadRow)}
+        creates = CreatesLeft(channel_of, *create_budget)
+    progress = BatchProgress(name, total=len(rows), creates=creates)
     results = [_invalid(row) for row in rows if isinstance(row, InvalidRow)]
     for result in results:
         progress.row_done(result)
@@ -155,7 +164,9 @@ def run_uploads(
 
     for result in _drive(b, pipelines(), max_rows=max_uploads_in_flight, pacer=pacer):
         results.append(result)
-        if result.status is not ResultStatus.IMPORTING:
+        if result.status is ResultStatus.IMPORTING:
+            progress.create_ended(result)  # its create is done; the row ends with its poll
+        else:
             progress.row_done(result)
     polled = _finish_imports(b, results, poll_interval, import_timeout)
     for result in polled:
@@ -222,7 +233,11 @@ def _settle(result: RowResult, outcome: VideoImport | str | None) -> LedgerEntry
     if outcome.status == "completed":
         result.set(ResultStatus.IMPORTED, video_id=outcome.video_id)
         return LedgerEntry(
-            key=result.key, status="imported", import_id=outcome.id, video_id=outcome.video_id
+            key=result.key,
+            status="imported",
+            import_id=outcome.id,
+            video_id=outcome.video_id,
+            strategy=result.strategy,
         )
     error = f"import {outcome.id} errored" + (f": {outcome.error}" if outcome.error else "")
     result.set(ResultStatus.FAILED, video_id=outcome.video_id, error=error)
@@ -256,6 +271,9 @@ def _finish_imports(
             b.ledger.put(entry)
         except LedgerError as exc:
             result.add_note(ledger_unwritten(entry.key, entry, exc))
+        else:
+            if entry.status == "imported":
+                result.recorded_at = entry.updated_at
 
     # one fsync'd write each: overlapped, not one after another (hundreds of imports)
     with ThreadPoolExecutor(max_workers=b.max_concurrency) as pool:

@@ -120,6 +120,7 @@ def upload_videos(
             import_timeout=settings.import_timeout,
             output=output,
             fail_on_row_errors=fail_on_row_errors,
+            create_budget=(settings.rate_limit_creates, settings.rate_limit_window),
         )
     )
 
@@ -198,5 +199,6 @@ def import_videos(
             import_timeout=import_timeout or settings.import_timeout,
             output=output,
             fail_on_row_errors=fail_on_row_errors,
+            create_budget=(settings.rate_limit_creates, settings.rate_limit_window),
         )
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -269,6 +270,7 @@ def test_write_results_local(tmp_path: Path, name: str) -> None:
                 "video_id": "v",
                 "bytes": 5,
                 "seconds": 0.5,
+                "recorded_at": datetime(2026, 11, 27, 2, 3, 4, tzinfo=timezone.utc),
             },
         ]
     )
@@ -281,9 +283,11 @@ def test_write_results_local(tmp_path: Path, name: str) -> None:
         back = pd.read_csv(path)
         assert list(back.columns) == RESULT_COLUMNS
         assert back["error"].tolist()[1] == 'boom, "quoted"'
+        assert back["recorded_at"].tolist()[0] == "2026-11-27 02:03:04+00:00"
     else:
         lines = [json.loads(line) for line in path.read_text().splitlines()]
         assert lines[0]["video_id"] == "v" and lines[1]["video_id"] is None
+        assert lines[0]["recorded_at"].startswith("2026-11-27T02:03:04")
         assert list(lines[0]) == RESULT_COLUMNS
     with pytest.raises(ManifestError):
         write_results(frame, tmp_path / "r.txt")

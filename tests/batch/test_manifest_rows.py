@@ -597,6 +597,7 @@ def test_results_frame_has_exact_columns_stable_dtypes_and_sorted_rows() -> None
         "strategy": "string",
         "bytes": "Int64",
         "seconds": "Float64",
+        "recorded_at": "datetime64[ns, UTC]",
         "error": "string",
     }
     assert {column: str(dtype) for column, dtype in frame.dtypes.items()} == expected

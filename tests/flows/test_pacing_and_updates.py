@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pandas as pd
 import pytest
@@ -55,6 +56,63 @@ def test_pacer_ten_videos_one_channel_no_429(paced, tmp_path):
     # never faster than the budget; and no window wasted (a full WINDOW of slack for a busy
     # machine: a pacer that lost a window would need minimum + WINDOW)
     assert minimum_makespan(10) - 0.05 <= makespan < minimum_makespan(10) + WINDOW, makespan
+
+
+def _logs_and_summary(flow_run_id) -> tuple[list[str], str]:
+    """The run's log messages (in order) and its summary artifact, from the Prefect API."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+    from prefect.client.schemas.sorting import LogSort
+
+    async def read() -> tuple[list[str], str]:
+        async with get_client() as client:
+            logs = await client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])),
+                sort=LogSort.TIMESTAMP_ASC,
+            )
+            artifacts = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])
+                )
+            )
+        summary = [a.data for a in artifacts if a.key == "upload-videos-summary"]
+        return [log.message for log in logs], str(summary[0]) if summary else ""
+
+    return asyncio.run(read())
+
+
+def test_a_running_batch_shows_each_channels_creates_left_and_their_least_time(paced, tmp_path):
+    """What `dry_run=True` says before a run, the run's progress says while it goes: per
+    channel, the creates left and the least time the budget allows them."""
+    sb, creds = paced
+    manifest = pd.DataFrame(
+        [
+            {"source": s, "channel_id": sb.channel_id, "caption": f"p{i}"}
+            for i, s in enumerate(files(tmp_path, 7))
+        ]
+    )
+    state = upload_videos(
+        manifest, credentials=creds, ledger=Ledger(tmp_path / "l"), return_state=True
+    )
+    assert list(state.result()["status"]) == ["created"] * 7
+    messages, summary = _logs_and_summary(state.state_details.flow_run_id)
+    ch = sb.channel_id
+    left = re.compile(rf"(\d+) creates left on {ch}: (at once|at least (\d+) s) at 3 per 2 s")
+    seen = [m for message in messages for m in left.finditer(message)]
+    assert seen, messages
+    counts = [int(m.group(1)) for m in seen]
+    assert counts == sorted(counts, reverse=True) and max(counts) < 7, counts
+    for m in seen:  # the lower bound of the budget: 3 at once, then 3 more every 2 s
+        n = int(m.group(1))
+        assert m.group(2) == ("at once" if n <= 3 else f"at least {(math.ceil(n / 3) - 1) * 2} s")
+    assert f"7 creates on {ch}: at least 4 s at 3 per 2 s" in summary, summary
 
 
 def test_pacer_two_channels_run_in_parallel(paced, tmp_path):

@@ -202,9 +202,16 @@ def test_rerun_after_mid_batch_failure_creates_nothing_twice(sb, credentials, le
     second = upload_videos(manifest, credentials=credentials, ledger=ledger)
     assert sorted(second["status"]) == ["created"] * 2 + ["skipped"] * 4
     assert len(video_ids(sb)) == 6, "each row has exactly one video"
-    by_row = dict(zip(second["row"], second["video_id"], strict=True))
+    # a rerun's table keeps what the first run recorded: the video, how it was made and when
+    again = second.set_index("row")
     for _, r in first[first["status"] == "created"].iterrows():
-        assert by_row[r["row"]] == r["video_id"], "skipped rows report the earlier video"
+        skipped = again.loc[r["row"]]
+        assert skipped["status"] == "skipped"
+        assert skipped["video_id"] == r["video_id"], "skipped rows report the earlier video"
+        assert skipped["strategy"] == r["strategy"] == "single"
+        assert skipped["recorded_at"] == r["recorded_at"] and pd.notna(r["recorded_at"])
+    assert first[first["status"] == "failed"]["recorded_at"].isna().all()
+    assert str(second["recorded_at"].dtype) == "datetime64[ns, UTC]"
 
 
 def test_two_concurrent_runs_create_each_video_once(sb, credentials, ledger, tmp_path):
@@ -270,6 +277,13 @@ def test_import_videos_polls_all_and_refuses_files(sb, credentials, ledger, tmp_
     # polling happened in one task, not a task run per poll
     polls = calls(sb, "get_import")
     assert len(polls) >= 4
+    again = import_videos(
+        pd.DataFrame(rows[:3]), credentials=credentials, ledger=ledger, poll_interval=0.2
+    )
+    assert list(again["status"]) == ["skipped"] * 3
+    for column in ("video_id", "import_id", "strategy", "recorded_at"):
+        assert again[column].tolist() == frame.loc[0:2, column].tolist(), column
+    assert set(again["strategy"]) == {"url-async"} and again["recorded_at"].notna().all()
 
 
 def test_artifacts_created_without_secrets(sb, credentials, ledger, tmp_path):
