@@ -5,8 +5,10 @@ dates into them. A nightly job, though, reads *tonight's* manifest. So these thi
 the manifest URI as a template, ``s3://media/manifests/{date}.parquet``, fill in ``{date}``
 from the run's scheduled start (in ``timezone``, minus ``days_ago``; or from an explicit
 ``date``), resolve the credentials block once, and call the batch flow as a subflow (which
-keeps its own run, artifacts and results table). Results are written next to the manifest
-(``2026-11-27.parquet`` -> ``2026-11-27.results.parquet``) unless ``output`` says otherwise.
+keeps its own run, artifacts and results table; the artifacts are published on the
+deployment's run too, the one ``prefect deployment run`` prints). Results are written next to
+the manifest (``2026-11-27.parquet`` -> ``2026-11-27.results.parquet``) unless ``output``
+says otherwise.
 
 They return a small JSON summary rather than the DataFrame: it is what the UI shows and what
 ``run_deployment`` hands back; the full table is in the output file and the subflow's artifact.
@@ -27,6 +29,7 @@ import posixpath
 import string
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
+from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
@@ -43,6 +46,7 @@ from prefect_firework.runners import cluster_task_runner
 
 if TYPE_CHECKING:
     from prefect import Flow
+    from prefect.states import State
 
 __all__ = [
     "TEMPLATE_FIELDS",
@@ -265,8 +269,55 @@ def _run_batch(
     call: dict[str, Any] = {"credentials": _credentials(credentials)}
     if not isinstance(ledger, _Absent):
         call["ledger"] = Ledger(ledger) if ledger else None
-    frame = run(source, output=out, transport_params=transport_params, **call, **batch_kwargs)
+    state: State[pd.DataFrame] = run(  # type: ignore[assignment]  # return_state=True
+        source,
+        output=out,
+        transport_params=transport_params,
+        return_state=True,
+        **call,
+        **batch_kwargs,
+    )
+    _republish_artifacts(state.state_details.flow_run_id)
+    frame = state.result()  # a failed batch raises here, as the subflow call did
     return _summary(frame, day, uri, out)
+
+
+def _republish_artifacts(batch_run_id: UUID | None) -> None:
+    """The batch subflow's artifacts (progress, results table, summary) published on this
+    run too, where ``prefect deployment run`` and the deployment's page point. Best effort:
+    an API that does not answer costs the copies, never the run."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import ArtifactCreate
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    if batch_run_id is None or context is None or context.flow_run is None:
+        return
+    try:
+        with get_client(sync_client=True) as client:
+            found = client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[batch_run_id])
+                )
+            )
+            for artifact in sorted(found, key=lambda a: a.created or dt.datetime.min):
+                client.create_artifact(
+                    ArtifactCreate(
+                        type=artifact.type,
+                        key=artifact.key,
+                        description=artifact.description,
+                        data=artifact.data,
+                        flow_run_id=context.flow_run.id,
+                    )
+                )
+    except Exception as exc:  # artifacts are best effort
+        get_run_logger().warning(
+            "Could not publish the batch's artifacts on this run (%s); they are on the "
+            "batch's own run %s",
+            type(exc).__name__,
+            batch_run_id,
+        )
 
 
 @flow(name="upload-manifest")

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import threading
 import uuid
 from collections.abc import Iterator
+from typing import Any
 from uuid import UUID
 
 import pandas as pd
@@ -102,3 +104,24 @@ def test_served_nightly_deployment_uploads_the_scheduled_days_manifest(
     results = pd.read_csv(manifests / f"{day}.results.csv")
     assert list(results["status"]) == ["created"] * 3
     assert sorted(results["video_id"]) == sorted(v["id"] for v in sb.videos())
+    # the batch's artifacts are on the run `prefect deployment run` prints, not one level down
+    kinds = {(a.type, a.key) for a in _artifacts_of(flow_run.id)}
+    assert {
+        ("progress", "upload-videos-progress"),
+        ("table", "upload-videos-results"),
+        ("markdown", "upload-videos-summary"),
+    } <= kinds, kinds
+    table = next(a for a in _artifacts_of(flow_run.id) if a.type == "table")
+    assert sorted(row["video_id"] for row in json.loads(table.data)) == sorted(
+        results["video_id"]
+    )
+
+
+def _artifacts_of(flow_run_id: UUID) -> list[Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
