@@ -560,6 +560,28 @@ def mode_batch(cfg: dict[str, Any]) -> dict[str, Any]:
 
         main_prof = cProfile.Profile(clock)
         main_prof.enable()
+    trace = cfg.get("tracemalloc")
+    traced: dict[str, Any] | None = None
+    if trace:
+        import tracemalloc
+
+        import prefect_firework.batch._run as run_module
+
+        finish = run_module.finish
+
+        def finish_traced(*args: Any, **kwargs: Any) -> Any:
+            # every row is done and nothing released yet: what the run holds per row
+            nonlocal traced
+            traced = _traced_top(cfg)
+            return finish(*args, **kwargs)
+
+        run_module.finish = finish_traced  # type: ignore[assignment]
+        tracemalloc.start(int(trace))
+    import gc
+
+    gc.collect()
+    rss_before = status_kib("VmRSS")
+    reset_peak()
     c0 = cpu_self()
     t0 = time.perf_counter()
     started = time.time()
@@ -572,6 +594,7 @@ def mode_batch(cfg: dict[str, Any]) -> dict[str, Any]:
     )
     wall = time.perf_counter() - t0
     cpu = cpu_self() - c0
+    peak_rss = status_kib("VmHWM")
     if main_prof is not None:
         main_prof.disable()
         import pstats
@@ -590,7 +613,31 @@ def mode_batch(cfg: dict[str, Any]) -> dict[str, Any]:
         "ended": time.time(),
         "counts": counts,
         "errors": errors,
+        "rss_before": rss_before,
+        "peak_rss": peak_rss,
+        "rss_after": status_kib("VmRSS"),
+        "traced": traced,
     }
+
+
+def _traced_top(cfg: dict[str, Any]) -> dict[str, Any]:
+    """What the process still holds after the run, by allocation site (tracemalloc): the
+    traced total and the largest sites, to find what grows with rows."""
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    snapshot = tracemalloc.take_snapshot().filter_traces(
+        [tracemalloc.Filter(False, tracemalloc.__file__)]
+    )
+    group = cfg.get("trace_group", "traceback")
+    stats = snapshot.statistics(group)
+    current, peak = tracemalloc.get_traced_memory()
+    top = []
+    for stat in stats[: int(cfg.get("trace_top", 25))]:
+        frames = [f"{f.filename.split('site-packages/')[-1]}:{f.lineno}" for f in stat.traceback]
+        top.append({"size": stat.size, "count": stat.count, "where": frames})
+    return {"current": current, "peak": peak, "top": top}
 
 
 def mode_plain(cfg: dict[str, Any]) -> dict[str, Any]:
