@@ -572,6 +572,11 @@ def _busy_port(host: str, ports: Sequence[tuple[int, str]]) -> tuple[int, str] |
     return None
 
 
+def _split_ids(values: Sequence[str]) -> tuple[str, ...]:
+    """``--channel-id a --channel-id b,c`` -> ``("a", "b", "c")``; the banner's "a, b" pastes."""
+    return tuple(part.strip() for value in values for part in value.split(","))
+
+
 @app.command()
 def sandbox(
     port: int = typer.Option(8765, help="API port (0 picks a free one)."),
@@ -592,6 +597,24 @@ def sandbox(
         min=0,
         help="Seconds from a create until transcoding finishes (default 0.5).",
     ),
+    seed: int | None = typer.Option(
+        None,
+        "--seed",
+        help="Derive every client id/secret, channel, store and product id from N: the same N "
+        "gives the same ones on every start (default: new ones each start).",
+    ),
+    client_id: str | None = typer.Option(
+        None, "--client-id", help="The client id to hand out (wins over --seed)."
+    ),
+    client_secret: str | None = typer.Option(
+        None, "--client-secret", help="The client secret to hand out (wins over --seed)."
+    ),
+    channel_id: list[str] = typer.Option(
+        [],
+        "--channel-id",
+        help="A channel id to hand out, in order; the first is the default channel "
+        "(repeatable or comma-separated; wins over --seed).",
+    ),
 ) -> None:
     """Run the local Firework API and S3 until Ctrl-C."""
     from prefect_firework.sandbox import SandboxConfig
@@ -609,6 +632,10 @@ def sandbox(
         "rate_limit_count": rate_limit_count,
         "rate_limit_window": rate_limit_window,
         "transcoding_delay": transcoding_delay,
+        "seed": seed,
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "channel_ids": _split_ids(channel_id) or None,
     }
     try:
         config = SandboxConfig(**{k: v for k, v in knobs.items() if v is not None})

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -497,3 +498,82 @@ def test_sandbox_flags_and_config_knobs() -> None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 0
+
+
+#: banner lines that are not identities: addresses and the per-start bucket
+_ADDRESSES = {"base_url", "token_url", "s3_url", "moto_url", "bucket", "inspect", "try"}
+
+
+@contextmanager
+def running_sandbox(*args: object) -> Iterator[dict[str, str]]:
+    """``prefect-firework sandbox ARGS`` in a subprocess: its banner, then SIGINT and exit 0."""
+    proc = subprocess.Popen(
+        [*CLI, "sandbox", *map(str, args)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    assert proc.stdout is not None
+    try:
+        fields: dict[str, str] = {}
+        deadline = time.monotonic() + 60
+        while "try" not in fields:
+            line = proc.stdout.readline()
+            if not line or time.monotonic() > deadline:
+                raise AssertionError(f"no banner: {proc.poll()} {fields}")
+            name, sep, value = line.partition(": ")
+            if sep:
+                fields[name.strip()] = value.strip()
+        yield fields
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0 and "Traceback" not in err, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _token_status(fields: dict[str, str], client_id: str, client_secret: str) -> int:
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": client_id,
+        "client_secret": client_secret,
+    }
+    return httpx.post(fields["token_url"], data=form, timeout=10).status_code
+
+
+def test_sandbox_seed_pins_the_banner_across_restarts() -> None:
+    with running_sandbox("--seed", 42, "--port", 0, "--s3-port", 0) as first:
+        port = first["base_url"].rsplit(":", 1)[1]
+    with running_sandbox("--seed", 42, "--port", port, "--s3-port", 0) as second:
+        assert second["base_url"] == first["base_url"]
+        assert set(second) == set(first), "the banner keeps its shape"
+        same = {k: v for k, v in first.items() if k not in _ADDRESSES}
+        assert {k: second[k] for k in same} == same
+        assert len(first["channel_ids"].split(", ")) == 3
+        # the first start's credentials get a token from the second
+        assert _token_status(second, first["client_id"], first["client_secret"]) == 200
+    with running_sandbox("--seed", 43, "--port", 0, "--s3-port", 0) as other:
+        for name in ("client_id", "client_secret", "channel_id", "business_store_ids"):
+            assert other[name] != first[name], name
+
+
+def test_sandbox_explicit_ids_win_and_a_bad_channel_id_is_refused(busy_port) -> None:
+    pins = ["--client-id", "ci-client", "--client-secret", "ci-secret"]
+    channels = ["--channel-id", "PinA1", "--channel-id", "PinB2, PinC3"]
+    with running_sandbox("--seed", 42, *pins, *channels, "--port", 0, "--s3-port", 0) as banner:
+        assert (banner["client_id"], banner["client_secret"]) == ("ci-client", "ci-secret")
+        assert banner["channel_ids"] == "PinA1, PinB2, PinC3"
+        assert banner["channel_id"] == "PinA1"
+        assert "client_id=ci-client -d client_secret=ci-secret" in banner["try"]
+        assert _token_status(banner, "ci-client", "ci-secret") == 200
+
+    bad = run_cli("sandbox", "--port", 0, "--s3-port", 0, "--channel-id", "not/an id")
+    assert bad.returncode == 2, bad.stdout + bad.stderr
+    assert "'not/an id' is not an encoded id" in bad.stderr and "Traceback" not in bad.stderr
+    assert "Firework sandbox is running" not in bad.stdout
+    spaced = run_cli("sandbox", "--port", 0, "--s3-port", 0, "--client-id", "a b")
+    assert spaced.returncode == 2 and "client_id must be" in spaced.stderr
+    # the busy-port check still comes first and still names the option
+    busy = run_cli("sandbox", "--seed", 1, "--channel-id", "PinA1", "--port", busy_port)
+    assert busy.returncode == 1 and f"port {busy_port} on 127.0.0.1" in busy.stderr

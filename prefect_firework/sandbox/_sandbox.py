@@ -143,7 +143,7 @@ class Sandbox:
                 secret_key=new_secret(30),
                 region=cfg.region,
             ),
-            seeds=seed(self._state),
+            seeds=seed(self._state, cfg),
             base_url=base_url,
             s3_url=s3_url,
             http=httpx.Client(follow_redirects=True, timeout=cfg.import_download_timeout),

@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from prefect_firework.sandbox.engine._ids import ENCODED_ID_MAX, is_encoded_id
+
 __all__ = ["SandboxConfig", "human_size"]
 
 KIB = 1024
@@ -24,6 +26,10 @@ class SandboxConfig:
 
     Every limit is configurable so tests reach each rule with small files and short clocks,
     e.g. ``SandboxConfig(min_part_size=64 * 1024, max_file_size=1024 * 1024)``.
+
+    The seeded identities are new on every start unless pinned: ``seed=7`` derives all of
+    them from 7, ``client_id`` / ``client_secret`` / ``channel_ids`` set those outright (they
+    win over the seed), so a saved credentials block and a manifest outlive a restart.
     """
 
     #: interface to bind; anything but loopback also needs ``allow_remote=True``
@@ -34,6 +40,21 @@ class SandboxConfig:
     s3_port: int = 0
     #: required to bind a non-loopback interface (the sandbox has no real security)
     allow_remote: bool = False
+
+    #: derive every seeded id and secret from this number (clients and their secrets, the
+    #: no-membership client, both businesses, channels, stores, products): two sandboxes of
+    #: one seed hand out the same ones. None: random on every start. Videos, imports, uploads
+    #: and tokens stay random either way, so an id from before a restart is unknown (404)
+    #: rather than some other, newer video's
+    seed: int | None = None
+    #: the main client's id, instead of the seeded or random one (printable ASCII, no spaces)
+    client_id: str | None = None
+    #: the main client's secret, instead of the seeded or random one (printable ASCII, no spaces)
+    client_secret: str | None = None
+    #: the main business's channel ids, in order (``channel_ids[0]`` is the default channel):
+    #: each 1..32 base62 characters, distinct. Fewer than three keep the seeded rest; more add
+    #: channels ``channel-4`` ...
+    channel_ids: tuple[str, ...] | None = None
 
     #: smallest accepted file, bytes (25 KB)
     min_file_size: int = 25 * KIB
@@ -113,7 +134,7 @@ class SandboxConfig:
     s3_unsigned_headers: Literal["accept", "refuse"] = "accept"
 
     def __post_init__(self) -> None:
-        problems: list[str] = []
+        problems = self._identity_problems()
         if not 0 <= self.min_file_size <= self.max_file_size:
             problems.append("need 0 <= min_file_size <= max_file_size")
         if not 0 <= self.min_duration <= self.max_duration:
@@ -145,6 +166,36 @@ class SandboxConfig:
         if problems:
             raise ValueError("invalid SandboxConfig: " + "; ".join(problems))
 
+    def _identity_problems(self) -> list[str]:
+        """What is wrong with ``seed`` and the pinned ids (``channel_ids`` becomes a tuple)."""
+        problems: list[str] = []
+        if self.seed is not None and (
+            isinstance(self.seed, bool) or not isinstance(self.seed, int)
+        ):
+            problems.append(f"seed must be an integer or None, not {self.seed!r}")
+        for name in ("client_id", "client_secret"):
+            value = getattr(self, name)
+            if value is not None and not _is_credential(value):
+                problems.append(f"{name} must be 1..255 printable ASCII characters without spaces")
+        if self.channel_ids is None:
+            return problems
+        if isinstance(self.channel_ids, str) or not isinstance(self.channel_ids, (tuple, list)):
+            problems.append(f"channel_ids must be a tuple of ids, not {self.channel_ids!r}")
+            return problems
+        object.__setattr__(self, "channel_ids", tuple(self.channel_ids))
+        bad = [c for c in self.channel_ids if not is_encoded_id(c)]
+        if not self.channel_ids:
+            problems.append("channel_ids must name at least one channel (or be None)")
+        elif bad:
+            problems.append(
+                f"channel_ids: {', '.join(map(repr, bad))} "
+                f"{'is not an encoded id' if len(bad) == 1 else 'are not encoded ids'} "
+                f"(1..{ENCODED_ID_MAX} letters and digits, e.g. 'X6Xqd6W')"
+            )
+        elif len(set(self.channel_ids)) != len(self.channel_ids):
+            problems.append("channel_ids must be distinct")
+        return problems
+
     def replace(self, **changes: Any) -> SandboxConfig:
         """A copy with ``changes`` applied (validated again)."""
         return dataclasses.replace(self, **changes)
@@ -152,6 +203,13 @@ class SandboxConfig:
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-able view, served at ``GET /_sandbox/info``."""
         return dataclasses.asdict(self)
+
+
+def _is_credential(value: object) -> bool:
+    """1..255 printable ASCII characters, no whitespace: survives a form body and a banner."""
+    return (
+        isinstance(value, str) and 0 < len(value) <= 255 and all("!" <= ch <= "~" for ch in value)
+    )
 
 
 def human_size(n: int) -> str:

@@ -4,13 +4,19 @@
 it: its channel-scoped calls answer 404 "Membership not found". Product identifiers are
 readable and stable across runs (``ext-1001``, ``SKU-1001-A`` ...); the outlet store reuses
 ``ext-1001`` for another product, so only ``business_store_id`` tells the two apart.
+
+Every other id and secret here comes from an ``IdSource``: random per start, or derived from
+``SandboxConfig.seed`` so a saved credentials block and a manifest's channel ids outlive a
+restart. ``client_id``, ``client_secret`` and ``channel_ids`` of the config, when set, win over
+both.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prefect_firework.sandbox.engine._ids import new_id, new_secret
+from prefect_firework.sandbox.config import SandboxConfig
+from prefect_firework.sandbox.engine._ids import IdSource
 from prefect_firework.sandbox.engine._state import (
     Business,
     Channel,
@@ -44,7 +50,7 @@ class Seeds:
     no_membership_client: OAuthClient
 
 
-def _product(store_id: str, number: int, name: str, units: int) -> Product:
+def _product(ids: IdSource, store: Store, number: int, name: str, units: int) -> Product:
     unit_list = tuple(
         ProductUnit(
             external_id=f"unit-{number}-{chr(65 + u)}",
@@ -55,21 +61,25 @@ def _product(store_id: str, number: int, name: str, units: int) -> Product:
         for u in range(units)
     )
     return Product(
-        id=new_id(8), store_id=store_id, external_id=f"ext-{number}", name=name, units=unit_list
+        id=ids.id(f"product/{store.name}/{number}", 8),
+        store_id=store.id,
+        external_id=f"ext-{number}",
+        name=name,
+        units=unit_list,
     )
 
 
-def _products(first: Store, second: Store) -> list[Product]:
+def _products(ids: IdSource, first: Store, second: Store) -> list[Product]:
     """The main business's products, across its two stores."""
     return [
-        _product(first.id, 1001, "Trail Jacket", 2),
-        _product(first.id, 1002, "Rain Boots", 1),
-        _product(first.id, 1003, "Wool Beanie", 2),
-        _product(first.id, 1004, "Canvas Tote", 1),
-        _product(second.id, 2001, "Outlet Fleece", 1),
+        _product(ids, first, 1001, "Trail Jacket", 2),
+        _product(ids, first, 1002, "Rain Boots", 1),
+        _product(ids, first, 1003, "Wool Beanie", 2),
+        _product(ids, first, 1004, "Canvas Tote", 1),
+        _product(ids, second, 2001, "Outlet Fleece", 1),
         # same external id as the flagship's Trail Jacket: the store decides which one is meant
         Product(
-            id=new_id(8),
+            id=ids.id(f"product/{second.name}/1001", 8),
             store_id=second.id,
             external_id="ext-1001",
             name="Outlet Trail Jacket",
@@ -78,29 +88,79 @@ def _products(first: Store, second: Store) -> list[Product]:
     ]
 
 
-def _client(prefix: str, business: Business, *scopes: str) -> OAuthClient:
+def _client(
+    ids: IdSource,
+    prefix: str,
+    business: Business,
+    *scopes: str,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+) -> OAuthClient:
+    """An OAuth client; the seeded parts are drawn even when pinned, so pinning one client
+    leaves every other seeded value as the seed alone gives it."""
+    seeded_id = f"{prefix}-{ids.id(f'client/{prefix}', 10)}"
+    seeded_secret = ids.secret(f"client/{prefix}/secret")
     return OAuthClient(
-        client_id=f"{prefix}-{new_id(10)}",
-        client_secret=new_secret(),
+        client_id=client_id or seeded_id,
+        client_secret=client_secret or seeded_secret,
         business_id=business.id,
         scopes=frozenset(scopes),
     )
 
 
-def seed(state: State) -> Seeds:
-    """Create the world in ``state`` and return handles to it."""
-    main = Business(id=new_id(), name="Sandbox Outfitters")
-    other = Business(id=new_id(), name="Someone Else Ltd")
-    channels = [Channel(new_id(), main.id, name) for name in ("main", "outlet", "stories")]
-    other_channel = Channel(new_id(), other.id, "elsewhere")
-    stores = [Store(new_id(), main.id, name) for name in ("Flagship store", "Outlet store")]
-    other_store = Store(new_id(), other.id, "Other store")
-    products = _products(*stores)
-    other_products = [_product(other_store.id, 9001, "Foreign Widget", 1)]
-    client = _client("sandbox", main, READ_SCOPE, WRITE_SCOPE)
-    read_only = _client("sandbox-ro", main, READ_SCOPE)
-    other_client = _client("sandbox-other", other, READ_SCOPE, WRITE_SCOPE)
-    no_membership = _client("sandbox-nomember", main, READ_SCOPE, WRITE_SCOPE)
+#: the main business's channels; pinned ``channel_ids`` beyond three add ``channel-4`` ...
+_CHANNEL_NAMES = ("main", "outlet", "stories")
+
+
+def _channels(ids: IdSource, business: Business, pinned: tuple[str, ...]) -> list[Channel]:
+    """The main business's channels: the pinned ids first, in order, then the seeded rest."""
+    seeded = [ids.id(f"channel/{name}") for name in _CHANNEL_NAMES]
+    extra = (f"channel-{n}" for n in range(len(_CHANNEL_NAMES) + 1, len(pinned) + 1))
+    names = [*_CHANNEL_NAMES, *extra]
+    chosen = [*pinned, *seeded[len(pinned) :]]
+    return [Channel(cid, business.id, name) for cid, name in zip(chosen, names, strict=True)]
+
+
+def _check_distinct(what: str, values: list[str]) -> None:
+    """Refuse a pinned id that another seeded thing already has (a start-time error)."""
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(
+                f"{what} id {value!r} is already another seeded {what}'s; pick another"
+            )
+        seen.add(value)
+
+
+def seed(state: State, config: SandboxConfig | None = None) -> Seeds:
+    """Create the world in ``state`` (pinned or seeded per ``config``) and return handles."""
+    cfg = config or SandboxConfig()
+    ids = IdSource(cfg.seed)
+    main = Business(id=ids.id("business/main"), name="Sandbox Outfitters")
+    other = Business(id=ids.id("business/other"), name="Someone Else Ltd")
+    channels = _channels(ids, main, cfg.channel_ids or ())
+    other_channel = Channel(ids.id("channel/elsewhere"), other.id, "elsewhere")
+    stores = [
+        Store(ids.id(f"store/{name}"), main.id, name) for name in ("Flagship store", "Outlet store")
+    ]
+    other_store = Store(ids.id("store/Other store"), other.id, "Other store")
+    products = _products(ids, *stores)
+    other_products = [_product(ids, other_store, 9001, "Foreign Widget", 1)]
+    client = _client(
+        ids,
+        "sandbox",
+        main,
+        READ_SCOPE,
+        WRITE_SCOPE,
+        client_id=cfg.client_id,
+        client_secret=cfg.client_secret,
+    )
+    read_only = _client(ids, "sandbox-ro", main, READ_SCOPE)
+    other_client = _client(ids, "sandbox-other", other, READ_SCOPE, WRITE_SCOPE)
+    no_membership = _client(ids, "sandbox-nomember", main, READ_SCOPE, WRITE_SCOPE)
+    _check_distinct("channel", [c.id for c in [*channels, other_channel]])
+    clients = [client, read_only, other_client, no_membership]
+    _check_distinct("client", [c.client_id for c in clients])
 
     with state.locked():
         for business in (main, other):
