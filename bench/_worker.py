@@ -595,6 +595,10 @@ def mode_batch(cfg: dict[str, Any]) -> dict[str, Any]:
     wall = time.perf_counter() - t0
     cpu = cpu_self() - c0
     peak_rss = status_kib("VmHWM")
+    if traced is not None:
+        import tracemalloc
+
+        traced["end_current"], traced["end_peak"] = tracemalloc.get_traced_memory()
     if main_prof is not None:
         main_prof.disable()
         import pstats
@@ -635,7 +639,10 @@ def _traced_top(cfg: dict[str, Any]) -> dict[str, Any]:
     current, peak = tracemalloc.get_traced_memory()
     top = []
     for stat in stats[: int(cfg.get("trace_top", 25))]:
-        frames = [f"{f.filename.split('site-packages/')[-1]}:{f.lineno}" for f in stat.traceback]
+        frames = [  # innermost first
+            f"{f.filename.split('site-packages/')[-1]}:{f.lineno}"
+            for f in reversed(stat.traceback)
+        ]
         top.append({"size": stat.size, "count": stat.count, "where": frames})
     return {"current": current, "peak": peak, "top": top}
 

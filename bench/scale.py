@@ -56,7 +56,7 @@ def _trace_diff(small: dict, large: dict, extra_rows: int) -> list[list[Any]]:
     def sites(result: dict) -> dict[str, int]:
         out: dict[str, int] = defaultdict(int)
         for stat in result["traced"]["top"]:
-            out[" <- ".join(stat["where"][:4])] += stat["size"]
+            out[" <- ".join(stat["where"][:6])] += stat["size"]
         return out
 
     a, b = sites(small), sites(large)
@@ -150,7 +150,9 @@ def main() -> None:
         notes.append(
             "Traced in all: "
             + ", ".join(
-                f"{n} rows {t['traced']['current'] / c.MiB:.1f} MiB" for n, t in traced.items()
+                f"{n} rows: {t['traced']['current'] / c.MiB:.1f} MiB when every row is done, "
+                f"peak {t['traced']['end_peak'] / c.MiB:.1f} MiB (the run's end included)"
+                for n, t in traced.items()
             )
         )
     c.report(

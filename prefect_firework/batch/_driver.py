@@ -19,7 +19,9 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from prefect.context import FlowRunContext
 from prefect.futures import PrefectFuture
+from prefect.utilities.collections import visit_collection
 
 __all__ = [
     "NO_PACING",
@@ -133,6 +135,9 @@ class _Row:
     errors: list[BaseException | None] = field(default_factory=list)
     waiting: int = 0
     single: bool = True
+    #: ``id()`` of each task result the row received: Prefect's flow-run records of them
+    #: are released when the row ends
+    result_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -269,6 +274,7 @@ class Driver:
     def _end(self, row: _Row, result: Any) -> None:
         self._active -= 1
         self._finished.append((row.index, result))
+        _forget_results(row.result_ids)
 
     # ------------------------------------------------------------------ submitting
 
@@ -334,8 +340,10 @@ class Driver:
         state = future.state
         row = item.row
         failure: BaseException | None = None
+        _forget_cancel_event(future)
         if state.is_completed():
-            row.results[item.slot] = future.result()
+            row.results[item.slot] = result = future.result()
+            row.result_ids.extend(_linked_ids(result))
         else:
             exc = state.result(raise_on_failure=False)
             if not isinstance(exc, BaseException):
@@ -363,6 +371,46 @@ class Driver:
         if self._sleeping:
             waits.append(self._sleeping[0][0] - time.monotonic())
         return max(0.01, min(waits)) if waits else None
+
+
+# What Prefect keeps per task run for the whole flow run, released once we are done with it, so
+# a batch's memory does not grow with its rows (docs/ARCHITECTURE.md, "Memory per row"). Both
+# are private to Prefect 3.9 and looked up defensively: if they move, nothing breaks, the
+# memory is just not released.
+
+
+def _forget_cancel_event(future: PrefectFuture[Any]) -> None:
+    """Drop the cancel event ``ThreadPoolTaskRunner`` keeps per submitted task run (it never
+    removes them): the task run has ended, there is nothing left to cancel."""
+    context = FlowRunContext.get()
+    events = getattr(getattr(context, "task_runner", None), "_cancel_events", None)
+    if isinstance(events, dict):
+        events.pop(future.task_run_id, None)
+
+
+def _linked_ids(result: Any) -> list[int]:
+    """The ``id()`` of what Prefect links to a task result's state: the result and its direct
+    members (it walks them the same way, one level deep)."""
+    ids: list[int] = []
+
+    def note(member: Any) -> Any:
+        ids.append(id(member))
+        return member
+
+    visit_collection(result, visit_fn=note, max_depth=1)
+    return ids
+
+
+def _forget_results(result_ids: list[int]) -> None:
+    """Drop the flow run's links from a row's task results to their states (what Prefect
+    uses to draw a later task's inputs in the UI); once the row ended, no task of it is left
+    to submit."""
+    context = FlowRunContext.get()
+    links = getattr(context, "run_results", None)
+    if isinstance(links, dict):
+        for result_id in result_ids:
+            links.pop(result_id, None)
+    result_ids.clear()
 
 
 def drive(

@@ -3,6 +3,7 @@ results table built, written and published. The batch flows are thin wrappers of
 
 from __future__ import annotations
 
+import collections
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -155,12 +156,18 @@ def run_uploads(
     results = [_invalid(row) for row in rows if isinstance(row, InvalidRow)]
     for result in results:
         progress.row_done(result)
+    # the rows are consumed: each parsed row is released once its pipeline ended (a list the
+    # caller still holds would keep every row of a 100,000-row manifest to the end)
+    pending = collections.deque(row for row in rows if isinstance(row, UploadRow))
+    if isinstance(rows, list):
+        rows.clear()
 
     def pipelines() -> Iterator[tuple[int, Pipeline]]:
-        for row in rows:
-            if isinstance(row, UploadRow):
-                make = file_pipeline if row.kind == "file" else url_pipeline
-                yield row.row, labelled(f"row-{row.row}", make(b, row))
+        while pending:
+            row = pending.popleft()
+            make = file_pipeline if row.kind == "file" else url_pipeline
+            yield row.row, labelled(f"row-{row.row}", make(b, row))
+            del row
 
     for result in _drive(b, pipelines(), max_rows=max_uploads_in_flight, pacer=pacer):
         results.append(result)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
 
@@ -303,3 +304,68 @@ def test_paced_before_runs_once_the_slot_is_granted_and_a_failure_gives_it_back(
     assert [granted for _, granted in sorted(marks, key=lambda m: m[1])] == [1, 2, 3, 4]
     assert pacer.cancelled == 1, "the failed mark's slot was given back unused"
     assert len(outcomes) == 3 and all(f is None for _, f in outcomes), "3 tasks ran"
+
+
+@dataclasses.dataclass
+class Echo:
+    """A task result as ours are (small models): weak-referenceable, so Prefect's links to
+    it are checked by identity, not only by ``id()``."""
+
+    tag: str
+    upstream: Echo | None = None
+
+
+@task(cache_policy=NO_CACHE, task_run_name="echo-{tag}")
+def echo(tag: str, value: Echo | None = None) -> Echo:
+    return Echo(tag, value)
+
+
+def test_prefect_records_of_a_row_are_released_when_it_ends_and_its_edges_kept():
+    """Prefect keeps, per task run, a cancel event in the thread pool runner and a link from
+    the result to its state in the flow run (for the UI's input edges), for the whole flow
+    run: thousands of rows grew the flow's memory linearly. The driver releases both once a
+    row ended, after its tasks used the links."""
+    from prefect.context import FlowRunContext
+
+    def pipeline(i):
+        first = yield Call(echo, {"tag": f"a{i}"})
+        second = yield Call(echo, {"tag": f"b{i}", "value": first})
+        return {"row": i, "second": second}
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=4))
+    def driver_flow():
+        rows = list(
+            drive(
+                ((i, pipeline(i)) for i in range(30)),
+                on_error=lambda i, e: {"row": i, "error": str(e)},
+                max_tasks=4,
+                max_rows=4,
+                pacer=_FreePacer(),
+            )
+        )
+        context = FlowRunContext.get()
+        held = (len(context.run_results), len(context.task_runner._cancel_events))
+        return rows, held, context.flow_run.id
+
+    rows, (links, events), flow_run_id = driver_flow()
+    assert sorted(r for r, _ in rows) == list(range(30))
+    assert all(rec["second"].upstream.tag == f"a{i}" for i, rec in rows)
+    assert links == 0 and events == 0, (links, events)  # 60 of each without the release
+
+    async def inputs():
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+        async with get_client() as client:
+            runs = await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+            )
+        return {r.name: r for r in runs}
+
+    # the server records task runs from their events, asynchronously: wait for all 60
+    deadline = time.monotonic() + 60
+    while len(by_name := asyncio.run(inputs())) < 60 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(by_name) == 60, sorted(by_name)
+    for i in range(30):  # the UI still draws each row's edge from its first task to its second
+        upstream = {x.id for x in by_name[f"echo-b{i}"].task_inputs["value"]}
+        assert upstream == {by_name[f"echo-a{i}"].id}, i
