@@ -160,6 +160,7 @@ DISPOSITIONS: dict[str, str] = {
 
 
 def test_every_readme_block_has_a_disposition() -> None:
+    """A README block added without a disposition here fails: none goes unrun unnoticed."""
     idents = [b.ident for b in readme_blocks()]
     assert len(idents) == len(set(idents)), "two blocks with one identity"
     assert sorted(idents) == sorted(DISPOSITIONS), (
@@ -178,6 +179,7 @@ def test_every_readme_block_has_a_disposition() -> None:
 
 
 def test_the_parser_sees_headings_languages_and_indices() -> None:
+    """The identities and substitutions the other tests rely on, on a small text."""
     text = "# A\n```bash\necho 1\n```\n## B\n```python\nx = 1\n```\n```\nout\n```\n"
     assert readme_blocks(text) == [
         Block("A", 0, "bash", "echo 1\n"),
@@ -440,6 +442,7 @@ def delete_gcl(name: str) -> None:
 
 
 def test_two_commands_are_the_makefile_targets() -> None:
+    """`make demo`/`make test` are the Makefile's; running them here would nest the suite."""
     lines = commands(block("Two commands #0").code)
     assert [line.split("#")[0].split() for line in lines] == [["make", "demo"], ["make", "test"]]
     makefile = (REPO / "Makefile").read_text()
@@ -479,6 +482,8 @@ def test_quick_start(sb: Sandbox, env: Env, workdir: Path, moto_s3_server: Any) 
 
 
 def test_the_client_from_a_notebook(workdir: Path, env: Env) -> None:
+    """The client alone, on a sandbox the block starts and stops itself."""
+    """Saves the block, uploads an S3 file and an S3 manifest; sandbox and results agree."""
     epilogue = (
         "\nimport json, os\n"
         f"print({RESULT!r} + json.dumps({{'id': video.id, 'caption': video.caption, "
@@ -505,6 +510,7 @@ def _listed(listing: str) -> list[tuple[str, list[str]]]:
 
 
 def test_signature_listings() -> None:
+    """The listings name the flows' real parameters, in order, with their defaults."""
     from prefect_firework import flows
 
     batch = "Batch flows: `upload_videos`, `import_videos`, `update_videos`, `get_videos` #0"
@@ -540,6 +546,7 @@ def test_signature_listings() -> None:
 
 @server
 def test_command_line(sb: Sandbox, env: Env, workdir: Path, tmp_path: Path) -> None:
+    """Every line of the block, in order, against the module's sandbox."""
     from prefect_firework.batch._ledger import Ledger, LedgerEntry
 
     make_mp4(workdir / "launch.mp4", 4, size=60_000, seed=1)
@@ -607,7 +614,8 @@ def test_command_line(sb: Sandbox, env: Env, workdir: Path, tmp_path: Path) -> N
 
 @pytest.fixture
 def dask_cluster(moto_s3_server: Any, api_url: str, tmp_path: Path) -> Iterator[Any]:  # noqa: F811
-    """Two Dask worker processes on 127.0.0.1 that reach the Prefect API and moto's S3."""
+    """A Dask worker process on 127.0.0.1 that reaches the Prefect API and moto's S3 (one is
+    enough to show the tasks leave the flow's process; test_distributed.py runs two)."""
     import distributed
 
     home = tmp_path / "dask-home"
@@ -615,7 +623,7 @@ def dask_cluster(moto_s3_server: Any, api_url: str, tmp_path: Path) -> Iterator[
     worker_env = Env(home, api_url, moto_s3_server.endpoint, {}).vars()
     worker_env = {k: v for k, v in worker_env.items() if k.startswith(("AWS_", "PREFECT_"))}
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=2, processes=True, host="127.0.0.1",
+        n_workers=1, threads_per_worker=4, processes=True, host="127.0.0.1",
         dashboard_address=None, env=worker_env,
     ) as cluster:  # fmt: skip
         yield cluster
@@ -633,6 +641,7 @@ def _executed(cluster: Any) -> int:
 def test_dask_recipe(
     sb: Sandbox, env: Env, workdir: Path, moto_s3_server: Any, dask_cluster: Any  # noqa: F811
 ) -> None:
+    """The Dask recipe on a real cluster: the rows' tasks ran in the worker process."""
     from prefect_firework.blocks import FireworkCredentials
 
     rows = s3_manifest(moto_s3_server, sb, workdir, "manifests/2026-11-27.parquet", 2, "dask")
@@ -652,6 +661,7 @@ def test_dask_recipe(
 
 
 def test_pacing_block_is_the_several_machines_command() -> None:
+    """Its one command is run by test_several_machines_recipe."""
     [pacing] = commands(block("Pacing #0").code)
     assert pacing == commands(block("Bigger than one machine #3").code)[0]
 
@@ -660,6 +670,7 @@ def test_pacing_block_is_the_several_machines_command() -> None:
 def test_several_machines_recipe(
     sb: Sandbox, env: Env, workdir: Path, moto_s3_server: Any, redis_server: Any  # noqa: F811
 ) -> None:
+    """The once-only set-up (limit, blocks) and one machine's script, on redis and moto."""
     from prefect.client.orchestration import get_client
 
     from prefect_firework.batch import gcl_parameters
@@ -696,6 +707,7 @@ def test_several_machines_recipe(
 
 
 def test_ray_recipe_is_what_test_ray_runs() -> None:
+    """A second Ray cluster is heavy: the block is the call test_ray.py runs."""
     source = (REPO / "tests" / "deployments" / "test_ray.py").read_text()
     [start] = commands(block("Bigger than one machine #1").code)
     argv = start.split("#")[0].split()
@@ -759,6 +771,7 @@ def _stored_events(resource_id: str, timeout: float = 30) -> list[Any]:
 
 @server
 def test_webhook_receiver(env: Env, workdir: Path) -> None:
+    """Save the secret, serve it, deliver a signed webhook; then the receiver in an app."""
     secret = "whsec_" + secrets.token_urlsafe(24)
     save, serve = commands(block("Webhooks #0").code)
     delete_blocks("firework-webhook-secret/firework-hooks")
@@ -799,6 +812,7 @@ def test_webhook_receiver(env: Env, workdir: Path) -> None:
 
 @server
 def test_import_failed_automation(env: Env, workdir: Path) -> None:
+    """The automation is stored, running url-imports with the URL template."""
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
 
@@ -830,6 +844,7 @@ def test_import_failed_automation(env: Env, workdir: Path) -> None:
 
 
 def test_sandbox_and_curl(env: Env, workdir: Path) -> None:
+    """The CLI sandbox and the curl lines: a token, then an upload signature."""
     from prefect_firework.models import UploadSignature
 
     assert shutil.which("jq"), "the README's curl block pipes the token through jq"
@@ -859,6 +874,7 @@ def test_sandbox_and_curl(env: Env, workdir: Path) -> None:
 def test_zero_to_a_nightly_upload(
     sb: Sandbox, env: Env, workdir: Path, moto_s3_server: Any  # noqa: F811
 ) -> None:
+    """Steps 2-5 and `prefect deployment run`: the run completes, the videos exist."""
     text = " ".join(README.read_text().split())
     run_now = "prefect deployment run 'upload-manifest/nightly-manifest-upload' -p date=2026-11-27"
     assert f"`{run_now}` runs it now" in text, "the README's way to run the deployment now"
