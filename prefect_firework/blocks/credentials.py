@@ -59,7 +59,8 @@ class FireworkCredentials(Block):
     timeout: float = Field(default=30.0, gt=0, description="API request timeout in seconds.")
 
     def get_client(self) -> FireworkClient:
-        """Return this process's shared client for these credentials (created on first use)."""
+        """Return this process's shared client for these credentials (created on first use,
+        and again after a ``with block.get_client() as fw:`` closed it)."""
         return _client_for(self)
 
     def client_key(self) -> tuple[Any, ...]:
@@ -97,7 +98,7 @@ def _client_for(credentials: FireworkCredentials) -> FireworkClient:
             _clients.clear()
             _clients_pid = os.getpid()
         client = _clients.get(key)
-        if client is None:
+        if client is None or client.closed:
             client = FireworkClient(
                 credentials.client_id,
                 credentials.client_secret,

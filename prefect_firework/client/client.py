@@ -144,6 +144,11 @@ class FireworkClient:
         self._http.close()
         self._s3.close()
 
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran (e.g. at the end of a ``with`` block)."""
+        return self._http.is_closed
+
     def __repr__(self) -> str:
         return f"FireworkClient(base_url={self.base_url!r}, client_id={self.client_id!r})"
 

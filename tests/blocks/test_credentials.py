@@ -61,6 +61,18 @@ def test_get_client_is_shared_for_equal_credentials():
     assert make(client_id="other").get_client() is not a.get_client()
 
 
+def test_a_shared_client_closed_by_a_with_block_is_replaced_not_handed_out_closed():
+    """``with creds.get_client() as fw:`` closes the client every task of the process shares;
+    the next ``get_client()`` (a flow's task) must get a working one, not "client closed"."""
+    creds = make(client_id="with-block")
+    with creds.get_client() as fw:
+        assert not fw.closed
+    assert fw.closed
+    again = creds.get_client()
+    assert again is not fw and not again.closed
+    assert make(client_id="with-block").get_client() is again
+
+
 def test_resolver_prefers_explicit_then_named_block_then_env(monkeypatch):
     explicit = make(client_id="explicit")
     assert resolve_credentials(explicit) is explicit
