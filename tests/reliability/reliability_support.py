@@ -180,7 +180,8 @@ class PrefectServer:
         self.api_url = f"http://127.0.0.1:{self.port}/api"
         self.proc: Any = None
 
-    def start(self, timeout: float = 120.0) -> PrefectServer:
+    def start(self, timeout: float = 300.0) -> PrefectServer:
+        """Start it and wait until it answers (a loaded 2-core machine took over 120 s)."""
         import os
         import subprocess
         import sys
