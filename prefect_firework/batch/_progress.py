@@ -218,6 +218,11 @@ class BatchProgress:
 
         slug = self.name.replace("_", "-")
         records = artifact_records(frame)
+        if len(records) < len(frame):
+            title = (
+                f"{title}: {len(records)} of {len(frame)} rows, every failed or invalid row "
+                "first (the whole table is the flow's result and its output= file)"
+            )
         summary = self.summary(frame)
         self._reporter.submit(
             "results",
@@ -285,9 +290,18 @@ _ARTIFACT_COLUMNS = (
 )
 
 
-def artifact_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+#: the most rows a results table artifact shows: a 20,000-row table is more than the UI can
+#: page through usefully, and its JSON held the flow's memory and the API's database
+ARTIFACT_ROWS = 1000
+
+
+def artifact_records(frame: pd.DataFrame, limit: int = ARTIFACT_ROWS) -> list[dict[str, Any]]:
     """The results table as the UI shows it: ``status`` and ``error`` first, a short key (the
-    full one stays in the results file)."""
+    full one stays in the results file); at most ``limit`` rows, the failed and invalid ones
+    first, then the others in row order."""
+    if len(frame) > limit:
+        attention = frame["status"].isin(["failed", "invalid"]).fillna(False).astype(bool)
+        frame = pd.concat([frame[attention], frame[~attention]]).head(limit)
     columns = [c for c in _ARTIFACT_COLUMNS if c in frame] + [
         c for c in frame.columns if c not in _ARTIFACT_COLUMNS
     ]

@@ -44,3 +44,17 @@ def test_the_artifact_puts_status_and_error_first_and_shortens_the_key() -> None
 def test_the_counts_message_lists_successes_first() -> None:
     assert counts_message(_frame()) == "5 rows: 1 created, 1 failed, 3 invalid"
     assert counts_message(results_frame([])) == "0 rows"
+
+
+def test_a_large_table_artifact_shows_the_rows_that_need_attention_first_and_is_capped() -> None:
+    rows = [
+        RowResult(i, key=f"k{i}").set(ResultStatus.CREATED, video_id=f"v{i}") for i in range(2500)
+    ]
+    rows[1800].fail("boom")
+    rows[2400].set(ResultStatus.INVALID, error="row 2400: bad caption")
+    records = artifact_records(results_frame(rows), limit=1000)
+    assert len(records) == 1000
+    assert [r["row"] for r in records[:2]] == [1800, 2400]
+    assert [r["row"] for r in records[2:5]] == [0, 1, 2]
+    small = artifact_records(_frame(), limit=1000)
+    assert [r["row"] for r in small] == [0, 1, 2, 3, 4], "under the cap: row order, all rows"
