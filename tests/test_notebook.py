@@ -18,14 +18,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import nbclient
+import nbformat
+import psutil
 import pytest
-
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-kernelspec = pytest.importorskip("ipykernel.kernelspec")
-
-from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402
-from jupyter_client.manager import KernelManager  # noqa: E402
+from ipykernel import kernelspec
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "examples" / "quickstart.ipynb"
 STATUS = re.compile(r"\b(created|imported|updated|skipped|invalid|failed)\b")
@@ -42,8 +41,9 @@ def _kernel_env(prefect_home: Path) -> dict[str, str]:
     return env
 
 
-def execute(path: Path, tmp: Path, timeout: int = 240) -> tuple[Any, float]:
-    """Run the notebook at ``path`` in a fresh kernel of this venv; return it and the seconds.
+def execute(path: Path, tmp: Path, timeout: int = 240) -> tuple[Any, float, list[str]]:
+    """Run the notebook at ``path`` in a fresh kernel of this venv; return it, the seconds,
+    and the kernel's child processes that outlived it (stopped here).
 
     Errors do not stop the run (``allow_errors``): every cell's outputs are kept for the
     assertions, which report the first error with its traceback.
@@ -61,13 +61,23 @@ def execute(path: Path, tmp: Path, timeout: int = 240) -> tuple[Any, float]:
         resources={"metadata": {"path": str(path.parent)}},
     )
     started = time.perf_counter()
+    children: list[psutil.Process] = []
     try:
         client.execute(env=_kernel_env(tmp / "prefect"))
+        kernel = psutil.Process(km.provisioner.pid)  # type: ignore[union-attr]
+        children = kernel.children(recursive=True)  # the temporary Prefect API among them
     finally:
-        # graceful: the kernel exits as a closed notebook's does, and stops the temporary
-        # Prefect API it started; nbclient leaves a kernel manager it did not make running
+        # graceful, as a closed notebook's kernel exits: Prefect stops its temporary API at
+        # exit (nbclient leaves running a kernel whose manager it did not make). The kernel
+        # does not act on the shutdown request promptly here; jupyter_client sends SIGTERM
+        # after half the wait, on which it exits and the API stops too (a 60 s wait: ~30 s)
+        km.shutdown_wait_time = 10
         km.shutdown_kernel()
-    return nb, time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    _, alive = psutil.wait_procs(children, timeout=10)
+    for process in alive:
+        process.kill()
+    return nb, seconds, [" ".join(p.cmdline()[:6]) for p in alive]
 
 
 def text(output: Any) -> str:
@@ -91,10 +101,16 @@ def shown(cell: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def notebook(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    nb, seconds = execute(NOTEBOOK, tmp_path_factory.mktemp("notebook"))
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, list[str]]:
+    nb, seconds, left = execute(NOTEBOOK, tmp_path_factory.mktemp("notebook"))
     print(f"quickstart.ipynb ran in {seconds:.1f} s")
-    return nb
+    return nb, left
+
+
+@pytest.fixture
+def notebook(run: tuple[Any, list[str]]) -> Any:
+    """The executed notebook, with its outputs."""
+    return run[0]
 
 
 def test_the_committed_notebook_has_no_outputs() -> None:
@@ -145,3 +161,9 @@ def test_the_sandbox_holds_the_videos(notebook: Any) -> None:
     printed = "".join(text(o) for o in tagged(notebook, "sandbox").outputs)
     assert "sandbox: 3 videos, 3 objects" in printed, printed
     assert printed.count("'spring-sale'") == 3, printed
+
+
+def test_the_kernel_stopped_what_it_started(run: tuple[Any, list[str]]) -> None:
+    """Closing the notebook (a graceful kernel shutdown) stops the temporary Prefect API; the
+    sandbox's servers are threads, stopped by ``sb.stop()``."""
+    assert run[1] == []
