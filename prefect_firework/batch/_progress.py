@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import contextvars
+import importlib.util
 import logging
 import queue
 import re
@@ -140,6 +141,12 @@ class BatchProgress:
 
     def _console_bar(self) -> Any:
         if not (sys.stderr.isatty() or "ipykernel" in sys.modules):
+            return None
+        from rich import get_console
+
+        if get_console().is_jupyter and importlib.util.find_spec("ipywidgets") is None:
+            # rich draws a live bar in Jupyter only through ipywidgets; without them it draws
+            # nothing and warns 'install "ipywidgets"' on every refresh: log lines instead
             return None
         from rich.progress import Progress
 
