@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/remote.py
 	$(BIN)/python bench/probes.py
 	$(BIN)/python bench/complete.py
+	$(BIN)/python bench/scale.py
 
 # Reliability soak (docs/RELIABILITY.md): many crash trials, 10x the generated bad input and
 # fuzzing. FIREWORK_SOAK_TRIALS=50 make soak for more trials. Not part of `make test`.

@@ -1,6 +1,6 @@
 """9. Scale: one ``upload_videos`` of 1,000 to 20,000 rows; speed and memory per row.
 
-    .venv/bin/python bench/scale.py              # 200 and 1,000 URL rows, 100 file rows
+    .venv/bin/python bench/scale.py              # 200 and 600 URL rows, 50 file rows
     .venv/bin/python bench/scale.py --full       # 1,000 / 5,000 / 20,000 URL, 2,000 file rows
     .venv/bin/python bench/scale.py --trace 12   # + tracemalloc at the smallest, largest size
 
@@ -75,8 +75,8 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--trace", type=int, default=0, help="tracemalloc frames (0: off)")
     args = ap.parse_args()
-    url_sizes = args.url_rows or ([1000, 5000, 20000] if args.full else [200, 1000])
-    n_file = args.file_rows if args.file_rows is not None else (2000 if args.full else 100)
+    url_sizes = args.url_rows or ([1000, 5000, 20000] if args.full else [200, 600])
+    n_file = args.file_rows if args.file_rows is not None else (2000 if args.full else 50)
     conc = args.concurrency
     load0 = c.loadavg()
     served, small = c.served_clip()
