@@ -347,8 +347,12 @@ def worker(
     storage = tempfile.mkdtemp(prefix="bench-results-")
     child_env = base_env(PREFECT_LOCAL_STORAGE_PATH=storage, **(env or {}))
     spawned = time.time()
+    flags = config.pop("_python_flags", [])
+    # the config as a file: a 5,000-row manifest is more than an argument list may hold
+    config_path = Path(storage) / "worker-config.json"
+    config_path.write_text(json.dumps(config))
     proc = subprocess.Popen(
-        [PY, *config.pop("_python_flags", []), WORKER, json.dumps(config)],
+        [PY, *flags, WORKER, f"@{config_path}"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -719,7 +719,8 @@ def mode_plain(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
-    cfg = json.loads(sys.argv[1])
+    arg = sys.argv[1]
+    cfg = json.loads(Path(arg[1:]).read_text() if arg.startswith("@") else arg)
     mode = cfg["mode"]
     fn = {
         "upload": mode_upload,
