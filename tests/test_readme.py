@@ -915,3 +915,13 @@ def test_zero_to_a_nightly_upload(
     assert captions(sb) == rows
     written = read_s3_parquet(moto_s3_server, "manifests/2026-11-27.results.parquet")
     assert list(written["status"]) == ["created", "created"]
+
+
+def test_the_first_make_says_what_it_is_doing() -> None:
+    """`make demo` / `make test` on a fresh clone spend a minute or two installing from the
+    lock: the first line they print must say so, not leave the terminal silent."""
+    makefile = (REPO / "Makefile").read_text()
+    recipe = re.search(r"^\$\(STAMP\): .*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
+    assert recipe, "no $(STAMP) rule"
+    first = recipe.group(1).splitlines()[0].strip()
+    assert first.startswith("@echo") and "requirements.lock" in first and "first run" in first

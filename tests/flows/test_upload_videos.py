@@ -248,6 +248,26 @@ def test_fail_on_row_errors_fails_the_flow(sb, credentials, ledger, tmp_path):
     state = upload_videos(manifest, credentials=credentials, ledger=ledger, return_state=True)
     assert state.is_completed(), "by default a run where a row succeeded stays Completed"
     assert state.message == "2 rows: 1 skipped, 1 invalid"
+    # bytes and throughput count what this run sent: the skipped row went up in the first run
+    summary = [a for a in _artifacts(state) if a.key == "upload-videos-summary"]
+    assert summary and "**Bytes:** 0.0 MiB" in str(summary[0].data), summary
+    assert "**Throughput:** 0.0 MiB/s" in str(summary[0].data)
+
+
+def _artifacts(state) -> list:
+    import asyncio
+
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id])
+                )
+            )
+
+    return asyncio.run(read())
 
 
 def test_a_run_where_no_row_succeeded_ends_failed(sb, credentials, ledger, tmp_path):
