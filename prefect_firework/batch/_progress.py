@@ -140,11 +140,14 @@ class BatchProgress:
         return "; ".join([f"{self.name}: rows finished", *self.eta()])
 
     def _console_bar(self) -> Any:
-        if not (sys.stderr.isatty() or "ipykernel" in sys.modules):
-            return None
         from rich import get_console
 
-        if get_console().is_jupyter and importlib.util.find_spec("ipywidgets") is None:
+        # a notebook is a running IPython kernel (rich asks IPython), not merely ipykernel
+        # imported somewhere in the process (a test runner, a library)
+        jupyter = "IPython" in sys.modules and get_console().is_jupyter
+        if not (sys.stderr.isatty() or jupyter):
+            return None
+        if jupyter and importlib.util.find_spec("ipywidgets") is None:
             # rich draws a live bar in Jupyter only through ipywidgets; without them it draws
             # nothing and warns 'install "ipywidgets"' on every refresh: log lines instead
             return None
