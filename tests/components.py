@@ -67,7 +67,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_until(probe: Callable[[], Any], *, timeout: float, what: str) -> Any:
+def wait_until(
+    probe: Callable[[], Any], *, timeout: float, what: str, every: float = 0.05
+) -> Any:
+    """Poll ``probe`` (exceptions count as not yet) until truthy, within ``timeout``."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -78,7 +81,7 @@ def wait_until(probe: Callable[[], Any], *, timeout: float, what: str) -> Any:
             return value
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.05)
+        time.sleep(every)
 
 
 # ------------------------------------------------------------------------------ the proxy

@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
-from components import moto_s3_server, redis_server  # noqa: F401 (fixtures)
+from components import moto_s3_server, redis_server, wait_until  # noqa: F401 (fixtures)
 
 from prefect_firework import __version__
 from prefect_firework.sandbox import Sandbox
@@ -329,21 +329,6 @@ class Background:
             os.killpg(self.process.pid, signal.SIGKILL)
         self._reader.join(timeout=10)
         return self.process.returncode
-
-
-def wait_for(probe: Callable[[], Any], *, timeout: float, what: str, every: float = 0.2) -> Any:
-    """Poll ``probe`` (exceptions count as not yet) until truthy, within ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = probe()
-        except Exception:
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
 
 
 # ------------------------------------------------------------------------- fixtures
@@ -766,7 +751,9 @@ def _stored_events(resource_id: str, timeout: float = 30) -> list[Any]:
             )
             return page.events
 
-    return wait_for(lambda: run_coro_as_sync(read()), timeout=timeout, what=resource_id)
+    return wait_until(
+        lambda: run_coro_as_sync(read()), timeout=timeout, what=resource_id, every=0.2
+    )
 
 
 @server
@@ -905,7 +892,7 @@ def test_zero_to_a_nightly_upload(
             final = run["state"]["type"] in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
             return run if final else None
 
-        run = wait_for(finished, timeout=180, what="the deployment's flow run", every=0.5)
+        run = wait_until(finished, timeout=180, what="the deployment's flow run", every=0.5)
         assert run["state"]["type"] == "COMPLETED", (run["state"], "".join(worker.lines[-40:]))
         assert run["parameters"]["manifest"] == "s3://media/manifests/{date}.parquet"
         assert run["parameters"]["credentials"] == "firework"
