@@ -11,16 +11,14 @@ from dataclasses import dataclass
 
 from prefect_firework.limits import DEFAULT_LIMITS, MediaLimits
 
-__all__ = ["MAX_PART_SIZE", "PartRange", "plan_parts"]
+__all__ = ["MAX_PART_SIZE", "PREFERRED_MAX_PART_SIZE", "PartRange", "plan_parts"]
 
 MiB = 1024 * 1024
 #: S3's largest part
 MAX_PART_SIZE = 5 * 1024**3
 
-_STREAM_FACTOR = 4  # aim for this many parts per concurrent stream
-_MIN_STREAM_FACTOR = 2  # and never trade below this many for bigger parts
-_PREFERRED_MIN = 16 * MiB
-_PREFERRED_MAX = 64 * MiB
+#: the largest part the planner picks by itself (a retried part resends at most this much)
+PREFERRED_MAX_PART_SIZE = 128 * MiB
 
 
 @dataclass(frozen=True)
@@ -45,10 +43,6 @@ def _round_up(n: int, unit: int) -> int:
     return _ceil_div(n, unit) * unit
 
 
-def _round_down(n: int, unit: int) -> int:
-    return (n // unit) * unit
-
-
 def plan_parts(
     size: int,
     *,
@@ -60,14 +54,15 @@ def plan_parts(
 
     Automatic part size, with ``unit`` = 1 MiB (1 byte for sub-MiB sandbox limits)::
 
-        floor  = round_up(max(min_part_size, ceil(size / max_parts)), unit)   # hard rules
-        ideal  = round_up(size / (4 * concurrency), unit)                     # 4 parts/stream
-        if ideal < 16 MiB:                                                    # bigger parts,
-            ideal = min(16 MiB, max(ideal, round_down(size / (2 * concurrency), unit)))
-        part   = max(min(ideal, 64 MiB), floor)                               # cap, then rules
+        floor = round_up(max(min_part_size, ceil(size / max_parts)), unit)   # hard rules
+        ideal = round_up(ceil(size / concurrency), unit)                     # a part per stream
+        part  = max(min(ideal, 128 MiB), floor)                              # cap, then rules
 
-    e.g. at concurrency 8: 25 MiB -> 5 x 5 MiB; 120 MiB -> 18 parts of 7 MiB (last 1 MiB);
-    1 GiB -> 32 x 32 MiB; 5 GiB -> 80 x 64 MiB; 5 GiB at concurrency 64 -> 99 x 52 MiB.
+    Each part is a task run, whose orchestration costs as much CPU as moving tens of MiB, so
+    the plan uses as few parts as keep every stream busy: one per stream, more only above
+    ``concurrency`` x 128 MiB. e.g. at concurrency 8: 25 MiB -> 5 x 5 MiB; 120 MiB -> 8 x
+    15 MiB (last 15 MiB); 1 GiB -> 8 x 128 MiB; 5 GiB -> 40 x 128 MiB; 5 GiB at concurrency
+    64 -> 64 x 80 MiB.
 
     An explicit ``part_size`` is used as given, except that it is raised to ``min_part_size``
     and to the smallest size that fits in ``max_parts`` parts (``floor`` above), and lowered
@@ -94,11 +89,8 @@ def plan_parts(
     if part_size is not None:
         chosen = max(part_size, floor)
     else:
-        ideal = _round_up(_ceil_div(size, _STREAM_FACTOR * concurrency), unit)
-        if ideal < _PREFERRED_MIN:
-            relaxed = _round_down(size // (_MIN_STREAM_FACTOR * concurrency), unit)
-            ideal = min(_PREFERRED_MIN, max(ideal, relaxed))
-        chosen = max(min(ideal, _PREFERRED_MAX), floor)
+        ideal = _round_up(_ceil_div(size, concurrency), unit)
+        chosen = max(min(ideal, PREFERRED_MAX_PART_SIZE), floor)
     chosen = min(chosen, MAX_PART_SIZE)
 
     if size <= chosen:

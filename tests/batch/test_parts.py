@@ -8,7 +8,12 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from prefect_firework.batch._parts import MAX_PART_SIZE, PartRange, plan_parts
+from prefect_firework.batch._parts import (
+    MAX_PART_SIZE,
+    PREFERRED_MAX_PART_SIZE,
+    PartRange,
+    plan_parts,
+)
 from prefect_firework.limits import DEFAULT_LIMITS, MediaLimits
 
 MiB = 1024 * 1024
@@ -65,17 +70,16 @@ def test_auto_plan_part_size_choice(size: int, concurrency: int) -> None:
     floor = smallest_legal_part(size)
     if len(plan) == 1:
         return
-    # Fewer than 2x concurrency parts only when the parts are already as small as allowed.
-    if len(plan) < 2 * concurrency:
-        assert part == floor
-    # More than 4x concurrency parts only when parts are at the 64 MiB ceiling (or the floor).
-    if len(plan) > 4 * concurrency:
-        assert part in (64 * MiB, floor)
-    # Never above the ceiling unless the 100-part cap forces it.
-    assert part <= max(64 * MiB, floor)
-    # Parts below 16 MiB only when 2x concurrency parts one MiB larger would overshoot the file.
-    if floor < part < 16 * MiB:
-        assert (part + MiB) * 2 * concurrency > size
+    # Never above the 128 MiB ceiling unless the 100-part cap forces it.
+    assert part <= max(PREFERRED_MAX_PART_SIZE, floor)
+    if floor < part < PREFERRED_MAX_PART_SIZE:
+        # one part per stream: the smallest whole-MiB size that covers the file in
+        # `concurrency` parts (one MiB less would need more parts than streams)
+        assert part * concurrency >= size > (part - MiB) * concurrency
+        assert len(plan) <= concurrency
+    # More parts than streams only at the ceiling or at the floor the hard rules set.
+    if len(plan) > concurrency:
+        assert part in (PREFERRED_MAX_PART_SIZE, floor)
 
 
 @settings(max_examples=300, deadline=None)
@@ -125,13 +129,15 @@ def test_pure_and_deterministic() -> None:
     ("size", "concurrency", "count", "part"),
     [
         (25 * MiB, 8, 5, 5 * MiB),
-        (120 * MiB, 8, 18, 7 * MiB),
-        (120_000_000, 8, 17, 7 * MiB),
-        (1 * GiB, 8, 32, 32 * MiB),
-        (5 * GiB, 8, 80, 64 * MiB),
-        (5 * GiB, 64, 99, 52 * MiB),
-        (5 * GiB, 1, 80, 64 * MiB),
-        (200 * MiB, 1, 4, 50 * MiB),
+        (120 * MiB, 8, 8, 15 * MiB),
+        (120_000_000, 8, 8, 15 * MiB),
+        (1 * GiB, 8, 8, 128 * MiB),
+        (1 * GiB, 4, 8, 128 * MiB),
+        (512 * MiB, 8, 8, 64 * MiB),
+        (5 * GiB, 8, 40, 128 * MiB),
+        (5 * GiB, 64, 64, 80 * MiB),
+        (5 * GiB, 1, 40, 128 * MiB),
+        (200 * MiB, 1, 2, 128 * MiB),
         (4 * MiB, 8, 1, 4 * MiB),
         (25_600, 8, 1, 25_600),
     ],
