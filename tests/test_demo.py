@@ -6,6 +6,20 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _row(text: str, source: str) -> list[str]:
+    """The cells of the table line that starts with ``source``."""
+    lines = [
+        [cell.strip() for cell in line.replace("│", " ").split()]
+        for line in text.splitlines()
+        if line.lstrip("│ ").startswith(source)
+    ]
+    assert lines, f"no table line for {source} in:\n{text[-3000:]}"
+    return lines[0]
 
 
 def test_demo_runs_and_prints_the_table(tmp_path):
@@ -24,3 +38,10 @@ def test_demo_runs_and_prints_the_table(tmp_path):
     assert "not in sandbox" not in output
     assert "Traceback" not in output
     assert "| ERROR" not in output
+    # the README shows this table: its strategy and part count are what the demo prints
+    shown = _row(README.read_text(), "product-launch.mp4")
+    printed = _row(output, "product-launch.mp4")
+    assert printed[1:3] == shown[1:3], (printed, shown)
+    # MiB/s is the client's: the bytes over the time the sandbox's S3 received them
+    assert float(printed[3]) > 0
+    assert "the time the sandbox's S3 took to receive them" in " ".join(output.split())
