@@ -21,6 +21,7 @@ done and before the results are written, grew most per row between them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -113,9 +114,10 @@ def main() -> None:
                 with c.section(f"run {run} {n} {kind} rows"):
                     try:
                         samples[(kind, n)].append(_run(sb, server, rows, conc))
-                    except RuntimeError as exc:  # reported, and the other sizes still are
-                        failures.append(f"run {run}, {n} {kind} rows: {str(exc)[-300:]}")
-                        sb.reset()
+                    except Exception as exc:  # reported, and the other sizes still are
+                        failures.append(f"run {run}, {n} {kind} rows: {str(exc)[-300:]!r}")
+                        with contextlib.suppress(Exception):
+                            sb.reset()
         if args.trace:
             for n in (url_sizes[0], url_sizes[-1]):
                 rows = c.url_rows(fs.url, [channel], n)

@@ -216,3 +216,25 @@ def test_client_vanishing_mid_body_is_logged_499_quietly(
     (record,) = wait_for(lambda: [r for r in api.sb.requests if r.endpoint == "upload_signature"])
     assert record.status == 499
     assert not [r for r in caplog.records if r.name.startswith("uvicorn")]
+
+
+def test_reset_empties_a_bucket_of_more_objects_than_one_listing_page(api: Api) -> None:
+    """A 20,000-video batch leaves 20,000 objects: reset deletes them a page (1,000) at a
+    time, one request per page, instead of one per object (minutes for a large sandbox)."""
+    s3 = api.sb._core.s3  # filled directly: 1,001 uploads through the API would take long
+    s3.ensure_bucket()
+    for n in range(1001):
+        s3.client.put_object(Bucket=s3.bucket, Key=f"videos/{n:05d}.mp4", Body=b"x")
+    assert len(api.sb.objects()) == 1001
+    deletes: list[str] = []
+
+    def record(model: Any, **_: Any) -> None:
+        deletes.append(model.name)
+
+    s3.client.meta.events.register("before-call.s3.*", record)
+    try:
+        api.sb.reset()
+    finally:
+        s3.client.meta.events.unregister("before-call.s3.*", record)
+    assert api.sb.objects() == []
+    assert deletes.count("DeleteObjects") == 2 and "DeleteObject" not in deletes

@@ -268,10 +268,15 @@ class MotoS3:
             self._md5_cache.clear()
         for obj in parts_objects:
             obj.discard()
+        # a page is at most 1,000 keys, what one DeleteObjects takes: 20,000 imported videos
+        # are 20 requests, not 20,000
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket):
-            for item in page.get("Contents", []):
-                self.client.delete_object(Bucket=self.bucket, Key=item["Key"])
+            keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+            if keys:
+                self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": keys, "Quiet": True}
+                )
 
 
 class RangeReader(io.RawIOBase):
