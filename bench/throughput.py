@@ -41,6 +41,9 @@ VARIANTS = [
     ("client, MD5 off", "client", "front", False),
     ("curl -> moto", "curl", "moto", None),
     ("client -> moto, MD5 on", "client", "moto", True),
+    # what reading and MD5-ing the file costs on its own, in the same rounds: the client's
+    # CPU with MD5 on should stay within it + 0.5 CPU-s/GiB (issue 18, goal 5)
+    ("MD5 alone (read + hash)", "md5", "front", None),
 ]
 
 
@@ -112,8 +115,15 @@ def main() -> None:
         for opt, part in plans[conc]:
             curl = {t: samples.get((conc, opt, f"curl -> {t}"), []) for t in ("front", "moto")}
             s3t = samples.get((conc, opt, "s3transfer -> moto"), [])
+            md5 = samples.get((conc, opt, "MD5 alone (read + hash)"), [])
             for label, kind, target, _md5 in variants:
                 got = samples[(conc, opt, label)]
+                if kind == "md5":  # no part phase, no server: its CPU is the row
+                    rows.append(
+                        [conc, "-", label, "-", "-", "-", c.median([r["cpu"] / gib for r in got])]
+                        + ["-"] * 6
+                    )
+                    continue
 
                 def ratio(base: list[dict], key: str, got: list[dict] = got) -> float:
                     """Reference / ours for times, ours / reference for CPU, round by round."""
@@ -137,6 +147,12 @@ def main() -> None:
                         ratio(curl[target], "cpu"),
                         ratio(s3t, "cpu"),
                         c.median([r["prefect_cpu"] / gib for r in got]) if kind == "flow" else "-",
+                        # round by round: this client's CPU beyond reading + MD5-ing the file
+                        c.median(
+                            [(r["cpu"] - m["cpu"]) / gib for r, m in zip(got, md5, strict=False)]
+                        )
+                        if md5 and kind in ("client", "flow") and _md5
+                        else "-",
                     ]
                 )
     body = c.table(
@@ -153,6 +169,7 @@ def main() -> None:
             "CPU vs curl",
             "CPU vs s3transfer",
             "Prefect server CPU-s/GiB",
+            "CPU-s/GiB beyond MD5 alone",
         ],
         rows,
     )
