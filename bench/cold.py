@@ -70,7 +70,13 @@ def main() -> None:
 
         def env_for(variant: str) -> dict[str, str] | None:
             if variant == "flow, ephemeral API":
-                return {"PREFECT_HOME": str(eph_home), "PREFECT_SERVER_LOGGING_LEVEL": "WARNING"}
+                # Prefect waits 20 s for its ephemeral API by default; a fresh clone's first
+                # start (migrations, no .pyc yet) can take longer. The wait is not the measure.
+                return {
+                    "PREFECT_HOME": str(eph_home),
+                    "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+                    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+                }
             if variant == "flow, running server":
                 return server.env()
             return None
