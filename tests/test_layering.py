@@ -112,3 +112,36 @@ def test_the_webhook_receiver_imports_no_tasks_or_flows() -> None:
 
 def test_tasks_import_no_flows() -> None:
     assert _violations(("prefect_firework.tasks",), ("prefect_firework.flows",)) == []
+
+
+TESTS = Path(__file__).resolve().parent
+
+
+def test_no_benchmark_runs_in_the_suite() -> None:
+    """Speed is measured in ``bench/`` (bench/RESULTS.md), never asserted by a timed test: the
+    suite collects only ``tests/``, and no test imports a benchmark or runs a ``bench/`` script.
+    """
+    from tomllib import loads
+
+    config = loads((PACKAGE.parent / "pyproject.toml").read_text())
+    assert config["tool"]["pytest"]["ini_options"]["testpaths"] == ["tests"]
+    offenders = []
+    for path in sorted(TESTS.rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            offenders += [f"{path.name} imports {n}" for n in names if _in(n, "bench")]
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and "bench/" in node.value
+                and path != Path(__file__).resolve()
+            ):
+                offenders.append(f"{path.name} names {node.value!r}")
+    assert offenders == []
