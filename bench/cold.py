@@ -1,6 +1,6 @@
 """3. Cold start: from a new ``python`` process to the first part PUT.
 
-    .venv/bin/python bench/cold.py            # 2 runs (make bench)
+    .venv/bin/python bench/cold.py            # 1 run after a warm-up (make bench)
     .venv/bin/python bench/cold.py --full     # 5 runs
 
 Variants, alternated after a discarded warm-up round: ``upload_video`` with Prefect's
@@ -59,7 +59,7 @@ def main() -> None:
     ap.add_argument("--full", action="store_true", help="5 runs")
     ap.add_argument("--runs", type=int, default=None)
     args = ap.parse_args()
-    runs = args.runs or (5 if args.full else 2)
+    runs = args.runs or (5 if args.full else 1)
     load0 = c.loadavg()
     source = c.video(12 * c.MiB, seed=2)
     eph_home = Path(tempfile.mkdtemp(prefix="bench-prefect-ephemeral-"))

@@ -1,6 +1,6 @@
 """8. Multipart complete: what the sandbox's complete costs, and the reads that follow it.
 
-    .venv/bin/python bench/complete.py                      # 256 MiB, 2 runs (make bench)
+    .venv/bin/python bench/complete.py                      # 256 MiB, 1 run (make bench)
     .venv/bin/python bench/complete.py --full               # 1 GiB and 4 GiB, 3 runs
     .venv/bin/python bench/complete.py --full --baseline f082588   # and another commit's sandbox
 
@@ -185,7 +185,7 @@ def main() -> None:
     ap.add_argument("--baseline", help="also time the sandbox of this commit (e.g. main)")
     args = ap.parse_args()
     sizes = [s * c.MiB for s in (args.size_mib or ([1024, 4096] if args.full else [256]))]
-    runs = args.runs or (3 if args.full else 2)
+    runs = args.runs or (3 if args.full else 1)
     load0 = c.loadavg()
     sources = {size: c.video(size, seed=4) for size in sizes}
     with c.section("source MD5s"):

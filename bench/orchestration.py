@@ -1,6 +1,6 @@
 """4. Orchestration overhead: ``upload_videos`` vs a plain loop at the same concurrency.
 
-    .venv/bin/python bench/orchestration.py            # 100 URL rows, 40 file rows, 2 runs
+    .venv/bin/python bench/orchestration.py            # 100 URL rows, 40 file rows, 1 run
     .venv/bin/python bench/orchestration.py --full     # 500 URL rows, 200 file rows, 5 runs
 
 Sandbox limits lifted (rate limit 10^6 creates per second, 10 ms transcoding) and the flow's
@@ -97,7 +97,7 @@ def main() -> None:
     ap.add_argument("--file-rows", type=int, default=None)
     ap.add_argument("--concurrency", type=int, default=8)
     args = ap.parse_args()
-    runs = args.runs or (5 if args.full else 2)
+    runs = args.runs or (5 if args.full else 1)
     n_url = args.url_rows or (500 if args.full else 100)
     n_file = args.file_rows or (200 if args.full else 40)
     conc = args.concurrency

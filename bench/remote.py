@@ -1,6 +1,6 @@
 """6. Remote source: ``upload_video`` from S3 (moto) vs the same file on local disk.
 
-    .venv/bin/python bench/remote.py            # 128 MiB, 2 runs (make bench)
+    .venv/bin/python bench/remote.py            # 128 MiB, 1 run after a warm-up (make bench)
     .venv/bin/python bench/remote.py --full     # 512 MiB, 5 runs
 
 The flow (against a running ``prefect server``) uploads the file in 16 MiB parts at
@@ -30,7 +30,7 @@ def main() -> None:
     ap.add_argument("--size-mib", type=int, default=None)
     args = ap.parse_args()
     size = (args.size_mib or (512 if args.full else 128)) * c.MiB
-    runs = args.runs or (5 if args.full else 2)
+    runs = args.runs or (5 if args.full else 1)
     part = 16 * c.MiB
     load0 = c.loadavg()
     local = c.video(size)

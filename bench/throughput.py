@@ -1,6 +1,6 @@
 """1. Multipart throughput and client CPU, side by side with curl and boto3 s3transfer.
 
-    .venv/bin/python bench/throughput.py            # 128 MiB, concurrency 8, 2 runs (make bench)
+    .venv/bin/python bench/throughput.py            # 128 MiB, concurrency 8, 1 run (make bench)
     .venv/bin/python bench/throughput.py --full     # 1 GiB, concurrency 4 and 8, 5 runs
     .venv/bin/python bench/throughput.py --part-mib auto   # the planner's part size
 
@@ -63,7 +63,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     size = (args.size_mib or (1024 if args.full else 128)) * c.MiB
-    runs = args.runs or (5 if args.full else 2)
+    runs = args.runs or (5 if args.full else 1)
     args.concurrency = args.concurrency or ([4, 8] if args.full else [8])
     load0 = c.loadavg()
     source = c.video(size)
