@@ -7,9 +7,11 @@ STAMP  := $(VENV)/.installed
 .PHONY: demo test lint typecheck soak bench clean lock azurite
 
 $(STAMP): requirements.lock pyproject.toml
-	@echo "Setting up $(VENV) from requirements.lock (first run only; a minute or two)..."
+	@echo "Setting up $(VENV) from requirements.lock (first run only; about a minute)..."
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --quiet --disable-pip-version-check -r requirements.lock
+	@# uv, at the version the lock pins, installs the lock's 238 wheels in ~40 s (pip: ~3.5 min)
+	$(BIN)/python -m pip install --quiet --quiet --disable-pip-version-check $$(grep '^uv==' requirements.lock)
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(BIN)/python -m pip install --quiet --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
