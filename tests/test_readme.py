@@ -905,7 +905,7 @@ def test_zero_to_a_nightly_upload(
 
 
 def test_the_first_make_says_what_it_is_doing() -> None:
-    """`make demo` / `make test` on a fresh clone spend a minute or two installing from the
+    """`make demo` / `make test` on a fresh clone spend about a minute installing from the
     lock: the first line they print must say so, not leave the terminal silent."""
     makefile = (REPO / "Makefile").read_text()
     recipe = re.search(r"^\$\(STAMP\): .*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
