@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import signal
 import socket
 import statistics
@@ -293,31 +294,28 @@ def _prefect_home_template() -> Path:
     if (template / "prefect.db").exists():
         return template
     template.parent.mkdir(parents=True, exist_ok=True)
+    # staged beside the template, so that the rename below is atomic (same file system)
     staging = Path(tempfile.mkdtemp(prefix="prefect-home-", dir=template.parent))
-    server = PrefectServer(template=False)
-    server.home = staging
+    server = PrefectServer(home=staging)
     server.start()
     _stop(server.proc)  # exited: its database files are consistent to copy
     try:
         staging.rename(template)
     except OSError:  # another benchmark made it first
-        import shutil
-
         shutil.rmtree(staging, ignore_errors=True)
     return template
 
 
 class PrefectServer:
-    """``prefect server start`` on a free loopback port with its own PREFECT_HOME (a copy of
-    a migrated one unless ``template`` is false).
+    """``prefect server start`` on a free loopback port with its own PREFECT_HOME: ``home``,
+    or a new copy of the migrated template.
     """
 
-    def __init__(self, template: bool = True) -> None:
-        self.home = Path(tempfile.mkdtemp(prefix="bench-prefect-home-"))
-        if template:
-            import shutil
-
-            shutil.copytree(_prefect_home_template(), self.home, dirs_exist_ok=True)
+    def __init__(self, home: Path | None = None) -> None:
+        if home is None:
+            home = Path(tempfile.mkdtemp(prefix="bench-prefect-home-"))
+            shutil.copytree(_prefect_home_template(), home, dirs_exist_ok=True)
+        self.home = home
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.api_url = f"http://127.0.0.1:{self.port}/api"
@@ -355,8 +353,6 @@ class PrefectServer:
         if self.proc is not None:
             _stop(self.proc)
             self.proc = None
-        import shutil
-
         shutil.rmtree(self.home, ignore_errors=True)
 
     def __enter__(self) -> PrefectServer:
@@ -370,8 +366,6 @@ def worker(
     config: dict[str, Any], *, env: dict[str, str] | None = None, timeout: float = 900
 ) -> dict[str, Any]:
     """Run ``bench/_worker.py`` with ``config`` in a fresh process; return its JSON result."""
-    import shutil
-
     # fresh result storage per worker: no run resumes another's cached multipart upload
     storage = tempfile.mkdtemp(prefix="bench-results-")
     child_env = base_env(PREFECT_LOCAL_STORAGE_PATH=storage, **(env or {}))

@@ -127,16 +127,8 @@ def test_no_benchmark_runs_in_the_suite() -> None:
     assert config["tool"]["pytest"]["ini_options"]["testpaths"] == ["tests"]
     offenders = []
     for path in sorted(TESTS.rglob("*.py")):
-        tree = ast.parse(path.read_text(), str(path))
-        for node in ast.walk(tree):
-            names = (
-                [alias.name for alias in node.names]
-                if isinstance(node, ast.Import)
-                else [node.module or ""]
-                if isinstance(node, ast.ImportFrom)
-                else []
-            )
-            offenders += [f"{path.name} imports {n}" for n in names if _in(n, "bench")]
+        offenders += [f"{path.name} imports {n}" for n in _imports(path) if _in(n, "bench")]
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if (
                 isinstance(node, ast.Constant)
                 and isinstance(node.value, str)
